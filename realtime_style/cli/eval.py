@@ -1,0 +1,95 @@
+"""``rtstyle eval``: quality measurements. ``eval styles`` is the style metric (metrics/style.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from realtime_style.cli.eval_flicker import register_flicker
+from realtime_style.engine import select_device
+from realtime_style.errors import StyleNotFoundError
+from realtime_style.metrics import style as style_metric
+from realtime_style.models.store import list_styles
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("eval", help="measure style strength and temporal flicker")
+    eval_subparsers = parser.add_subparsers(dest="eval_command", metavar="METRIC", required=True)
+    _register_styles(eval_subparsers)
+    register_flicker(eval_subparsers)
+
+
+def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
+    parser = eval_subparsers.add_parser(
+        "styles",
+        help="style ratio and content distance of styles on photos (JSON)",
+        description=(
+            "Stylize photos with each style and measure, at a long side of 512 px with VGG19 Gram matrices: "
+            "style ratio = SD(output)/SD(photo) (lower = more of the style) and content distance at relu4_2. "
+            "Prints JSON with the mean and worst of both per style."
+        ),
+    )
+    parser.add_argument(
+        "--style", action="append", metavar="NAME", help="style name or model file (repeatable; default: every shipped style)"
+    )
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        metavar="DIR",
+        help="folder of photos (searched recursively); default: ../shared/data/content/bsds500/val_* beside the checkout",
+    )
+    parser.add_argument("--count", type=int, default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)")
+    parser.add_argument("--style-image", type=Path, metavar="PATH", help="the style image (only with a single --style)")
+    parser.add_argument(
+        "--styles-dir", type=Path, metavar="DIR", help="folder holding the style images named in the model metadata"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    parser.add_argument("--per-photo", action="store_true", help="include every photo's figures in the JSON")
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="also write the JSON to FILE")
+    parser.set_defaults(handler=run_styles)
+
+
+def run_styles(args: argparse.Namespace) -> int:
+    styles = args.style or [str(path) for path, _ in list_styles()]
+    if not styles:
+        raise StyleNotFoundError("no styles are installed; pass --style NAME_OR_FILE")
+    if args.photos is not None:
+        photos = style_metric.select_photos(args.photos, args.count)
+        source = str(args.photos)
+    else:
+        photos = style_metric.default_photos(args.count)
+        source = str(photos[0].parent / style_metric.DEFAULT_PHOTO_PATTERN)
+    device = select_device(args.device)
+    scores = style_metric.evaluate_styles(
+        styles,
+        photos,
+        style_image=args.style_image,
+        styles_dir=args.styles_dir,
+        device=device,
+        progress=_progress,
+        metric=style_metric.StyleMetric(device),
+    )
+    report = {
+        "metric": {
+            "long_side": style_metric.EVAL_LONG_SIDE,
+            "style_layers": list(style_metric.STYLE_LAYERS),
+            "content_layer": style_metric.CONTENT_LAYER,
+            "style_ratio": "SD(output) / SD(photo), SD = mean over layers of |G(x)-G(style)|^2 / |G(style)|^2",
+            "content_distance": "|F(output)-F(photo)|^2 / |F(photo)|^2 at relu4_2",
+        },
+        "photos": {"source": source, "count": len(photos), "files": [p.name for p in photos]},
+        "device": str(device),
+        "styles": [score.to_dict(per_photo=args.per_photo) for score in scores],
+    }
+    text = json.dumps(report, indent=2)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _progress(style: str, done: int, total: int) -> None:
+    print(f"\r{style}: {done}/{total} photos", end="\n" if done == total else "", file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""Quality metrics: the style metric (style.py) and temporal flicker (flicker.py)."""

@@ -1,0 +1,352 @@
+"""The style metric of issue 4: how much of a style's Gram statistics an output carries, at what content cost.
+
+Defined so that figures compare across tools (whatever produced the output):
+
+* photo, output and style image are resized to a long side of 512 px (Lanczos, on 8-bit RGB);
+* features are VGG19's (:class:`~realtime_style.models.vgg.VGG19Features`, Caffe weights);
+* Gram G = F Fᵀ / (C·H·W) (:func:`~realtime_style.losses.gram_matrix`);
+* style distance SD(x) = mean over relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 of
+  ‖G(x) − G(style)‖² / ‖G(style)‖²;
+* **style ratio** = SD(output) / SD(photo): 1 for an untouched photo, lower = more of the style;
+* **content distance** = ‖F(output) − F(photo)‖² / ‖F(photo)‖² at relu4_2: 0 for an untouched photo.
+
+:class:`StyleMetric` scores image pairs; :func:`evaluate_model` runs a transform net over a set of
+photos (whose features are computed once and reused across styles) and returns mean and worst.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from realtime_style.errors import InputError
+from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_feature_distance
+from realtime_style.models.store import ModelInfo, StyleModel, load_model
+from realtime_style.models.vgg import VGG19Features
+
+#: Long side, in pixels, that photo, output and style image are resized to before measuring.
+EVAL_LONG_SIDE = 512
+METRIC_LAYERS: tuple[str, ...] = (*STYLE_LAYERS, CONTENT_LAYER)
+DEFAULT_PHOTO_COUNT = 32
+#: Training holds out ``content/bsds500/val_*``; the default evaluation photos come from there.
+DEFAULT_PHOTO_PATTERN = "val_*"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: ``../shared/data`` beside the checkout (absent in an installed package or a fresh clone).
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+#: Anything that maps RGB [0, 1] (1, 3, H, W) to named feature maps (VGG19Features, or a stand-in in tests).
+FeatureExtractor = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
+ImageLike = Image.Image | np.ndarray | str | Path
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Open an image file as 8-bit RGB; an unreadable file is an :class:`InputError`."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InputError(f"cannot read image {path}: {exc}") from None
+
+
+def as_pil(image: ImageLike) -> Image.Image:
+    """A path, a uint8 (H, W, 3) RGB array or a PIL image -> an RGB PIL image."""
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected a uint8 (H, W, 3) RGB array, got {image.dtype} {image.shape}")
+        return Image.fromarray(image, "RGB")
+    return load_rgb(image)
+
+
+def eval_size(width: int, height: int, long_side: int = EVAL_LONG_SIDE) -> tuple[int, int]:
+    """(width, height) with the long side scaled to ``long_side`` and the aspect ratio kept."""
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_for_eval(
+    image: ImageLike, size: tuple[int, int] | None = None, long_side: int = EVAL_LONG_SIDE
+) -> Image.Image:
+    """Resize to ``size`` (width, height), by default to a long side of ``long_side``."""
+    pil = as_pil(image)
+    size = size or eval_size(*pil.size, long_side)
+    return pil if pil.size == size else pil.resize(size, Image.Resampling.LANCZOS)
+
+
+def to_tensor(image: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB PIL image -> float32 RGB [0, 1] tensor (1, 3, H, W)."""
+    array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div(255.0).to(device)
+
+
+@dataclass
+class ImageStats:
+    """What the metric keeps of one image: its Gram matrices and its content-layer features."""
+
+    grams: dict[str, torch.Tensor]
+    content: torch.Tensor
+
+
+@dataclass
+class EvalPhoto:
+    """A photo prepared for evaluation: the resized image and its statistics."""
+
+    name: str
+    image: torch.Tensor
+    stats: ImageStats
+
+
+@dataclass
+class PairScore:
+    """The metric for one (photo, output) pair."""
+
+    photo: str
+    style_ratio: float
+    content_distance: float
+    style_distance_output: float
+    style_distance_photo: float
+
+
+@dataclass
+class StyleScore:
+    """Mean and worst of the metric over a set of photos for one style."""
+
+    style: str
+    style_image: str
+    photos: int
+    mean_style_ratio: float
+    worst_style_ratio: float
+    mean_content_distance: float
+    worst_content_distance: float
+    worst_style_ratio_photo: str
+    worst_content_distance_photo: str
+    model: str | None = None
+    per_photo: list[PairScore] = field(default_factory=list)
+
+    @classmethod
+    def from_pairs(cls, style: str, style_image: str, pairs: Sequence[PairScore], model: str | None = None):
+        if not pairs:
+            raise ValueError("no photos were scored")
+        ratio = max(pairs, key=lambda p: p.style_ratio)
+        content = max(pairs, key=lambda p: p.content_distance)
+        return cls(
+            style=style,
+            style_image=style_image,
+            photos=len(pairs),
+            mean_style_ratio=float(np.mean([p.style_ratio for p in pairs])),
+            worst_style_ratio=ratio.style_ratio,
+            mean_content_distance=float(np.mean([p.content_distance for p in pairs])),
+            worst_content_distance=content.content_distance,
+            worst_style_ratio_photo=ratio.photo,
+            worst_content_distance_photo=content.photo,
+            model=model,
+            per_photo=list(pairs),
+        )
+
+    def to_dict(self, per_photo: bool = False) -> dict:
+        data = asdict(self)
+        if not per_photo:
+            data.pop("per_photo")
+        return data
+
+
+class StyleMetric:
+    """Scores outputs against a photo and a style image with the metric defined in this module."""
+
+    def __init__(
+        self,
+        device: torch.device | str = "cpu",
+        extractor: FeatureExtractor | None = None,
+        long_side: int = EVAL_LONG_SIDE,
+    ):
+        """``long_side`` other than 512 gives figures that do not compare with the metric's; for tests."""
+        self.device = torch.device(device)
+        self.long_side = long_side
+        self.extractor: FeatureExtractor = extractor or VGG19Features(METRIC_LAYERS).to(self.device)
+
+    @torch.no_grad()
+    def stats(self, image: torch.Tensor) -> ImageStats:
+        """Gram matrices at the style layers and features at the content layer of one RGB [0, 1] image."""
+        features = self.extractor(image.to(self.device, torch.float32))
+        grams = {layer: gram_matrix(features[layer]) for layer in STYLE_LAYERS}
+        return ImageStats(grams=grams, content=features[CONTENT_LAYER].float())
+
+    def image_stats(self, image: ImageLike, size: tuple[int, int] | None = None) -> ImageStats:
+        """Resize an image for evaluation (long side 512, or ``size``) and compute its statistics."""
+        return self.stats(to_tensor(resize_for_eval(image, size, self.long_side), self.device))
+
+    def prepare_photo(self, image: ImageLike, name: str = "photo") -> EvalPhoto:
+        """Resize a photo and compute its statistics once, to score many outputs of it."""
+        tensor = to_tensor(resize_for_eval(image, long_side=self.long_side), self.device)
+        return EvalPhoto(name=name, image=tensor, stats=self.stats(tensor))
+
+    @staticmethod
+    def style_distance(stats: ImageStats, style: ImageStats) -> float:
+        """SD(x): mean over the style layers of ‖G(x) − G(style)‖² / ‖G(style)‖²."""
+        # relative_feature_distance(a, b) is exactly ‖a − b‖² / ‖b‖², here applied to Gram matrices.
+        values = [relative_feature_distance(stats.grams[l], style.grams[l]).item() for l in STYLE_LAYERS]
+        return float(np.mean(values))
+
+    @staticmethod
+    def content_distance(output: ImageStats, photo: ImageStats) -> float:
+        """‖F(output) − F(photo)‖² / ‖F(photo)‖² at relu4_2."""
+        return float(relative_feature_distance(output.content, photo.content).item())
+
+    def score_stats(self, photo: EvalPhoto, output: ImageStats, style: ImageStats) -> PairScore:
+        """The metric for one photo and its output, both already reduced to statistics."""
+        sd_output = self.style_distance(output, style)
+        sd_photo = self.style_distance(photo.stats, style)
+        return PairScore(
+            photo=photo.name,
+            style_ratio=sd_output / sd_photo if sd_photo > 0 else (1.0 if sd_output == 0 else float("inf")),
+            content_distance=self.content_distance(output, photo.stats),
+            style_distance_output=sd_output,
+            style_distance_photo=sd_photo,
+        )
+
+    def score(self, photo: ImageLike, output: ImageLike, style_image: ImageLike) -> PairScore:
+        """Score one output of any tool: images as paths, PIL images or uint8 RGB arrays.
+
+        The output is resized to exactly the resized photo's size, so that content features align.
+        """
+        prepared = self.prepare_photo(photo, name=str(photo) if isinstance(photo, (str, Path)) else "photo")
+        size = (prepared.image.shape[-1], prepared.image.shape[-2])
+        return self.score_stats(prepared, self.image_stats(output, size), self.image_stats(style_image))
+
+
+@torch.no_grad()
+def stylize_for_eval(net: torch.nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """Run a transform net in float32 on an RGB [0, 1] image and clamp; the output the metric sees."""
+    parameter = next(net.parameters())
+    out = net.eval()(image.to(parameter.device, parameter.dtype)).float().clamp(0.0, 1.0)
+    # Quantize to 8 bits like any output written to disk, so that figures match scoring the saved files.
+    return out.mul(255.0).round().div(255.0)
+
+
+def evaluate_model(
+    model: StyleModel,
+    photos: Sequence[EvalPhoto],
+    style_image: ImageLike,
+    metric: StyleMetric,
+    progress: Callable[[int, int], None] | None = None,
+) -> StyleScore:
+    """Stylize every prepared photo with ``model`` and return mean and worst of the metric."""
+    style = metric.image_stats(style_image)
+    net = model.net.to(metric.device, torch.float32)
+    pairs: list[PairScore] = []
+    for index, photo in enumerate(photos):
+        output = stylize_for_eval(net, photo.image)
+        pairs.append(metric.score_stats(photo, metric.stats(output), style))
+        if progress:
+            progress(index + 1, len(photos))
+    style_name = str(style_image) if isinstance(style_image, (str, Path)) else "style image"
+    return StyleScore.from_pairs(model.name, Path(style_name).name, pairs, str(model.path) if model.path else None)
+
+
+def prepare_photos(paths: Sequence[Path], metric: StyleMetric) -> list[EvalPhoto]:
+    """Load, resize and compute the statistics of each photo (once, for all styles)."""
+    return [metric.prepare_photo(load_rgb(path), name=path.name) for path in paths]
+
+
+def select_photos(folder: str | Path, count: int = DEFAULT_PHOTO_COUNT, pattern: str = "*") -> list[Path]:
+    """``count`` photos spread evenly over the sorted image files under ``folder`` (recursive).
+
+    Deterministic: the same folder always gives the same photos. Fewer files than ``count`` gives them all.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"photo folder not found: {folder}")
+    if count < 1:
+        raise InputError(f"the photo count must be at least 1, got {count}")
+    files = sorted(p for p in folder.rglob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) matching {pattern!r} under {folder}")
+    if len(files) <= count:
+        return files
+    return [files[(index * len(files)) // count] for index in range(count)]
+
+
+def default_photos(count: int = DEFAULT_PHOTO_COUNT) -> list[Path]:
+    """The default evaluation photos: spread over ``../shared/data/content/bsds500/val_*`` (held out by training)."""
+    folder = SHARED_DATA / "content" / "bsds500"
+    if not folder.is_dir():
+        raise InputError(f"default photos {folder} not found (it exists only beside a project checkout); pass --photos DIR")
+    return select_photos(folder, count, DEFAULT_PHOTO_PATTERN)
+
+
+def resolve_style_image(
+    info: ModelInfo, style_image: str | Path | None = None, styles_dir: str | Path | None = None
+) -> Path:
+    """The style image a model was trained on: ``style_image`` if given, else ``info.style_image`` in a folder.
+
+    The folder is ``styles_dir`` if given, else ``../shared/data/styles`` beside the checkout.
+    """
+    if style_image is not None:
+        path = Path(style_image).expanduser()
+        if not path.is_file():
+            raise InputError(f"style image not found: {path}")
+        return path
+    if not info.style_image:
+        raise InputError(f"model {info.style!r} names no style image in its metadata; pass --style-image PATH")
+    folder = Path(styles_dir).expanduser() if styles_dir is not None else SHARED_DATA / "styles"
+    path = folder / Path(info.style_image).name
+    if not path.is_file():
+        raise InputError(
+            f"style image {Path(info.style_image).name!r} of style {info.style!r} not found in {folder}; "
+            "pass --style-image PATH or --styles-dir DIR"
+        )
+    return path
+
+
+def evaluate_styles(
+    styles: Sequence[str | Path],
+    photos: Sequence[Path] | None = None,
+    style_image: str | Path | None = None,
+    styles_dir: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    progress: Callable[[str, int, int], None] | None = None,
+    metric: StyleMetric | None = None,
+) -> list[StyleScore]:
+    """Measure each style (a shipped name or a model file) on ``photos`` (default: :func:`default_photos`).
+
+    The entry point for Python callers, e.g. training reporting a model's quality::
+
+        evaluate_styles(["trained_models/mosaic.safetensors"])[0].mean_style_ratio
+    """
+    if style_image is not None and len(styles) != 1:
+        raise InputError("a style image can only be given for a single style")
+    models = [load_model(style) for style in styles]
+    style_images = [resolve_style_image(m.info, style_image, styles_dir) for m in models]
+    metric = metric or StyleMetric(device)
+    prepared = prepare_photos(list(photos) if photos is not None else default_photos(), metric)
+    scores = []
+    for model, image in zip(models, style_images):
+        report = (lambda done, total, name=model.name: progress(name, done, total)) if progress else None
+        scores.append(evaluate_model(model, prepared, image, metric, report))
+    return scores
+
+
+__all__ = [
+    "EVAL_LONG_SIDE",
+    "EvalPhoto",
+    "ImageStats",
+    "PairScore",
+    "StyleMetric",
+    "StyleScore",
+    "default_photos",
+    "eval_size",
+    "evaluate_model",
+    "evaluate_styles",
+    "load_rgb",
+    "prepare_photos",
+    "resize_for_eval",
+    "resolve_style_image",
+    "select_photos",
+    "stylize_for_eval",
+]

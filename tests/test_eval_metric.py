@@ -1,0 +1,165 @@
+"""The style metric of issue 4: a hand computation, identity and style-image limits, photo selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from realtime_style.errors import InputError
+from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS
+from realtime_style.metrics.style import (
+    EVAL_LONG_SIDE,
+    StyleMetric,
+    default_photos,
+    eval_size,
+    evaluate_model,
+    prepare_photos,
+    resolve_style_image,
+    select_photos,
+)
+from realtime_style.models.store import ModelInfo, load_model
+
+
+def scaled_features(image: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A stand-in for VGG: style layer k is (k + 1)·x, the content layer is x² (C = 3, full size)."""
+    out = {layer: image * (k + 1) for k, layer in enumerate(STYLE_LAYERS)}
+    out[CONTENT_LAYER] = image**2
+    return out
+
+
+def hand_gram(array: np.ndarray) -> np.ndarray:
+    """G = F Fᵀ / (C·H·W) in float64 from an (H, W, C) array."""
+    h, w, c = array.shape
+    flat = array.reshape(h * w, c).T
+    return flat @ flat.T / (c * h * w)
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(((a - b) ** 2).sum() / (b**2).sum())
+
+
+def random_image(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_metric_matches_a_hand_computation_across_image_sizes() -> None:
+    """Photo 2x4 and style 4x3 differ in H·W: the 1/(C·H·W) normalization must make their Grams comparable."""
+    rng = np.random.default_rng(0)
+    photo, output, style = random_image(rng, 2, 4), random_image(rng, 2, 4), random_image(rng, 4, 3)
+    metric = StyleMetric(extractor=scaled_features, long_side=4)  # images already have long side 4: no resize
+    score = metric.score(photo, output, style)
+
+    def sd(image: np.ndarray) -> float:
+        x, s = image / 255.0, style / 255.0
+        return float(np.mean([rel(hand_gram(x * (k + 1)), hand_gram(s * (k + 1))) for k in range(5)]))
+
+    assert score.style_distance_output == pytest.approx(sd(output), rel=1e-5)
+    assert score.style_distance_photo == pytest.approx(sd(photo), rel=1e-5)
+    assert score.style_ratio == pytest.approx(sd(output) / sd(photo), rel=1e-5)
+    content = rel((output / 255.0) ** 2, (photo / 255.0) ** 2)
+    assert score.content_distance == pytest.approx(content, rel=1e-5)
+
+
+def test_gram_normalization_makes_a_tiled_style_image_identical() -> None:
+    """An image tiled 2x2 has the same Gram under F Fᵀ/(C·H·W): SD of the tile against the tiled image is 0."""
+    rng = np.random.default_rng(1)
+    tile = random_image(rng, 3, 4)
+    metric = StyleMetric(extractor=scaled_features, long_side=8)
+    tiled = metric.image_stats(np.tile(tile, (2, 2, 1)))
+    single = metric.image_stats(tile, size=(4, 3))
+    assert metric.style_distance(single, tiled) == pytest.approx(0.0, abs=1e-10)
+
+
+@pytest.fixture(scope="module")
+def vgg_metric() -> StyleMetric:
+    """The real VGG19 metric at a long side of 64 px (fast; figures differ from the 512-px metric)."""
+    return StyleMetric(long_side=64)
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[0:48, 0:64]
+    photo = np.stack([xx * 4, yy * 5, (xx + yy) * 2], axis=-1).clip(0, 255).astype(np.uint8)
+    stripes = np.where((xx // 4 + yy // 4) % 2 == 0, 230, 20)
+    style = np.stack([stripes, 255 - stripes, rng.integers(0, 256, stripes.shape)], axis=-1).astype(np.uint8)
+    return {"photo": photo, "style": style}
+
+
+def test_identity_output_has_ratio_one_and_no_content_distance(vgg_metric, images) -> None:
+    score = vgg_metric.score(images["photo"], images["photo"], images["style"])
+    assert score.style_ratio == pytest.approx(1.0, abs=1e-6)
+    assert score.content_distance == pytest.approx(0.0, abs=1e-9)
+    assert score.style_distance_photo > 0.05
+
+
+def test_style_image_as_output_has_zero_style_distance(vgg_metric, images) -> None:
+    style = vgg_metric.image_stats(images["style"])
+    as_output = vgg_metric.image_stats(images["style"])
+    assert vgg_metric.style_distance(as_output, style) == pytest.approx(0.0, abs=1e-9)
+    other = vgg_metric.score(images["photo"], images["style"], images["style"])
+    assert other.style_ratio < 0.5 and other.content_distance > 0.1
+
+
+def test_default_long_side_is_512() -> None:
+    assert EVAL_LONG_SIDE == 512
+    assert eval_size(481, 321) == (512, 342)
+    assert eval_size(321, 481) == (342, 512)
+    assert eval_size(1024, 1024) == (512, 512)
+
+
+def test_evaluate_model_reports_mean_and_worst(vgg_metric, images, random_model_file, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    paths = []
+    for index in range(3):
+        path = tmp_path / f"photo{index}.png"
+        Image.fromarray(random_image(rng, 40, 56)).save(path)
+        paths.append(path)
+    photos = prepare_photos(paths, vgg_metric)
+    score = evaluate_model(load_model(random_model_file), photos, images["style"], vgg_metric)
+    ratios = [p.style_ratio for p in score.per_photo]
+    distances = [p.content_distance for p in score.per_photo]
+    assert score.photos == 3 and [p.photo for p in score.per_photo] == ["photo0.png", "photo1.png", "photo2.png"]
+    assert score.mean_style_ratio == pytest.approx(np.mean(ratios))
+    assert score.worst_style_ratio == max(ratios) and score.worst_content_distance == max(distances)
+    assert score.worst_style_ratio_photo == paths[int(np.argmax(ratios))].name
+    assert all(np.isfinite(ratios)) and min(distances) > 0
+    assert "per_photo" not in score.to_dict() and len(score.to_dict(per_photo=True)["per_photo"]) == 3
+
+
+def test_select_photos_is_deterministic_and_spread(tmp_path: Path) -> None:
+    for index in range(10):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / "sub" / f"val_{index:02d}.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    chosen = select_photos(tmp_path, 4)
+    assert [p.name for p in chosen] == ["val_00.jpg", "val_02.jpg", "val_05.jpg", "val_07.jpg"]
+    assert select_photos(tmp_path, 4) == chosen
+    assert len(select_photos(tmp_path, 50)) == 10
+    with pytest.raises(InputError, match="no images"):
+        select_photos(tmp_path, 4, pattern="train_*")
+    with pytest.raises(InputError, match="not found"):
+        select_photos(tmp_path / "absent", 4)
+
+
+def test_default_photos_are_32_held_out_bsds500_photos(shared_data: Path) -> None:
+    photos = default_photos()
+    assert len(photos) == len(set(photos)) == 32
+    assert all(p.parent.name == "bsds500" and p.name.startswith("val_") for p in photos)
+
+
+def test_resolve_style_image(tmp_path: Path) -> None:
+    info = ModelInfo(style="mosaic", style_image="mosaic.jpg")
+    (tmp_path / "mosaic.jpg").write_bytes(b"x")
+    assert resolve_style_image(info, styles_dir=tmp_path) == tmp_path / "mosaic.jpg"
+    assert resolve_style_image(info, style_image=tmp_path / "mosaic.jpg") == tmp_path / "mosaic.jpg"
+    with pytest.raises(InputError, match="--style-image PATH or --styles-dir DIR"):
+        resolve_style_image(info, styles_dir=tmp_path / "empty")
+    with pytest.raises(InputError, match="names no style image"):
+        resolve_style_image(ModelInfo(style="x"), styles_dir=tmp_path)
+    with pytest.raises(InputError, match="style image not found"):
+        resolve_style_image(info, style_image=tmp_path / "nope.jpg")
