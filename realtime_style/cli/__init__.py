@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "realtime_style.cli.video",
     "realtime_style.cli.still",
     "realtime_style.cli.catalog",
+    "realtime_style.cli.eval",
 )
 
 
