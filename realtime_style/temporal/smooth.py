@@ -1,0 +1,196 @@
+"""Run-time smoothing between stylized frames against flicker: ``off``, ``ema`` and ``flow``.
+
+A :class:`Smoother` sees each original frame and its stylized version, in order, and returns the
+frame to show. ``ema`` blends every output with the previous one (cheap; ghosts under motion).
+``flow`` warps the previous output onto the current frame along the optical flow of the
+*original* frames and blends it in only where that flow is reliable (forward–backward consistent,
+photometrically plausible, inside the image); occluded pixels take the new frame. Both fall back
+to the new frame at a scene cut, and :meth:`Smoother.reset` forgets all history (call it on seek,
+loop or style switch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from realtime_style.temporal.flow import FlowEstimator, consistent, resize_flow, to_gray, warp
+
+#: Modes accepted by :func:`make_smoother` and the ``--temporal`` option.
+MODES = ("off", "ema", "flow")
+#: Strength used when none is given, per mode (chosen by measurement; see benchmarks/bench_temporal.py).
+DEFAULT_STRENGTH = {"ema": 0.5, "flow": 0.8}
+
+
+class Smoother(Protocol):
+    """Per-frame post-processing with memory of the previous frames."""
+
+    def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
+        """Original and stylized uint8 (H, W, 3) RGB frames -> the uint8 (H, W, 3) frame to show."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the history (seek, loop, style switch)."""
+        ...
+
+
+@dataclass
+class SceneCutDetector:
+    """Detects hard cuts by the Bhattacharyya distance between colour histograms of thumbnails."""
+
+    threshold: float = 0.22
+    thumb_width: int = 96
+    _previous: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def _histogram(self, rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        thumb = cv2.resize(rgb, (self.thumb_width, max(1, round(h * self.thumb_width / w))), interpolation=cv2.INTER_AREA)
+        hist = cv2.calcHist([thumb], [0, 1, 2], None, [8, 8, 8], [0, 256, 0, 256, 0, 256])
+        return cv2.normalize(hist, hist).flatten()
+
+    def distance(self, rgb: np.ndarray) -> float:
+        """Distance of ``rgb`` to the previous frame seen (0 for the first); remembers ``rgb``."""
+        hist = self._histogram(rgb)
+        previous, self._previous = self._previous, hist
+        if previous is None:
+            return 0.0
+        return float(cv2.compareHist(previous, hist, cv2.HISTCMP_BHATTACHARYYA))
+
+    def __call__(self, rgb: np.ndarray) -> bool:
+        """True where ``rgb`` starts a new scene (the first frame counts as one)."""
+        first = self._previous is None
+        return self.distance(rgb) > self.threshold or first
+
+    def reset(self) -> None:
+        self._previous = None
+
+
+def _check_frames(original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> None:
+    if stylized_rgb.ndim != 3 or stylized_rgb.shape[2] != 3 or stylized_rgb.dtype != np.uint8:
+        raise ValueError(f"stylized frame must be uint8 (H, W, 3), got {stylized_rgb.dtype} {stylized_rgb.shape}")
+    if original_rgb.shape != stylized_rgb.shape:
+        raise ValueError(f"original {original_rgb.shape} and stylized {stylized_rgb.shape} frames differ in shape")
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """Round and saturate a float image of non-negative values (OpenCV: one fast pass)."""
+    return cv2.convertScaleAbs(image)
+
+
+@dataclass
+class EmaSmoother:
+    """``out_t = (1 − s)·stylized_t + s·out_{t−1}``, restarting at scene cuts and on :meth:`reset`."""
+
+    strength: float = DEFAULT_STRENGTH["ema"]
+    cuts: SceneCutDetector = field(default_factory=SceneCutDetector)
+    _state: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
+        _check_frames(original_rgb, stylized_rgb)
+        cut = self.cuts(original_rgb)
+        current = stylized_rgb.astype(np.float32)
+        if cut or self._state is None or self._state.shape != current.shape:
+            self._state = current
+            return stylized_rgb
+        self._state = cv2.addWeighted(current, 1.0 - self.strength, self._state, self.strength, 0.0)
+        return _to_uint8(self._state)
+
+    def reset(self) -> None:
+        self._state = None
+        self.cuts.reset()
+
+
+@dataclass
+class FlowSmoother:
+    """Blend the flow-warped previous output into the new stylized frame where the flow is reliable.
+
+    ``strength`` is the weight of the warped history at a fully reliable pixel. Flow is computed on
+    grayscale originals downscaled to ``flow_width`` pixels. A pixel is reliable where the
+    forward and backward flows agree, the warped previous original matches the current one within
+    ``photometric_tolerance`` grey levels, and it does not come from outside the image. The history
+    is dropped at a histogram scene cut or where fewer than ``min_reliable`` of the pixels are reliable.
+    """
+
+    strength: float = DEFAULT_STRENGTH["flow"]
+    method: str = "medium"
+    flow_width: int = 240
+    photometric_tolerance: float = 24.0
+    min_reliable: float = 0.2
+    mask_blur: int = 5
+    cuts: SceneCutDetector = field(default_factory=SceneCutDetector)
+    _flow: FlowEstimator = field(init=False, repr=False)
+    _gray: np.ndarray | None = field(default=None, init=False, repr=False)
+    _state: np.ndarray | None = field(default=None, init=False, repr=False)
+    #: Fraction of reliable pixels at the last frame (None where no flow was computed); for logs and tests.
+    last_reliable: float | None = field(default=None, init=False)
+    #: Whether the last frame restarted the history (first frame, scene cut or unreliable flow).
+    last_restarted: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self._flow = FlowEstimator(self.method)
+
+    def _small_gray(self, rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        gray = to_gray(rgb)
+        if w <= self.flow_width:
+            return gray
+        size = (self.flow_width, max(8, round(h * self.flow_width / w)))
+        return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+    def reliability(self, gray: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flow from ``gray`` (current) to ``previous`` and the float32 mask of where it is reliable."""
+        back = self._flow(gray, previous)
+        fwd = self._flow(previous, gray)
+        mask = consistent(back, fwd)
+        mask &= cv2.absdiff(warp(previous, back), gray) <= self.photometric_tolerance
+        return back, mask.astype(np.float32)
+
+    def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
+        _check_frames(original_rgb, stylized_rgb)
+        gray = self._small_gray(original_rgb)
+        cut = self.cuts(original_rgb)
+        previous, state = self._gray, self._state
+        self._gray = gray
+        current = stylized_rgb.astype(np.float32)
+        self.last_reliable = None
+        if cut or previous is None or state is None or state.shape != current.shape:
+            return self._restart(current, stylized_rgb)
+        back, mask = self.reliability(gray, previous)
+        self.last_reliable = float(mask.mean())
+        if self.last_reliable < self.min_reliable:
+            return self._restart(current, stylized_rgb)
+        if self.mask_blur > 1:
+            mask = cv2.blur(mask, (self.mask_blur, self.mask_blur))
+        h, w = current.shape[:2]
+        weight = cv2.resize(mask * self.strength, (w, h), interpolation=cv2.INTER_LINEAR)
+        history = warp(state, resize_flow(back, (w, h)))
+        self._state = cv2.add(current, cv2.multiply(cv2.subtract(history, current), cv2.merge([weight] * 3)))
+        self.last_restarted = False
+        return _to_uint8(self._state)
+
+    def _restart(self, current: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
+        self._state = current
+        self.last_restarted = True
+        return stylized_rgb
+
+    def reset(self) -> None:
+        self._gray = None
+        self._state = None
+        self.last_reliable = None
+        self.last_restarted = False
+        self.cuts.reset()
+
+
+def make_smoother(mode: str, strength: float | None = None) -> Smoother | None:
+    """The smoother for ``mode`` (``off`` gives None); ``strength`` in [0, 1], None for the mode's default."""
+    if mode not in MODES:
+        raise ValueError(f"temporal mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if mode == "off":
+        return None
+    value = DEFAULT_STRENGTH[mode] if strength is None else float(strength)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"temporal strength must be between 0 and 1, got {value}")
+    return EmaSmoother(value) if mode == "ema" else FlowSmoother(value)
