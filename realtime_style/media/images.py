@@ -1,0 +1,91 @@
+"""Still images (Pillow): read to RGB uint8, write by extension, find the images in a folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from realtime_style.errors import InputError, OutputError
+from realtime_style.media.geometry import Resize
+from realtime_style.media.util import first_line
+
+#: Extensions treated as images when a whole folder is stylized.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+JPEG_QUALITY = 95
+#: Formats that can store an alpha channel; elsewhere it is dropped.
+_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+
+
+@dataclass
+class StillImage:
+    """RGB uint8 (H, W, 3) pixels, plus the alpha plane (H, W) when the file had one."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def read_image(path: str | Path, resize: Resize | None = None) -> StillImage:
+    """Decode an image file upright (EXIF orientation applied), optionally resized (Lanczos)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image")
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{path}: not a readable image ({first_line(exc)})") from None
+    if resize is not None and resize.active:
+        size = resize.apply(*image.size)
+        if size != image.size:
+            image = image.resize(size, Image.Resampling.LANCZOS)
+    alpha = None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        alpha = np.asarray(image.convert("RGBA"))[..., 3].copy()
+    return StillImage(rgb=np.asarray(image.convert("RGB")).copy(), alpha=alpha)
+
+
+def write_image(path: str | Path, image: StillImage) -> None:
+    """Encode by extension (JPEG at quality 95); keeps alpha where the format can store it."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: folder {path.parent} does not exist")
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise OutputError(f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use .jpg or .png")
+    pil = Image.fromarray(image.rgb, "RGB")
+    if image.alpha is not None and fmt in _ALPHA_FORMATS:
+        pil.putalpha(Image.fromarray(image.alpha, "L"))
+    options = {"quality": JPEG_QUALITY} if fmt in ("JPEG", "WEBP") else {}
+    try:
+        pil.save(path, format=fmt, **options)
+    except PermissionError:
+        raise OutputError(f"{path}: permission denied") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise OutputError(f"{path}: cannot write ({first_line(exc)})") from None
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    """Image files under ``folder`` (recursively, hidden entries skipped), sorted, relative paths."""
+    folder = Path(folder)
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                found.append((Path(root) / name).relative_to(folder))
+    return sorted(found)

@@ -1,0 +1,189 @@
+"""Video file source (PyAV): RGB uint8 frames with their timestamps, and the stream's metadata.
+
+Knows nothing of models. The live pipeline reuses it for ``--source FILE``; the file pipeline
+iterates it on its decode thread.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from realtime_style.errors import InputError
+from realtime_style.media.util import first_line
+
+#: Frame rate assumed for streams that declare none.
+FALLBACK_FPS = Fraction(25)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: ``image`` is RGB uint8 (H, W, 3); ``pts`` counts ``time_base`` units."""
+
+    image: np.ndarray
+    index: int
+    pts: int
+    time_base: Fraction
+
+    @property
+    def time(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file says about its first video stream."""
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frames: int | None
+    duration: float | None
+    codec: str
+    #: FFmpeg display matrix (9 int32) of the stream, or None; carries rotation and flips.
+    display_matrix: tuple[int, ...] | None = None
+    #: Counter-clockwise display rotation in degrees (0 when none).
+    rotation: int = 0
+    audio_streams: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_streams > 0
+
+
+class VideoFileSource:
+    """Decodes a video file into :class:`Frame` objects, optionally resized, limited and cut short.
+
+    Opening probes the file and decodes its first frame, so a missing, unreadable or corrupt file
+    raises :class:`InputError` at construction, before any output exists. Every frame is resampled
+    to one fixed ``size`` (the stream's own size unless given), so mid-stream size changes cannot
+    reach the consumer. Iterate once; use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        size: tuple[int, int] | None = None,
+        max_frames: int | None = None,
+        duration: float | None = None,
+    ):
+        self.path = Path(path)
+        self.max_frames = max_frames
+        self.duration = duration
+        self._container = _open_input(self.path)
+        try:
+            if not self._container.streams.video:
+                raise InputError(f"{self.path}: no video stream")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+            self._frames = self._container.decode(self._stream)
+            self._first = self._next_decoded()
+            if self._first is None:
+                raise InputError(f"{self.path}: no decodable video frames")
+            self.info = self._probe(self._first)
+        except BaseException:
+            self._container.close()
+            raise
+        self.size = size or (self.info.width, self.info.height)
+
+    def _next_decoded(self) -> av.VideoFrame | None:
+        try:
+            return next(self._frames)
+        except StopIteration:
+            return None
+        except (av.FFmpegError, ValueError) as exc:
+            raise InputError(f"{self.path}: corrupt video data ({first_line(exc)})") from None
+
+    def _probe(self, first: av.VideoFrame) -> VideoInfo:
+        stream = self._stream
+        fps = stream.average_rate or stream.guessed_rate or stream.base_rate or FALLBACK_FPS
+        time_base = stream.time_base or Fraction(1, 90000)
+        duration = float(stream.duration * time_base) if stream.duration else None
+        if duration is None and self._container.duration:
+            duration = self._container.duration / av.time_base
+        frames = stream.frames or (int(round(duration * fps)) if duration else None)
+        matrix = _display_matrix(first)
+        return VideoInfo(
+            path=self.path,
+            width=first.width,
+            height=first.height,
+            fps=Fraction(fps),
+            time_base=Fraction(time_base),
+            frames=frames,
+            duration=duration,
+            codec=stream.codec_context.name,
+            display_matrix=matrix,
+            rotation=int(round(first.rotation)) if matrix else 0,
+            audio_streams=len(self._container.streams.audio),
+            metadata=dict(stream.metadata),
+        )
+
+    @property
+    def expected_frames(self) -> int | None:
+        """How many frames iteration will yield, as far as the container tells (an estimate)."""
+        counts = [n for n in (self.info.frames, self.max_frames) if n is not None]
+        if self.duration is not None:
+            counts.append(int(self.duration * self.info.fps + 0.999))
+        return min(counts) if counts else None
+
+    def __iter__(self) -> Iterator[Frame]:
+        width, height = self.size
+        frame_step = 1 / self.info.fps
+        start: float | None = None
+        index = 0
+        decoded = self._first
+        self._first = None
+        while decoded is not None:
+            if self.max_frames is not None and index >= self.max_frames:
+                return
+            pts = decoded.pts if decoded.pts is not None else int(round(index * frame_step / self.info.time_base))
+            time = float(pts * self.info.time_base)
+            start = time if start is None else start
+            if self.duration is not None and time - start >= self.duration - 1e-9:
+                return
+            image = decoded.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
+            yield Frame(image=image, index=index, pts=pts, time_base=self.info.time_base)
+            index += 1
+            decoded = self._next_decoded()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> "VideoFileSource":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video file")
+    try:
+        return av.open(str(path), mode="r")
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable video file ({first_line(exc)})") from None
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    for side_data in frame.side_data:
+        if side_data.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
+            raw = bytes(side_data)
+            if len(raw) == 36:
+                matrix = struct.unpack("<9i", raw)
+                identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+                return None if matrix == identity else matrix
+    return None

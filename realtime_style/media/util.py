@@ -1,0 +1,9 @@
+"""Small helpers shared by the media modules."""
+
+from __future__ import annotations
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (FFmpeg and Pillow errors can span several)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

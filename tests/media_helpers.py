@@ -1,0 +1,93 @@
+"""Helpers for the video tests: make small clips, and probe files with plain PyAV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from realtime_style.media.sinks import VideoFileSink
+
+
+def clip_frames(count: int, width: int, height: int) -> np.ndarray:
+    """``count`` RGB frames with a moving bar: every frame differs, so frame order is checkable."""
+    frames = np.zeros((count, height, width, 3), np.uint8)
+    yy, xx = np.mgrid[0:height, 0:width]
+    for t in range(count):
+        frames[t, ..., 0] = (xx * 255 // max(1, width - 1)).astype(np.uint8)
+        frames[t, ..., 1] = (yy * 255 // max(1, height - 1)).astype(np.uint8)
+        frames[t, ..., 2] = 40
+        column = (t * 3) % width
+        frames[t, :, column : column + 2] = 255
+    return frames
+
+
+def make_clip(
+    path: Path,
+    count: int = 8,
+    size: tuple[int, int] = (64, 48),
+    fps: Fraction = Fraction(25),
+    rotation: int | None = None,
+    preset: str = "ultrafast",
+) -> Path:
+    """Write a short H.264 clip (optionally with a display-rotation matrix) with plain PyAV."""
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"preset": preset})
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for index, image in enumerate(clip_frames(count, width, height)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@dataclass
+class Probe:
+    frames: int
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    rotation: float
+    audio_codec: str | None
+    audio_seconds: float
+    video_seconds: float
+    pts: list[int]
+
+
+def probe(path: Path) -> Probe:
+    """Decode every video frame of ``path`` (which proves it is playable) and report its facts."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        decoded = list(container.decode(video))
+        audio_seconds = float(audio.duration * audio.time_base) if audio is not None and audio.duration else 0.0
+        return Probe(
+            frames=len(decoded),
+            width=decoded[0].width,
+            height=decoded[0].height,
+            fps=video.average_rate,
+            time_base=video.time_base,
+            rotation=decoded[0].rotation,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            audio_seconds=audio_seconds,
+            video_seconds=float(video.duration * video.time_base) if video.duration else 0.0,
+            pts=[f.pts for f in decoded],
+        )
+
+
+def write_clip_with_sink(path: Path, frames: np.ndarray, fps: Fraction = Fraction(25), **kwargs) -> Path:
+    """Write ``frames`` through :class:`VideoFileSink` (used to test the sink itself)."""
+    height, width = frames.shape[1:3]
+    with VideoFileSink(path, width, height, fps=fps, **kwargs) as sink:
+        for image in frames:
+            sink.write(image)
+    return path
