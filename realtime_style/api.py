@@ -1,0 +1,209 @@
+"""The Python face of rtstyle: load a style once, stylize frames, images, folders and videos.
+
+>>> from realtime_style import Stylizer
+>>> stylizer = Stylizer("mosaic", strength=0.8)
+>>> stylizer.stylize_video("in.mp4", "out.mp4")          # doctest: +SKIP
+>>> out = stylizer.stylize_frames(frames)                # uint8 (N, H, W, 3) RGB  # doctest: +SKIP
+
+The ``rtstyle`` command only parses arguments and calls these functions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from realtime_style.engine import Engine, EngineOptions
+from realtime_style.errors import InputError, OutputError
+from realtime_style.media.geometry import Resize
+from realtime_style.media.sources import VideoFileSource
+from realtime_style.media.images import IMAGE_SUFFIXES, find_images, read_image, write_image
+from realtime_style.models.store import ModelInfo, StyleModel, load_model
+from realtime_style.models.store import list_styles as _store_list_styles
+from realtime_style.pipeline import VideoOptions, VideoResult, process_video, refuse_same_file
+
+#: RGB uint8 (H, W, 3) in, RGB uint8 (H', W', 3) out: a stylizer, or any other image transform.
+ImageTransform = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class ImagesResult:
+    """The outcome of stylizing one image or a folder: files written, and inputs that failed."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+class Stylizer:
+    """One style model on one device, ready to stylize frames, images and videos.
+
+    ``style`` is a shipped style name (``mosaic``), a model file path or a loaded
+    :class:`StyleModel`; ``arch`` picks a shipped variant (``standard`` or ``light``).
+    ``strength`` (0..1) blends with the original; ``preserve_color`` keeps the input's colours.
+    """
+
+    def __init__(
+        self,
+        style: str | Path | StyleModel,
+        *,
+        arch: str | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int | None = None,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        compile: bool = False,
+    ):
+        model = style if isinstance(style, StyleModel) else load_model(style, arch)
+        options = EngineOptions(device=device, precision=precision, batch_size=batch_size, compile=compile)
+        self.engine = Engine(model, options)
+        self.strength = strength
+        self.preserve_color = preserve_color
+
+    @property
+    def info(self) -> ModelInfo | None:
+        return self.engine.style_model.info if self.engine.style_model else None
+
+    @property
+    def strength(self) -> float:
+        return self.engine.strength
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"strength must be between 0 and 1, got {value}")
+        self.engine.strength = float(value)
+
+    @property
+    def preserve_color(self) -> bool:
+        return self.engine.preserve_color
+
+    @preserve_color.setter
+    def preserve_color(self, value: bool) -> None:
+        self.engine.preserve_color = bool(value)
+
+    def describe(self) -> str:
+        return self.engine.describe()
+
+    def stylize_frames(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 RGB (N, H, W, 3) or (H, W, 3) -> stylized uint8 frames of the same shape."""
+        return self.engine.stylize(frames)
+
+    def stylize_image(self, image: np.ndarray | Image.Image) -> np.ndarray | Image.Image:
+        """Stylize an RGB uint8 array or a PIL image; returns the same kind (alpha kept for PIL)."""
+        if isinstance(image, Image.Image):
+            alpha = image.getchannel("A") if "A" in image.getbands() else None
+            out = Image.fromarray(self.engine.stylize(np.array(image.convert("RGB"))), "RGB")
+            if alpha is not None:
+                out.putalpha(alpha)
+            return out
+        return self.engine.stylize(np.asarray(image))
+
+    def stylize_path(self, src: str | Path, dst: str | Path, resize: Resize | None = None) -> ImagesResult:
+        """Stylize an image file, or every image in a folder into a folder (same relative names)."""
+        return transform_images(src, dst, self.engine.stylize, resize)
+
+    def stylize_video(
+        self,
+        src: str | Path,
+        dst: str | Path,
+        options: VideoOptions | None = None,
+        stop: threading.Event | None = None,
+        on_start: Callable[[VideoFileSource, tuple[int, int]], None] | None = None,
+        **kwargs: Any,
+    ) -> VideoResult:
+        """Stylize a video file into ``dst`` (see :class:`VideoOptions`; keyword overrides allowed).
+
+        Setting ``stop`` ends the run early with a finalized, playable ``dst``; ``on_start`` is
+        called once the input is open, with the source and the output size.
+        """
+        options = replace(options or VideoOptions(), **kwargs)
+        return process_video(
+            self.engine.stylize, self.engine.batch_size, src, dst, options, stop=stop, on_start=on_start
+        )
+
+
+def transform_images(
+    src: str | Path,
+    dst: str | Path,
+    transform: ImageTransform,
+    resize: Resize | None = None,
+) -> ImagesResult:
+    """Apply ``transform`` to one image file, or to every image in a folder.
+
+    A file goes to ``dst`` (or into ``dst`` when that is an existing folder). A folder goes into
+    the folder ``dst`` (created) under the same relative names; unreadable images there are
+    recorded in :attr:`ImagesResult.failed` and the others still processed. Alpha is kept.
+    """
+    src, dst = Path(src), Path(dst)
+    if not src.exists():
+        raise InputError(f"{src}: no such file or folder")
+    if src.is_dir():
+        return _transform_folder(src, dst, transform, resize)
+    if dst.is_dir():
+        dst = dst / src.name
+    refuse_same_file(src, dst)
+    _transform_file(src, dst, transform, resize)
+    return ImagesResult(written=[dst])
+
+
+def _transform_file(src: Path, dst: Path, transform: ImageTransform, resize: Resize | None) -> None:
+    image = read_image(src, resize)
+    write_image(dst, replace(image, rgb=transform(image.rgb)))
+
+
+def _transform_folder(src: Path, dst: Path, transform: ImageTransform, resize: Resize | None) -> ImagesResult:
+    if dst.exists() and not dst.is_dir():
+        raise OutputError(f"{dst}: input is a folder, so the output must be a folder too")
+    if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents:
+        raise OutputError(f"{dst}: output folder must not be the input folder or inside it")
+    names = find_images(src)
+    if not names:
+        raise InputError(f"{src}: no images found (looked for {' '.join(IMAGE_SUFFIXES)})")
+    result = ImagesResult()
+    for name in names:
+        target = dst / name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{target.parent}: cannot create folder ({exc.strerror or exc})") from None
+        try:
+            _transform_file(src / name, target, transform, resize)
+        except InputError as exc:
+            result.failed.append((src / name, str(exc)))
+            continue
+        result.written.append(target)
+    return result
+
+
+def stylize_image(
+    src: str | Path,
+    dst: str | Path,
+    style: str | Path,
+    resize: Resize | None = None,
+    **stylizer_options: Any,
+) -> ImagesResult:
+    """One-shot: stylize an image file (or a folder of them) with ``style``."""
+    return Stylizer(style, **stylizer_options).stylize_path(src, dst, resize)
+
+
+def stylize_video(
+    src: str | Path,
+    dst: str | Path,
+    style: str | Path,
+    options: VideoOptions | None = None,
+    **stylizer_options: Any,
+) -> VideoResult:
+    """One-shot: stylize a video file with ``style``."""
+    return Stylizer(style, **stylizer_options).stylize_video(src, dst, options)
+
+
+def list_styles() -> list[tuple[Path, ModelInfo]]:
+    """The installed model files and their metadata (shipped styles and ``$RTSTYLE_MODELS_PATH``)."""
+    return _store_list_styles()

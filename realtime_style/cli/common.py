@@ -1,0 +1,116 @@
+"""Arguments shared by the commands that stylize (style, device, look, size), and their parsing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from realtime_style.api import Stylizer
+from realtime_style.engine import PRECISIONS
+from realtime_style.media.geometry import Resize
+from realtime_style.models.transformer import ARCHITECTURES
+
+
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    """argparse type: a float in [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
+        return value
+
+    return parse
+
+
+def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """argparse type: a positive int or float."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def add_style_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--style`` and ``--arch``."""
+    parser.add_argument("--style", required=True, help="shipped style name (see `rtstyle styles`) or model file path")
+    parser.add_argument(
+        "--arch",
+        choices=sorted(ARCHITECTURES),
+        default=None,
+        help="which shipped variant of the style to use (default: standard; ignored for a file path)",
+    )
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device``, ``--precision``, ``--batch-size``."""
+    group = parser.add_argument_group("engine")
+    group.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    group.add_argument(
+        "--precision",
+        choices=["auto", *PRECISIONS],
+        default="auto",
+        help="auto: fp16 on GPUs, bf16 on CPUs with native bf16, else fp32",
+    )
+    group.add_argument("--batch-size", type=positive(int), default=None, help="frames per batch (default per device)")
+
+
+def add_look_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--strength`` and ``--preserve-color``."""
+    group = parser.add_argument_group("look")
+    group.add_argument(
+        "--strength", type=bounded_float(0.0, 1.0), default=1.0, help="0 = original, 1 = fully stylized (default 1)"
+    )
+    group.add_argument(
+        "--preserve-color", action="store_true", help="keep the input's colours, take only luminance from the style"
+    )
+
+
+def add_resize_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-size`` and ``--scale``."""
+    group = parser.add_argument_group("size")
+    group.add_argument("--scale", type=positive(float), default=None, help="resize the input by this factor first")
+    group.add_argument("--max-size", type=positive(int), default=None, help="cap the longer side at this many pixels")
+
+
+def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every argument above, in the order ``--help`` shows them."""
+    add_style_arguments(parser)
+    add_look_arguments(parser)
+    add_resize_arguments(parser)
+    add_engine_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def resize_from_args(args: argparse.Namespace) -> Resize:
+    return Resize(max_size=args.max_size, scale=args.scale)
+
+
+def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
+    """Load the model and prepare the engine the arguments ask for."""
+    return Stylizer(
+        args.style,
+        arch=args.arch,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        strength=args.strength,
+        preserve_color=args.preserve_color,
+    )
+
+
+def report(args: argparse.Namespace, message: str) -> None:
+    """A status line on stderr, unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(f"rtstyle: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,90 @@
+"""``rtstyle video IN OUT --style NAME``: stylize a video file, keeping audio, timing and rotation."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from realtime_style.cli.common import (
+    add_stylize_arguments,
+    positive,
+    report,
+    resize_from_args,
+    stylizer_from_args,
+)
+from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
+from realtime_style.media.sources import VideoFileSource
+from realtime_style.pipeline import VideoOptions, VideoResult, stop_on_signals
+
+#: Exit status of a run stopped by Ctrl-C or SIGTERM (the output is still finalized).
+EXIT_INTERRUPTED = 130
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "video",
+        help="stylize a video file",
+        description="Stylize a video file. Audio is copied, frame rate, timestamps and rotation are kept. "
+        "Ctrl-C stops early and still leaves a playable OUT with the frames done so far.",
+    )
+    parser.add_argument("input", metavar="IN", help="input video file")
+    parser.add_argument("output", metavar="OUT", help="output video file (.mp4, .mkv, .mov, ...)")
+    add_stylize_arguments(parser)
+    add_encoder_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument("--codec", default=DEFAULT_CODEC, help=f"video encoder (default {DEFAULT_CODEC})")
+    group.add_argument(
+        "--crf", type=int, default=DEFAULT_CRF, help=f"quality for x264/x265/VP9/AV1, lower is better (default {DEFAULT_CRF})"
+    )
+    group.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default {DEFAULT_PRESET})")
+    group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
+    group.add_argument("--max-frames", type=positive(int), default=None, help="stop after this many frames")
+    group.add_argument("--duration", type=positive(float), default=None, help="stop after this many seconds of video")
+
+
+def options_from_args(args: argparse.Namespace) -> VideoOptions:
+    return VideoOptions(
+        resize=resize_from_args(args),
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        audio=not args.no_audio,
+        max_frames=args.max_frames,
+        duration=args.duration,
+        progress=not args.quiet,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    stylizer = stylizer_from_args(args)
+    options = options_from_args(args)
+
+    def on_start(source: VideoFileSource, size: tuple[int, int]) -> None:
+        info = source.info
+        frames = source.expected_frames
+        report(
+            args,
+            f"{args.input} ({info.width}x{info.height}, {float(info.fps):.3g} fps, "
+            f"{frames if frames is not None else '?'} frames{', audio' if info.has_audio else ''}"
+            f"{f', rotated {info.rotation}°' if info.rotation else ''}) -> {args.output} "
+            f"({size[0]}x{size[1]}) with {stylizer.describe()}",
+        )
+
+    with stop_on_signals(threading.Event()) as stop:
+        result = stylizer.stylize_video(args.input, args.output, options, stop=stop, on_start=on_start)
+    report(args, summary(result))
+    return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def summary(result: VideoResult) -> str:
+    stats = result.stats
+    if result.output is None:
+        return "stopped before any frame was written; no output file"
+    done = f"{result.frames} frames to {result.output} in {stats.seconds:.1f} s ({stats.fps:.2f} fps)"
+    if result.interrupted:
+        return f"interrupted: wrote {done}; the file is finalized and playable"
+    return f"wrote {done}"

@@ -1,0 +1,89 @@
+"""The Python API: Stylizer on frames, PIL images, files, folders and videos; one-shot helpers."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media_helpers import make_clip, probe, single_thread  # noqa: F401  (fixture)
+from PIL import Image
+
+import realtime_style
+from realtime_style import Stylizer
+from realtime_style.engine import Engine, EngineOptions
+from realtime_style.errors import StyleNotFoundError
+from realtime_style.media import Resize
+from realtime_style.models.store import MODELS_PATH_ENV, load_model
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+@pytest.fixture
+def stylizer(random_model_file: Path) -> Stylizer:
+    return Stylizer(random_model_file, device="cpu", precision="fp32")
+
+
+def test_package_exports_the_api() -> None:
+    for name in ("Stylizer", "stylize_image", "stylize_video", "list_styles"):
+        assert callable(getattr(realtime_style, name))
+    with pytest.raises(AttributeError):
+        realtime_style.no_such_thing  # noqa: B018
+
+
+def test_frames_keep_their_odd_size_and_match_the_engine(stylizer: Stylizer, random_model_file: Path) -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (3, 61, 97, 3), dtype=np.uint8)
+    out = stylizer.stylize_frames(frames)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    engine = Engine(load_model(random_model_file), EngineOptions(device="cpu", precision="fp32"))
+    assert np.array_equal(out, engine.stylize(frames))
+    assert stylizer.stylize_frames(frames[0]).shape == (61, 97, 3)
+
+
+def test_strength_zero_is_the_original_and_is_validated(stylizer: Stylizer, frames: np.ndarray) -> None:
+    stylizer.strength = 0.0
+    assert np.abs(stylizer.stylize_frames(frames).astype(int) - frames).max() <= 1
+    with pytest.raises(ValueError):
+        stylizer.strength = 1.5
+
+
+def test_preserve_color_keeps_the_input_chroma(stylizer: Stylizer, frames: np.ndarray) -> None:
+    plain = stylizer.stylize_frames(frames).astype(float)
+    stylizer.preserve_color = True
+    kept = stylizer.stylize_frames(frames).astype(float)
+    chroma = lambda x: x[..., 0] - x[..., 1]  # noqa: E731  (R-G is unchanged by a luminance shift)
+    original = frames.astype(float)
+    assert np.abs(chroma(kept) - chroma(original)).mean() < np.abs(chroma(plain) - chroma(original)).mean() / 2
+
+
+def test_pil_images_come_back_as_pil_with_alpha(stylizer: Stylizer) -> None:
+    image = Image.new("RGBA", (33, 21), (200, 100, 50, 77))
+    out = stylizer.stylize_image(image)
+    assert isinstance(out, Image.Image) and out.size == (33, 21) and out.mode == "RGBA"
+    assert out.getchannel("A").getextrema() == (77, 77)
+
+
+def test_stylize_path_and_video(stylizer: Stylizer, tmp_path: Path) -> None:
+    Image.new("RGB", (40, 30), "orange").save(tmp_path / "a.png")
+    result = stylizer.stylize_path(tmp_path / "a.png", tmp_path / "b.jpg", Resize(max_size=20))
+    assert result.written == [tmp_path / "b.jpg"] and Image.open(tmp_path / "b.jpg").size == (20, 15)
+
+    clip = make_clip(tmp_path / "in.mp4", count=5, fps=Fraction(10))
+    video = stylizer.stylize_video(clip, tmp_path / "out.mkv", preset="ultrafast", max_frames=3)
+    assert video.frames == 3 and probe(tmp_path / "out.mkv").frames == 3 and not video.interrupted
+
+
+def test_one_shot_helpers_and_list_styles(
+    random_model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MODELS_PATH_ENV, str(random_model_file.parent))
+    names = [path.name for path, _ in realtime_style.list_styles()]
+    assert "random.light.safetensors" in names
+    Image.new("RGB", (24, 18), "teal").save(tmp_path / "in.png")
+    realtime_style.stylize_image(tmp_path / "in.png", tmp_path / "out.png", "random", arch="light", device="cpu")
+    assert Image.open(tmp_path / "out.png").size == (24, 18)
+    clip = make_clip(tmp_path / "in.mp4", count=2)
+    assert realtime_style.stylize_video(clip, tmp_path / "out.mp4", "random.light", device="cpu").frames == 2
+    with pytest.raises(StyleNotFoundError):
+        Stylizer("no-such-style")

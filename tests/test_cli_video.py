@@ -1,0 +1,87 @@
+"""``rtstyle video`` end to end on small clips: timing, size, audio, rotation, options, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from media_helpers import make_clip, probe, single_thread  # noqa: F401  (fixture)
+
+from realtime_style.cli import main
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rtstyle_video(*args: object) -> int:
+    return main(["video", *map(str, args)])
+
+
+def test_frame_count_fps_time_base_and_odd_size_kept(tmp_path: Path, random_model_file: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=9, size=(97, 61), fps=Fraction(30000, 1001))
+    out = tmp_path / "out.mp4"
+    assert rtstyle_video(clip, out, "--style", random_model_file, "--batch-size", "4", "-q") == 0
+    before, after = probe(clip), probe(out)
+    assert (after.frames, after.width, after.height) == (9, 97, 61)
+    assert after.fps == before.fps and after.time_base == before.time_base and after.pts == before.pts
+
+
+def test_audio_kept_on_a_real_clip(tmp_path: Path, random_model_file: Path, shared_data: Path) -> None:
+    clip = shared_data / "video" / "car-detection.mp4"
+    out = tmp_path / "cars.mp4"
+    code = rtstyle_video(clip, out, "--style", random_model_file, "--duration", "2", "--max-size", "96", "-q")
+    facts = probe(out)
+    assert code == 0 and facts.audio_codec == "aac"
+    assert (facts.frames, facts.width, facts.height, facts.fps) == (25, 96, 54, Fraction(25, 2))
+    assert abs(facts.audio_seconds - facts.frames / 12.5) < 0.1
+
+
+def test_rotation_kept(tmp_path: Path, random_model_file: Path) -> None:
+    clip = make_clip(tmp_path / "rot.mp4", count=3, rotation=-90)
+    assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "-q") == 0
+    assert probe(tmp_path / "out.mp4").rotation == -90
+
+
+def test_options_scale_codec_and_frame_limit(tmp_path: Path, random_model_file: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=6, size=(64, 48))
+    out = tmp_path / "out.mkv"
+    args = ["--scale", "0.5", "--codec", "mpeg4", "--max-frames", "4", "--strength", "0.5", "--preserve-color"]
+    assert rtstyle_video(clip, out, "--style", random_model_file, *args, "-q") == 0
+    facts = probe(out)
+    assert (facts.frames, facts.width, facts.height) == (4, 32, 24)
+
+
+def test_summary_line(tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=3)
+    assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "--preset", "ultrafast") == 0
+    err = capsys.readouterr().err
+    assert "64x48" in err and "wrote 3 frames" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_run_leaves_a_playable_file(tmp_path: Path, random_model_file: Path, signum: int) -> None:
+    clip = make_clip(tmp_path / "long.mp4", count=1500, size=(64, 48))
+    out = tmp_path / "out.mp4"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "realtime_style", "video", clip, out, "--style", random_model_file]
+    process = subprocess.Popen(
+        [*map(str, command), "--preset", "ultrafast"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size > 0) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first encoded packets have reached the file
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted: wrote" in err
+    facts = probe(out)
+    assert 0 < facts.frames < 1500
+    assert f"wrote {facts.frames} frames" in err
+    assert facts.video_seconds > 0  # the index (moov) was written: the file is finalized
