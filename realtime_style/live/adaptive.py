@@ -1,0 +1,90 @@
+"""Processing resolution: fixed by ``--size``, or adapted step by step to hold ``--target-fps``.
+
+The engine's cost grows with the pixel count, so when the measured work per frame exceeds the
+frame budget the governor shrinks the processing scale by one step, and when even the next step
+up would fit with room to spare it grows it again. Output keeps the capture size either way
+(sinks such as a stream or a virtual camera need one fixed size).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass
+
+from realtime_style.models.transformer import SIZE_MULTIPLE
+
+
+@dataclass(frozen=True)
+class GovernorConfig:
+    """Tuning of :class:`ResolutionGovernor`."""
+
+    target_fps: float
+    #: Each step multiplies the scale by this (so the pixel count by its square).
+    step: float = 0.85
+    min_scale: float = 0.2
+    max_scale: float = 1.0
+    #: Frames measured before deciding, and again after each change.
+    window: int = 6
+    #: Step up only when the larger size's predicted cost stays under this share of the budget.
+    headroom: float = 0.8
+    #: Step down when the measured cost exceeds the budget by this factor.
+    tolerance: float = 1.05
+
+
+class ResolutionGovernor:
+    """Tracks per-frame work time and moves the processing scale one step at a time."""
+
+    def __init__(self, config: GovernorConfig, scale: float = 1.0):
+        self.config = config
+        self.scale = min(max(scale, config.min_scale), config.max_scale)
+        self.changes = 0
+        self._times: deque[float] = deque(maxlen=config.window)
+
+    @property
+    def budget(self) -> float:
+        return 1.0 / self.config.target_fps
+
+    def update(self, work_seconds: float) -> bool:
+        """Record one frame's work time; True when the scale changed."""
+        self._times.append(work_seconds)
+        if len(self._times) < self.config.window:
+            return False
+        cost = statistics.median(self._times)
+        c = self.config
+        if cost > self.budget * c.tolerance and self.scale > c.min_scale:
+            new = max(self.scale * c.step, c.min_scale)
+        elif self.scale < c.max_scale and cost / c.step**2 < self.budget * c.headroom:
+            new = min(self.scale / c.step, c.max_scale)
+        else:
+            return False
+        self.scale = new
+        self.changes += 1
+        self._times.clear()
+        return True
+
+
+def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """(width, height) times ``scale``, rounded to the network's size multiple (at least one multiple)."""
+    m = SIZE_MULTIPLE
+    return max(m, round(width * scale / m) * m), max(m, round(height * scale / m) * m)
+
+
+def parse_size(text: str) -> tuple[int, int] | int:
+    """``--size``: ``WxH`` (e.g. ``640x360``) or one number, the processing height."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"size must be WIDTHxHEIGHT or a height, got {text!r}") from None
+    if len(values) not in (1, 2) or min(values) < SIZE_MULTIPLE:
+        raise ValueError(f"size must be WIDTHxHEIGHT or a height of at least {SIZE_MULTIPLE}, got {text!r}")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def fixed_size(size: tuple[int, int] | int, width: int, height: int) -> tuple[int, int]:
+    """The processing size ``--size`` asks for, given a capture of ``width`` x ``height``."""
+    if isinstance(size, int):
+        return scaled_size(width, height, size / height)
+    m = SIZE_MULTIPLE
+    return max(m, round(size[0] / m) * m), max(m, round(size[1] / m) * m)

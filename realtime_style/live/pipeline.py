@@ -1,0 +1,346 @@
+"""The live pipeline: newest captured frame -> engine -> (smoother) -> every sink, never a backlog.
+
+Capture runs on its own thread and keeps one frame (:class:`LatestFrameGrabber`); this loop takes
+the newest, stylizes it at batch size 1, and hands the result to the sinks, so latency is one
+capture interval plus one processing time at most, whatever the engine's speed: frames that
+arrive while it works are dropped and counted. Controls (keys, stdin, Python calls) are applied
+between frames on this thread. On CUDA the engine moves frames through pinned memory with
+non-blocking copies and runs in fp16 (see :class:`~realtime_style.engine.Engine`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from realtime_style.engine import Engine
+from realtime_style.errors import DeviceError, ModelError
+from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, scaled_size
+from realtime_style.live.capture import CapturedFrame, LatestFrameGrabber, ReconnectPolicy, stderr_log
+from realtime_style.live.controls import Action, Command, Controls
+from realtime_style.live.sinks import LiveSink, OutputMeta, save_snapshot
+from realtime_style.live.sources import CaptureSource
+from realtime_style.live.stats import LiveStats
+from realtime_style.live.styles import StyleBank
+from realtime_style.live.window import PreviewWindow
+
+#: Seconds an overlay notice (style name, strength, ...) stays on screen.
+NOTICE_SECONDS = 2.0
+
+
+class Smoother(Protocol):
+    """Temporal smoothing between consecutive outputs (see :mod:`realtime_style.temporal`)."""
+
+    def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class LiveOptions:
+    """How a live session runs and when it ends."""
+
+    #: Hold this output rate by adapting the processing size (None: no adaptation).
+    target_fps: float | None = None
+    #: Fixed processing size: (width, height) or a height; overrides ``target_fps``.
+    size: tuple[int, int] | int | None = None
+    #: Frames over which a style switch blends the old style into the new one (0: cut).
+    crossfade_frames: int = 8
+    strength: float = 1.0
+    preserve_color: bool = False
+    #: Start with temporal smoothing on (when a smoother is given).
+    temporal: bool = True
+    max_frames: int | None = None
+    duration: float | None = None
+    snapshot_dir: Path = field(default_factory=Path.cwd)
+    #: Seconds without any frame (outside a reconnection) before the camera counts as lost.
+    frame_timeout: float = 5.0
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+
+
+@dataclass
+class LiveState:
+    """What the controls change; read by tests and by the overlay."""
+
+    style: int = 0
+    strength: float = 1.0
+    preserve_color: bool = False
+    temporal: bool = False
+    paused: bool = False
+    #: The style being faded out and how many crossfade frames were shown so far.
+    fade_from: int | None = None
+    fade_step: int = 0
+    snapshots: list[Path] = field(default_factory=list)
+
+
+class LivePipeline:
+    """Runs one live session; :attr:`controls` steers it from any thread, :meth:`run` blocks."""
+
+    def __init__(
+        self,
+        source: CaptureSource,
+        styles: StyleBank,
+        sinks: Sequence[LiveSink],
+        options: LiveOptions | None = None,
+        smoother: Smoother | None = None,
+        log: Callable[[str], None] = stderr_log,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.source = source
+        self.styles = styles
+        self.sinks = list(sinks)
+        self.options = options or LiveOptions()
+        self.smoother = smoother
+        self.log = log
+        self.clock = clock
+        self.controls = Controls()
+        self.stats = LiveStats()
+        self.state = LiveState(
+            strength=self.options.strength,
+            preserve_color=self.options.preserve_color,
+            temporal=smoother is not None and self.options.temporal,
+        )
+        self.window = next((s for s in self.sinks if isinstance(s, PreviewWindow)), None)
+        self.governor: ResolutionGovernor | None = None
+        self.processing_size: tuple[int, int] = (0, 0)
+        self._last_output: np.ndarray | None = None
+        self._snapshot_due = False
+        self._notice = ""
+        self._notice_until = 0.0
+
+    # ----------------------------------------------------------------------------- running
+
+    def run(self) -> LiveStats:
+        """Run until quit, ``max_frames``, ``duration``, a closed window, or a lost device."""
+        self.styles.engine(self.state.style)  # a bad model file fails before the camera opens
+        grabber = LatestFrameGrabber(self.source, self.options.reconnect, log=self.log, clock=self.clock)
+        self.source.open()
+        opened: list[LiveSink] = []
+        try:
+            width, height = self.source.size
+            self._init_size(width, height)
+            self._warm_up()
+            for sink in self.sinks:
+                sink.open(width, height, self.source.fps)
+                opened.append(sink)
+            grabber.start(open_source=False)
+            self._loop(grabber)
+        finally:
+            grabber.stop()
+            for sink in reversed(opened):
+                try:
+                    sink.close()
+                except Exception as exc:  # closing must not hide the run's own outcome
+                    self.log(f"closing {sink.name} failed: {exc}")
+            self.stats.captured, self.stats.dropped = grabber.captured, grabber.dropped
+            self.stats.reconnects = grabber.reconnects
+        return self.stats
+
+    def _init_size(self, width: int, height: int) -> None:
+        o = self.options
+        if o.size is not None:
+            self.processing_size = fixed_size(o.size, width, height)
+        elif o.target_fps:
+            self.governor = ResolutionGovernor(GovernorConfig(target_fps=o.target_fps))
+            self.processing_size = scaled_size(width, height, self.governor.scale)
+        else:
+            self.processing_size = (width, height)
+
+    def _warm_up(self) -> None:
+        """One frame through the network first, so its one-off set-up cost is not the first frame's latency."""
+        self._run_engines(np.zeros((self.processing_size[1], self.processing_size[0], 3), np.uint8))
+
+    def _finished(self, start: float) -> bool:
+        o = self.options
+        if o.max_frames is not None and self.stats.outputs >= o.max_frames:
+            return True
+        if o.duration is not None and self.clock() - start >= o.duration:
+            return True
+        return self.window is not None and self.window.closed
+
+    def _loop(self, grabber: LatestFrameGrabber) -> None:
+        start = last_frame = self.clock()
+        while not self._finished(start):
+            self._poll_window()
+            if self._apply(self.controls.drain()):
+                return
+            frame = grabber.latest(timeout=0.05)
+            now = self.clock()
+            if frame is None:
+                if grabber.reconnecting:
+                    last_frame = now
+                elif now - last_frame > self.options.frame_timeout:
+                    raise DeviceError(
+                        f"no frames from {self.source.description} for {self.options.frame_timeout:g} s"
+                    )
+                continue
+            last_frame = now
+            if self.state.paused:
+                self._show_paused(frame)
+                continue
+            self._output(frame, now, grabber)
+
+    def _output(self, frame: CapturedFrame, taken: float, grabber: LatestFrameGrabber) -> None:
+        image = self._stylize(frame.image)
+        if self._snapshot_due:
+            self._snapshot_due = False
+            self._save_snapshot(image)
+        self._last_output = image
+        meta = self._meta(frame)
+        for sink in self.sinks:
+            sink.write(image, meta)
+        done = self.clock()
+        self.stats.record(frame.time, done, done - taken)
+        if self.governor is not None and self.governor.update(done - taken):
+            self._resize(frame.image.shape[1], frame.image.shape[0])
+
+    def _resize(self, width: int, height: int) -> None:
+        assert self.governor is not None
+        new = scaled_size(width, height, self.governor.scale)
+        if new != self.processing_size:
+            self.processing_size = new
+            self.stats.size_changes += 1
+            if self.smoother is not None:
+                self.smoother.reset()
+
+    def _show_paused(self, frame: CapturedFrame) -> None:
+        """Paused: the picture freezes on every sink (receivers keep getting frames), nothing is stylized."""
+        self.stats.paused_frames += 1
+        if self._last_output is None:
+            return
+        meta = self._meta(frame)
+        for sink in self.sinks:
+            sink.write(self._last_output, meta)
+
+    def _poll_window(self) -> None:
+        if self.window is not None:
+            key = self.window.poll_key()
+            if key is not None:
+                self.controls.key(key)
+
+    # ----------------------------------------------------------------------------- stylizing
+
+    def _stylize(self, image: np.ndarray) -> np.ndarray:
+        import cv2
+
+        height, width = image.shape[:2]
+        size = self.processing_size
+        small = image if size == (width, height) else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        out = self._run_engines(small)
+        if self.smoother is not None and self.state.temporal:
+            out = self.smoother.process(small, out)
+        if out.shape[:2] != (height, width):
+            out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
+        return out
+
+    def _configure(self, engine: Engine) -> Engine:
+        engine.strength = self.state.strength
+        engine.preserve_color = self.state.preserve_color
+        return engine
+
+    @torch.inference_mode()
+    def _run_engines(self, image: np.ndarray) -> np.ndarray:
+        engine = self._configure(self.styles.engine(self.state.style))
+        x = engine.to_tensor(image[None])
+        y = engine.run_tensor(x)
+        s = self.state
+        if s.fade_from is not None:
+            s.fade_step += 1
+            old = self._configure(self.styles.engine(s.fade_from))
+            alpha = s.fade_step / (self.options.crossfade_frames + 1)
+            y = torch.lerp(old.run_tensor(x.to(old.dtype)).to(y.dtype), y, alpha)
+            if s.fade_step >= self.options.crossfade_frames:
+                s.fade_from, s.fade_step = None, 0
+        return engine.to_frames(y)[0]
+
+    # ----------------------------------------------------------------------------- controls
+
+    def _apply(self, commands: list[Command]) -> bool:
+        """Apply queued commands; True when one of them is quit."""
+        s = self.state
+        for command in commands:
+            action = command.action
+            if action is Action.QUIT:
+                return True
+            if action is Action.NEXT_STYLE:
+                self._switch((s.style + 1) % len(self.styles))
+            elif action is Action.PREVIOUS_STYLE:
+                self._switch((s.style - 1) % len(self.styles))
+            elif action is Action.SELECT_STYLE:
+                if 0 <= int(command.value) < len(self.styles):
+                    self._switch(int(command.value))
+            elif action is Action.STRENGTH:
+                s.strength = round(min(1.0, max(0.0, s.strength + command.value)), 3)
+                self._tell(f"strength {s.strength:.1f}")
+            elif action is Action.TOGGLE_COLOR:
+                s.preserve_color = not s.preserve_color
+                self._tell(f"preserve colour {'on' if s.preserve_color else 'off'}")
+            elif action is Action.TOGGLE_TEMPORAL:
+                self._toggle_temporal()
+            elif action is Action.SNAPSHOT:
+                if s.paused and self._last_output is not None:
+                    self._save_snapshot(self._last_output)
+                else:
+                    self._snapshot_due = True
+            elif action is Action.PAUSE:
+                s.paused = not s.paused
+                self._tell("paused" if s.paused else "resumed")
+                if not s.paused and self.smoother is not None:
+                    self.smoother.reset()
+        return False
+
+    def _switch(self, index: int) -> None:
+        s = self.state
+        if index == s.style:
+            return
+        try:
+            self.styles.engine(index)
+        except ModelError as exc:
+            self._tell(f"cannot switch to {self.styles.names[index]}: {exc}")
+            return
+        if self.options.crossfade_frames > 0:
+            s.fade_from, s.fade_step = s.style, 0
+        s.style = index
+        if self.smoother is not None:
+            self.smoother.reset()
+        self._tell(f"style {index + 1}/{len(self.styles)}: {self.styles.names[index]}")
+
+    def _toggle_temporal(self) -> None:
+        s = self.state
+        if self.smoother is None:
+            self._tell("temporal smoothing is not available in this session (see --temporal)")
+            return
+        s.temporal = not s.temporal
+        self.smoother.reset()
+        self._tell(f"temporal smoothing {'on' if s.temporal else 'off'}")
+
+    def _save_snapshot(self, image: np.ndarray) -> None:
+        path = save_snapshot(image, self.options.snapshot_dir, self.styles.names[self.state.style])
+        self.state.snapshots.append(path)
+        self._tell(f"snapshot saved to {path}")
+
+    def _tell(self, message: str) -> None:
+        self.log(message)
+        self._notice, self._notice_until = message, self.clock() + NOTICE_SECONDS
+
+    def _meta(self, frame: CapturedFrame) -> OutputMeta:
+        s = self.state
+        status = ["paused"] if s.paused else []
+        if self._notice and self.clock() < self._notice_until:
+            status.append(self._notice)
+        return OutputMeta(
+            capture_time=frame.time,
+            index=self.stats.outputs,
+            style=self.styles.names[s.style],
+            strength=s.strength,
+            fps=self.stats.current_fps,
+            latency_ms=self.stats.current_latency_ms,
+            processing_size=self.processing_size,
+            status=status,
+        )

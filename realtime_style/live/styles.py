@@ -1,0 +1,74 @@
+"""The styles a live session switches between, each loaded (with its engine) on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from realtime_style.engine import Engine, EngineOptions
+from realtime_style.errors import StyleNotFoundError
+from realtime_style.models.store import MODEL_SUFFIX, StyleModel, list_styles, load_model, resolve_style
+
+#: The light network is what a CPU can run live; it is preferred there when a style ships one.
+LIVE_CPU_ARCH = "light"
+
+
+def default_arch(device: torch.device, requested: str | None) -> str | None:
+    """``--arch`` if given; otherwise ``light`` on a CPU (where a style has it), the standard net elsewhere."""
+    if requested is not None:
+        return requested
+    return LIVE_CPU_ARCH if device.type == "cpu" else None
+
+
+def resolve_live_styles(names: Sequence[str], arch: str | None, prefer_arch: str | None = None) -> list[Path]:
+    """Model files for ``names`` (all shipped styles when empty).
+
+    ``arch`` demands one variant; ``prefer_arch`` takes that variant where a style ships it and the
+    standard one otherwise. Paths are used as they are.
+    """
+    if not names:
+        names = sorted({info.style for _path, info in list_styles()})
+        if not names:
+            raise StyleNotFoundError("no styles installed; pass --style NAME or --style PATH (a model file)")
+    paths = []
+    for name in names:
+        try:
+            paths.append(resolve_style(name, arch or prefer_arch))
+        except StyleNotFoundError:
+            if arch is not None or prefer_arch is None:
+                raise
+            paths.append(resolve_style(name))
+    return list(dict.fromkeys(paths))
+
+
+def style_label(path: Path) -> str:
+    """``mosaic.light`` for ``.../mosaic.light.safetensors``."""
+    return path.name.removesuffix(MODEL_SUFFIX)
+
+
+class StyleBank:
+    """An ordered list of styles; :meth:`engine` loads a style's model and engine once, on demand."""
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        options: EngineOptions | None = None,
+        engine_factory: Callable[[StyleModel], Engine] | None = None,
+    ):
+        if not paths:
+            raise StyleNotFoundError("no styles to show")
+        self.paths = list(paths)
+        self.names = [style_label(p) for p in self.paths]
+        self._factory = engine_factory or (lambda model: Engine(model, options))
+        self._engines: dict[int, Engine] = {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def engine(self, index: int) -> Engine:
+        """The engine of style ``index``; raises :class:`ModelError` if its file is bad."""
+        if index not in self._engines:
+            self._engines[index] = self._factory(load_model(self.paths[index]))
+        return self._engines[index]

@@ -1,0 +1,108 @@
+"""The preview window (OpenCV highgui): shows the output with an overlay and reads the keys."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from realtime_style.errors import DeviceError
+from realtime_style.live.sinks import OutputMeta
+
+WINDOW_TITLE = "rtstyle"
+
+
+def display_available() -> bool:
+    """Whether a window can appear: always on Windows/macOS, on other systems only with X11/Wayland."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def overlay_lines(meta: OutputMeta) -> list[str]:
+    """The overlay's text: style and strength, rate and latency, then any status lines."""
+    width, height = meta.processing_size
+    return [
+        f"{meta.style}  strength {meta.strength:.1f}",
+        f"{meta.fps:4.1f} fps  {meta.latency_ms:4.0f} ms  {width}x{height}",
+        *meta.status,
+    ]
+
+
+def draw_overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Draw ``lines`` top-left on a copy of ``bgr``, white on a dark outline so any picture reads."""
+    import cv2
+
+    out = bgr.copy()
+    scale = max(0.4, min(1.0, out.shape[0] / 720))
+    step = int(26 * scale) + 4
+    for i, text in enumerate(lines):
+        origin = (8, 8 + step * (i + 1) - 6)
+        cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+class PreviewWindow:
+    """A resizable OpenCV window; :meth:`poll_key` returns the last key pressed (or None)."""
+
+    def __init__(self, title: str = WINDOW_TITLE, overlay: bool = True):
+        self.title = title
+        self.name = "window"
+        self.overlay = overlay
+        self.closed = False
+        self._key: str | None = None
+        self._opened = False
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        import cv2
+
+        try:
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+            cv2.resizeWindow(self.title, width, height)
+        except cv2.error as exc:
+            raise DeviceError(
+                "cannot open a preview window (no display, or OpenCV built without GUI support: "
+                f"{str(exc).strip().splitlines()[-1]}); use --no-window with --stream/--virtual-cam/--record"
+            ) from None
+        self._opened = True
+
+    def show(self, frame_rgb: np.ndarray, lines: list[str]) -> None:
+        """Display a frame and pump the window's events (which is when keys arrive)."""
+        import cv2
+
+        bgr = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
+        cv2.imshow(self.title, draw_overlay(bgr, lines) if self.overlay else bgr)
+        self._pump()
+
+    def write(self, frame: np.ndarray, meta: OutputMeta) -> None:
+        self.show(frame, overlay_lines(meta))
+
+    def _pump(self) -> None:
+        import cv2
+
+        code = cv2.waitKey(1)
+        if code >= 0:
+            code &= 0xFF
+            self._key = chr(code)
+        if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            self.closed = True
+
+    def poll_key(self) -> str | None:
+        """The key pressed since the last call, if any (events are pumped here too)."""
+        if self._opened and self._key is None:
+            self._pump()
+        key, self._key = self._key, None
+        return key
+
+    def close(self) -> None:
+        import cv2
+
+        if self._opened:
+            self._opened = False
+            try:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+            except cv2.error:
+                pass

@@ -1,0 +1,322 @@
+"""The live pipeline on the CPU with random-weight models: drops not queues, controls, recovery."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from realtime_style.engine import EngineOptions
+from realtime_style.errors import DeviceError
+from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, parse_size, scaled_size
+from realtime_style.live.capture import LatestFrameGrabber, ReconnectPolicy
+from realtime_style.live.controls import Action, Controls, command_for_key, command_for_line, start_stdin_controls
+from realtime_style.live.pipeline import LiveOptions, LivePipeline
+from realtime_style.live.sinks import VirtualCameraSink
+from realtime_style.live.sources import CameraSource, CaptureRequest, LoopingFileSource
+from realtime_style.live.styles import StyleBank, resolve_live_styles
+from realtime_style.models.store import ModelInfo, save_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from test_live_support import HEIGHT, WIDTH, RecordingSink, SlowEngine, SyntheticSource, pattern, save_random_model, write_clip
+
+CPU = EngineOptions(device="cpu", precision="fp32")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine, OpenMP spinning on two threads is far slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def two_styles(tmp_path):
+    return [save_random_model(tmp_path / "alpha.light.safetensors", 1), save_random_model(tmp_path / "beta.light.safetensors", 2)]
+
+
+def quiet(_message: str) -> None:
+    pass
+
+
+def test_slow_engine_drops_frames_instead_of_queueing(random_model_file):
+    """The engine takes 150 ms a frame, the camera sends one every 20 ms: no backlog builds up."""
+    bank = StyleBank([random_model_file], engine_factory=lambda model: SlowEngine(model, CPU))
+    sink = RecordingSink()
+    source = SyntheticSource(fps=50)
+    stats = LivePipeline(source, bank, [sink], LiveOptions(max_frames=8, size=(WIDTH, HEIGHT)), log=quiet).run()
+    assert stats.outputs == 8 and len(sink.frames) == 8
+    assert stats.dropped >= 3 * stats.outputs, stats.summary()
+    # Every captured frame was either shown or dropped (the last one may still be waiting).
+    assert stats.captured - stats.dropped - stats.outputs in (0, 1)
+    latencies = list(stats.latencies)
+    # Latency is one frame's processing plus at most one capture interval, not a growing queue.
+    assert max(latencies) < 0.15 + 0.4, latencies
+    assert latencies[-1] < latencies[0] + 0.3, latencies
+    assert sink.closed and sink.opened[:2] == (WIDTH, HEIGHT)
+
+
+def test_grabber_keeps_only_newest_frame():
+    source = SyntheticSource(fps=200)
+    grabber = LatestFrameGrabber(source, log=quiet)
+    grabber.start()
+    try:
+        first = grabber.latest(timeout=2)
+        time.sleep(0.2)
+        newest = grabber.latest(timeout=2)
+        assert newest.seq > first.seq + 5
+        assert grabber.dropped >= newest.seq - first.seq - 2
+        assert newest.time >= first.time
+    finally:
+        grabber.stop()
+
+
+def _static_run(paths, options, on_frame, engine_options=CPU):
+    bank = StyleBank(paths, engine_options)
+    sink = RecordingSink()
+    pipeline = LivePipeline(SyntheticSource(fps=100, still=True), bank, [sink], options, log=quiet)
+    sink.on_frame = lambda index: on_frame(index, pipeline)
+    pipeline.run()
+    return pipeline, sink, bank
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_style_switch_crossfades_then_lands_on_the_new_style(two_styles, tmp_path):
+    def script(index, pipeline):
+        if index == 1:
+            pipeline.controls.next_style()
+
+    options = LiveOptions(max_frames=7, crossfade_frames=3, size=(WIDTH, HEIGHT))
+    pipeline, sink, bank = _static_run(two_styles, options, script)
+    image = pattern(0)
+    a = bank.engine(0).stylize(image)
+    b = bank.engine(1).stylize(image)
+    assert _distance(a, b) > 5  # two different random styles
+    names = [m.style for m in sink.metas]
+    assert names[:2] == ["alpha.light"] * 2 and names[-1] == "beta.light"
+    to_b = [_distance(f, b) for f in sink.frames]
+    # Frames 0-1: style A; 2-4: the fade (getting closer to B each frame); 5-6: style B.
+    assert _distance(sink.frames[0], a) <= 1 and to_b[0] > 5
+    assert to_b[1] > to_b[2] > to_b[3] > to_b[4] > to_b[5]
+    assert to_b[5] <= 1 and to_b[6] <= 1
+    assert pipeline.state.style == 1 and pipeline.state.fade_from is None
+
+
+def test_strength_colour_and_snapshot_controls(random_model_file, tmp_path):
+    def script(index, pipeline):
+        if index == 0:
+            pipeline.controls.change_strength(-1.0)  # strength 0: the camera picture itself
+        elif index == 1:
+            pipeline.controls.key("+")
+            pipeline.controls.key("c")
+            pipeline.controls.snapshot()
+
+    options = LiveOptions(max_frames=3, crossfade_frames=0, snapshot_dir=tmp_path / "shots", size=(WIDTH, HEIGHT))
+    pipeline, sink, _bank = _static_run([random_model_file], options, script)
+    image = pattern(0)
+    assert _distance(sink.frames[0], image) > 10
+    assert _distance(sink.frames[1], image) <= 1
+    assert [round(m.strength, 1) for m in sink.metas] == [1.0, 0.0, 0.1]
+    assert pipeline.state.preserve_color and pipeline.state.strength == pytest.approx(0.1)
+    (shot,) = pipeline.state.snapshots
+    assert shot.parent == tmp_path / "shots" and shot.suffix == ".png"
+    np.testing.assert_array_equal(np.asarray(Image.open(shot)), sink.frames[2])
+
+
+def test_pause_freezes_output_and_quit_ends(random_model_file):
+    def script(index, pipeline):
+        if index == 1:
+            pipeline.controls.toggle_pause()
+        if index == 5:
+            pipeline.controls.quit()
+
+    pipeline, sink, _ = _static_run([random_model_file], LiveOptions(max_frames=50, size=(WIDTH, HEIGHT)), script)
+    assert len(sink.frames) == 6  # quit is applied before the next frame
+    assert all(np.array_equal(f, sink.frames[1]) for f in sink.frames[2:])
+    assert pipeline.stats.paused_frames == 4 and pipeline.stats.outputs == 2
+
+
+class FakeSmoother:
+    def __init__(self):
+        self.calls = 0
+        self.resets = 0
+
+    def process(self, original_rgb, stylized_rgb):
+        self.calls += 1
+        assert original_rgb.shape == stylized_rgb.shape
+        return np.zeros_like(stylized_rgb)
+
+    def reset(self):
+        self.resets += 1
+
+
+def test_temporal_hook_toggles(random_model_file):
+    smoother = FakeSmoother()
+    bank = StyleBank([random_model_file], CPU)
+
+    def script(index, pipeline):
+        if index == 1:
+            pipeline.controls.toggle_temporal()
+
+    sink = RecordingSink()
+    pipeline = LivePipeline(
+        SyntheticSource(fps=100), bank, [sink], LiveOptions(max_frames=4, size=(WIDTH, HEIGHT)), smoother=smoother, log=quiet
+    )
+    sink.on_frame = lambda i: script(i, pipeline)
+    pipeline.run()
+    assert smoother.calls == 2 and smoother.resets == 1
+    assert not sink.frames[0].any() and sink.frames[3].any()
+
+
+def test_camera_lost_then_back_recovers(random_model_file):
+    source = SyntheticSource(fps=100, fail_after=3, reopen_failures=1)
+    messages: list[str] = []
+    bank = StyleBank([random_model_file], CPU)
+    options = LiveOptions(max_frames=6, size=(WIDTH, HEIGHT), reconnect=ReconnectPolicy(attempts=3, delay=0.05))
+    stats = LivePipeline(source, bank, [RecordingSink()], options, log=messages.append).run()
+    assert stats.outputs == 6 and stats.reconnects == 1 and source.opens == 3
+    assert any("lost" in m and "attempt 1/3" in m for m in messages)
+    assert any("is back" in m for m in messages)
+
+
+def test_camera_lost_for_good_is_a_clear_error(random_model_file):
+    source = SyntheticSource(fps=100, fail_after=3, reopen_failures=99)
+    bank = StyleBank([random_model_file], CPU)
+    sink = RecordingSink()
+    options = LiveOptions(max_frames=100, size=(WIDTH, HEIGHT), reconnect=ReconnectPolicy(attempts=3, delay=0.05))
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match=r"synthetic camera lost and not back after 3 attempts .*unplugged"):
+        LivePipeline(source, bank, [sink], options, log=quiet).run()
+    assert time.monotonic() - started < 10
+    assert sink.closed and 1 <= len(sink.frames) <= 3
+
+
+def test_camera_that_stalls_times_out(random_model_file):
+    class Stalled(SyntheticSource):
+        def read(self):
+            if self.reads >= 2:
+                time.sleep(0.05)
+                return self._stall()
+            return super().read()
+
+        def _stall(self):
+            time.sleep(10)  # a driver that hangs: the pipeline must not
+
+    options = LiveOptions(max_frames=100, size=(WIDTH, HEIGHT), frame_timeout=0.5)
+    bank = StyleBank([random_model_file], CPU)
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match="no frames from synthetic camera for 0.5 s"):
+        LivePipeline(Stalled(fps=100), bank, [RecordingSink()], options, log=quiet).run()
+    assert time.monotonic() - started < 5
+
+
+def test_missing_camera_index_is_a_clear_error():
+    with pytest.raises(DeviceError, match="camera 7"):
+        CameraSource(7).open()
+
+
+def test_file_source_loops_at_its_own_rate(tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=5, fps=25)
+    source = LoopingFileSource(clip, CaptureRequest(width=80))
+    source.open()
+    try:
+        assert source.size == (80, 48) and source.fps == 25
+        started = time.monotonic()
+        images = [source.read() for _ in range(12)]
+        elapsed = time.monotonic() - started
+    finally:
+        source.close()
+    assert source.loops == 2 and all(i.shape == (48, 80, 3) for i in images)
+    assert 11 / 25 * 0.9 < elapsed < 11 / 25 + 1.0
+
+
+def test_governor_steps_down_when_slow_and_back_up_with_headroom():
+    governor = ResolutionGovernor(GovernorConfig(target_fps=20, window=3))
+    costs = []
+    for _ in range(60):  # cost proportional to pixels: 0.1 s at full size, budget 0.05 s
+        governor.update(0.1 * governor.scale**2)
+        costs.append(governor.scale)
+    assert governor.scale < 0.75 and 0.1 * governor.scale**2 <= 0.05 * 1.05
+    assert all(b <= a for a, b in zip(costs, costs[1:]))  # one way only: no oscillation
+    for _ in range(60):  # the engine got faster
+        governor.update(0.01 * governor.scale**2)
+    assert governor.scale == 1.0
+
+
+def test_target_fps_lowers_processing_size_but_output_keeps_capture_size(random_model_file):
+    class PixelCostEngine(SlowEngine):
+        delay = 0.12
+        per_pixels = WIDTH * HEIGHT
+
+    bank = StyleBank([random_model_file], engine_factory=lambda model: PixelCostEngine(model, CPU))
+    sink = RecordingSink()
+    options = LiveOptions(max_frames=24, target_fps=20)
+    pipeline = LivePipeline(SyntheticSource(fps=50), bank, [sink], options, log=quiet)
+    stats = pipeline.run()
+    assert stats.size_changes >= 2
+    assert pipeline.processing_size[0] < WIDTH and pipeline.processing_size[1] < HEIGHT
+    assert {f.shape for f in sink.frames} == {(HEIGHT, WIDTH, 3)}
+    assert {m.processing_size for m in sink.metas} != {(WIDTH, HEIGHT)}
+
+
+def test_sizes():
+    assert parse_size("640x360") == (640, 360) and parse_size("360") == 360
+    with pytest.raises(ValueError):
+        parse_size("big")
+    assert fixed_size(360, 1280, 720) == (640, 360)
+    assert scaled_size(426, 240, 1.0) == (424, 240)
+
+
+def test_keys_and_stdin_lines():
+    assert command_for_key("n").action is Action.NEXT_STYLE
+    assert command_for_key("3").value == 2
+    assert command_for_key("\x1b").action is Action.QUIT
+    assert command_for_key("x") is None
+    assert command_for_line(" \n").action is Action.PAUSE
+    assert command_for_line("space\n").action is Action.PAUSE
+    controls = Controls()
+    thread = start_stdin_controls(controls, io.StringIO("n\n+\nbogus\n2\nq\n"))
+    thread.join(2)
+    actions = [c.action for c in controls.drain()]
+    assert actions == [Action.NEXT_STYLE, Action.STRENGTH, Action.SELECT_STYLE, Action.QUIT]
+
+
+def test_live_prefers_light_on_cpu(tmp_path, monkeypatch):
+    for name in ("mosaic.safetensors", "mosaic.light.safetensors", "candy.safetensors"):
+        arch = "light" if ".light" in name else "standard"
+        config = ARCHITECTURES[arch]
+        save_model(tmp_path / name, TransformerNet(config), ModelInfo(style=name.split(".")[0], arch=arch, config=config))
+    monkeypatch.setenv("RTSTYLE_MODELS_PATH", str(tmp_path))
+    names = lambda paths: [p.name for p in paths]  # noqa: E731
+    assert names(resolve_live_styles(["mosaic", "candy"], None, "light")) == [
+        "mosaic.light.safetensors",
+        "candy.safetensors",
+    ]
+    assert names(resolve_live_styles(["mosaic"], "standard")) == ["mosaic.safetensors"]
+    assert "mosaic.light.safetensors" in names(resolve_live_styles([], None, "light"))
+
+
+def test_no_virtual_camera_device_is_a_clear_error(monkeypatch):
+    def camera(**kwargs):
+        raise RuntimeError("'v4l2loopback' backend: No v4l2 loopback device found at /dev/video[0-99].")
+
+    fake = types.SimpleNamespace(Camera=camera, PixelFormat=types.SimpleNamespace(RGB="RGB"))
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
+    with pytest.raises(DeviceError, match="no virtual camera device available .*v4l2loopback"):
+        VirtualCameraSink().open(WIDTH, HEIGHT, 25)
+
+
+def test_missing_pyvirtualcam_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails
+    with pytest.raises(DeviceError, match=r"rtstyle\[virtualcam\]"):
+        VirtualCameraSink().open(WIDTH, HEIGHT, 25)
