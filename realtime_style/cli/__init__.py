@@ -17,8 +17,11 @@ from realtime_style.errors import RtStyleError
 COMMAND_MODULES: tuple[str, ...] = (
     "realtime_style.cli.video",
     "realtime_style.cli.still",
+    "realtime_style.cli.webcam",
     "realtime_style.cli.catalog",
     "realtime_style.cli.eval",
+    "realtime_style.cli.demo",
+    "realtime_style.cli.train",
 )
 
 
