@@ -1,0 +1,185 @@
+"""``rtstyle webcam``: a camera (or a file played as one) stylized live to a window, stream, virtual camera."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
+from realtime_style.engine import PRECISIONS, EngineOptions, select_device
+from realtime_style.errors import InputError, OutputError
+from realtime_style.live.adaptive import parse_size
+from realtime_style.live.controls import HELP, start_stdin_controls
+from realtime_style.live.pipeline import LiveOptions, LivePipeline
+from realtime_style.live.sinks import LiveSink, RecordSink, StreamSink, VirtualCameraSink
+from realtime_style.live.sources import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
+from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
+from realtime_style.live.window import PreviewWindow, display_available
+from realtime_style.models.transformer import ARCHITECTURES
+
+#: Output rate held by default on a CPU, where full-size frames are too slow for live use.
+CPU_TARGET_FPS = 15.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "webcam",
+        help="stylize a camera live (window, network stream, virtual camera, recording)",
+        description="Stylize a camera live. Keys in the window (or a letter + Enter on standard input "
+        "without one): " + HELP + ".",
+    )
+    styles = parser.add_argument_group("styles")
+    styles.add_argument(
+        "--style",
+        action="append",
+        default=[],
+        help="style name or model file; repeat to switch between several (default: every shipped style)",
+    )
+    styles.add_argument(
+        "--arch",
+        choices=sorted(ARCHITECTURES),
+        default=None,
+        help="network size of shipped styles (default: light on a CPU where the style has it, else standard)",
+    )
+    styles.add_argument("--crossfade", type=int, default=8, help="frames a style switch blends over (default 8)")
+    add_look_arguments(parser)
+    styles.add_argument("--temporal", choices=["off", "ema", "flow"], default="off", help="smoothing against flicker")
+    styles.add_argument(
+        "--temporal-strength", type=bounded_float(0, 1), default=None, help="smoothing strength (default per mode)"
+    )
+
+    capture = parser.add_argument_group("capture")
+    where = capture.add_mutually_exclusive_group()
+    where.add_argument("--camera", default="0", help="camera index or device path (default 0)")
+    where.add_argument("--source", metavar="FILE", help="play a video file as if it were a camera (looped)")
+    capture.add_argument("--resolution", metavar="WxH", type=_resolution, help="requested capture size, e.g. 1280x720")
+    capture.add_argument("--fps", type=positive(float), help="requested capture rate")
+
+    processing = parser.add_argument_group("processing")
+    processing.add_argument(
+        "--target-fps",
+        type=positive(float),
+        default=None,
+        help=f"lower/raise the processing size to hold this rate (default {CPU_TARGET_FPS:g} on a CPU, off on GPUs)",
+    )
+    processing.add_argument("--size", type=_size, help="fixed processing size: WxH or a height (disables --target-fps)")
+    processing.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    processing.add_argument("--precision", choices=["auto", *PRECISIONS], default="auto", help="network precision")
+
+    outputs = parser.add_argument_group("outputs (several at once are fine)")
+    outputs.add_argument(
+        "--window",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="preview window with an overlay and key controls (default: on when a display exists)",
+    )
+    outputs.add_argument("--stream", metavar="URL", action="append", default=[], help="send MPEG-TS/H.264, e.g. udp://127.0.0.1:5000")
+    outputs.add_argument("--virtual-cam", action="store_true", help="feed a virtual camera (needs rtstyle[virtualcam])")
+    outputs.add_argument("--virtual-cam-device", default=None, help="which virtual camera (e.g. /dev/video10)")
+    outputs.add_argument("--record", metavar="FILE", help="record the stylized output to a video file")
+    outputs.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where the s key saves PNGs (default .)")
+
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument("--max-frames", type=positive(int), help="stop after this many output frames")
+    run_group.add_argument("--duration", type=positive(float), help="stop after this many seconds")
+    run_group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
+    run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    parser.set_defaults(handler=run)
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if width < 2 or height < 2:
+        raise argparse.ArgumentTypeError(f"resolution too small: {text}")
+    return width, height
+
+
+def _size(text: str) -> tuple[int, int] | int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_source(args: argparse.Namespace) -> CaptureSource:
+    width, height = args.resolution or (None, None)
+    request = CaptureRequest(width=width, height=height, fps=args.fps)
+    if args.source:
+        if not Path(args.source).is_file():
+            raise InputError(f"--source {args.source}: no such file")
+        return LoopingFileSource(args.source, request)
+    return CameraSource(parse_camera(args.camera), request)
+
+
+def build_sinks(args: argparse.Namespace) -> tuple[list[LiveSink], bool]:
+    """The outputs asked for, and whether a window is among them."""
+    window = args.window if args.window is not None else display_available()
+    sinks: list[LiveSink] = [PreviewWindow()] if window else []
+    sinks += [StreamSink(url) for url in args.stream]
+    if args.virtual_cam:
+        sinks.append(VirtualCameraSink(args.virtual_cam_device))
+    if args.record:
+        if args.source and Path(args.record).resolve() == Path(args.source).resolve():
+            raise OutputError("--record must not overwrite the --source file")
+        sinks.append(RecordSink(args.record))
+    return sinks, window
+
+
+def run(args: argparse.Namespace) -> int:
+    source = build_source(args)
+    device = select_device(args.device)
+    prefer = default_arch(device, args.arch)
+    paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
+    bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1))
+    sinks, window = build_sinks(args)
+    if not sinks:
+        report(args, "no display and no output given: frames are stylized and dropped (see --stream, --record)")
+    target = args.target_fps
+    if target is None and args.size is None and device.type == "cpu":
+        target = CPU_TARGET_FPS
+    options = LiveOptions(
+        target_fps=None if args.size else target,
+        size=args.size,
+        crossfade_frames=max(0, args.crossfade),
+        strength=args.strength,
+        preserve_color=args.preserve_color,
+        temporal=args.temporal != "off",
+        max_frames=args.max_frames,
+        duration=args.duration,
+        snapshot_dir=args.snapshot_dir,
+    )
+    pipeline = LivePipeline(
+        source,
+        bank,
+        sinks,
+        options,
+        smoother=_smoother(args),
+        log=(lambda message: None) if args.quiet else (lambda message: report(args, message)),
+    )
+    if not window:
+        start_stdin_controls(pipeline.controls)
+    report(args, f"live: {', '.join(bank.names)} on {device}; " + (HELP if window else HELP + " (+ Enter)"))
+    try:
+        pipeline.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the ordinary end of a live session
+    finally:
+        if args.stats_json and pipeline.stats.outputs:
+            pipeline.stats.write_json(
+                args.stats_json,
+                {"styles": bank.names, "processing_size": list(pipeline.processing_size), "device": str(device)},
+            )
+    report(args, pipeline.stats.format())
+    return 0
+
+
+def _smoother(args: argparse.Namespace):
+    """The smoother the t key toggles: the one asked for (on), else an EMA one (off until toggled)."""
+    from realtime_style.temporal import make_smoother
+
+    if args.temporal == "off":
+        return make_smoother("ema")
+    return make_smoother(args.temporal, args.temporal_strength)
