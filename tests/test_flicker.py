@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from realtime_style.errors import InputError
-from realtime_style.metrics.flicker import PairFlow, eval_size, warping_error
+from realtime_style.metrics.flicker import MotionReference, PairFlow, eval_size, warping_error
 from realtime_style.temporal.flow import consistent
 
 
@@ -141,3 +141,12 @@ def test_cli_mismatch_is_one_line_error(cli, tmp_path: Path, capsys: pytest.Capt
     assert err == "rtstyle: error: frame counts differ: input has 4 frames, output has 3"
     assert cli(["eval", "flicker", str(source), str(tmp_path / "missing.mp4")]) != 0
     assert capsys.readouterr().err.startswith("rtstyle: error:")
+
+
+def test_motion_reference_scores_like_the_streaming_metric() -> None:
+    frames = translating(texture(64, 140, seed=1), 5, 64, 96, step=2)
+    noise = np.random.default_rng(2).integers(0, 256, frames.shape, dtype=np.uint8)
+    reference = MotionReference(frames, short_side=64)
+    assert reference.evaluate(noise) == warping_error(frames, noise, short_side=64)
+    with pytest.raises(InputError, match="input has 5 frames, output has 6"):
+        reference.evaluate(np.concatenate([noise, noise[:1]]))

@@ -8,7 +8,7 @@ import pytest
 from realtime_style.metrics.flicker import warping_error
 from realtime_style.temporal import EmaSmoother, FlowSmoother, make_smoother
 from realtime_style.temporal.flow import FlowEstimator, warp
-from tests.test_flicker import texture, translating
+from test_flicker import texture, translating
 
 H, W = 72, 96
 

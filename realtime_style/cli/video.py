@@ -12,6 +12,7 @@ from realtime_style.cli.common import (
     resize_from_args,
     stylizer_from_args,
 )
+from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.pipeline import VideoOptions, VideoResult, stop_on_signals
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("output", metavar="OUT", help="output video file (.mp4, .mkv, .mov, ...)")
     add_stylize_arguments(parser)
     add_encoder_arguments(parser)
+    add_temporal_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -56,6 +58,7 @@ def options_from_args(args: argparse.Namespace) -> VideoOptions:
         max_frames=args.max_frames,
         duration=args.duration,
         progress=not args.quiet,
+        postprocess=[smoother] if (smoother := smoother_from_args(args)) else [],
     )
 
 

@@ -54,23 +54,24 @@ class PairFlow:
     """Forward flow between two input frames and the mask ``M`` of its non-occluded pixels."""
 
     forward: np.ndarray
+    #: bool (H, W): True where not occluded.
     mask: np.ndarray
 
     @classmethod
     def between(cls, gray0: np.ndarray, gray1: np.ndarray, estimator: FlowEstimator) -> "PairFlow":
         forward = estimator(gray0, gray1)
         backward = estimator(gray1, gray0)
-        return cls(forward, consistent(forward, backward).astype(np.float32))
+        return cls(forward, consistent(forward, backward))
 
     def error(self, frame0: np.ndarray, frame1: np.ndarray) -> float | None:
         """``E_t`` for uint8 RGB frames ``O_t``, ``O_{t+1}``; None where every pixel is occluded."""
-        total = float(self.mask.sum())
-        if total == 0.0:
+        total = int(np.count_nonzero(self.mask))
+        if total == 0:
             return None
         o0 = frame0.astype(np.float32) / 255.0
         o1 = warp(frame1.astype(np.float32) / 255.0, self.forward)
-        squared = np.sum((o1 - o0) ** 2, axis=-1)
-        return float(np.sum(self.mask * squared) / (3.0 * total))
+        squared = np.square(o1 - o0)[self.mask.astype(bool)]
+        return float(squared.sum(dtype=np.float64) / (3.0 * total))
 
 
 @dataclass
@@ -104,6 +105,81 @@ def _check_aspect(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> None
         )
 
 
+class MotionReference:
+    """The input's flows and occlusion masks at the evaluation size, computed once.
+
+    Scores many outputs of one input (e.g. several smoothing modes) without recomputing the flow;
+    holds every pair's flow in memory (about 3.6 MB per frame at 640x360), so it suits clips of a
+    few hundred frames. :func:`warping_error` streams instead.
+    """
+
+    def __init__(self, inputs: Iterable[np.ndarray], short_side: int = EVAL_SHORT_SIDE):
+        self.short_side = short_side
+        self.shape: tuple[int, ...] | None = None
+        self.size: tuple[int, int] = (0, 0)
+        self.pairs: list[PairFlow] = []
+        floor: list[float] = []
+        estimator = FlowEstimator("medium")
+        previous: tuple[np.ndarray, np.ndarray] | None = None
+        for frame in inputs:
+            if self.shape is None:
+                self.shape = frame.shape
+                self.size = eval_size(frame.shape[1], frame.shape[0], short_side)
+            current = resize_to(frame, self.size)
+            gray = to_gray(current)
+            if previous is not None:
+                pair = PairFlow.between(previous[1], gray, estimator)
+                self.pairs.append(pair)
+                floor.append(pair.error(previous[0], current) or 0.0)
+            previous = (current, gray)
+        if len(self.pairs) < 1:
+            raise InputError(f"the warping error needs at least 2 frames, got {len(self.pairs) + (previous is not None)}")
+        self._floor = floor
+
+    @property
+    def frames(self) -> int:
+        return len(self.pairs) + 1
+
+    def evaluate(self, outputs: Iterable[np.ndarray]) -> FlickerResult:
+        """The warping error of ``outputs`` (uint8 RGB frames, as many as the input had)."""
+        errors: list[float] = []
+        floor: list[float] = []
+        count = 0
+        previous: np.ndarray | None = None
+        for frame in outputs:
+            if count == 0 and self.shape is not None:
+                _check_aspect(self.shape, frame.shape)
+            count += 1
+            if count > self.frames:
+                continue
+            current = resize_to(frame, self.size)
+            if previous is not None:
+                value = self.pairs[count - 2].error(previous, current)
+                if value is not None:
+                    errors.append(value)
+                    floor.append(self._floor[count - 2])
+            previous = current
+        if count != self.frames:
+            raise InputError(f"frame counts differ: input has {self.frames} frames, output has {count}")
+        return _summarize(self.frames, self.size, errors, floor)
+
+
+def _summarize(frames: int, size: tuple[int, int], errors: list[float], floor: list[float]) -> FlickerResult:
+    if not errors:
+        raise InputError("every pixel of every frame pair is occluded: no motion could be followed")
+    value, base = float(np.mean(errors)), float(np.mean(floor))
+    return FlickerResult(
+        frames=frames,
+        pairs=len(errors),
+        size=size,
+        warping_error=value,
+        input_warping_error=base,
+        ratio=value / base if base > 0 else float("inf"),
+        skipped_pairs=frames - 1 - len(errors),
+        per_pair=errors,
+    )
+
+
 def warping_error(
     inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], short_side: int = EVAL_SHORT_SIDE
 ) -> FlickerResult:
@@ -117,7 +193,6 @@ def warping_error(
     previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     errors: list[float] = []
     floor: list[float] = []
-    skipped = 0
     counts = [0, 0]
     for frame_in, frame_out in zip_longest(inputs, outputs):
         counts[0] += frame_in is not None
@@ -132,29 +207,15 @@ def warping_error(
         if previous is not None:
             pair = PairFlow.between(previous[2], current[2], estimator)
             value = pair.error(previous[1], current[1])
-            if value is None:
-                skipped += 1
-            else:
+            if value is not None:
                 errors.append(value)
                 floor.append(pair.error(previous[0], current[0]) or 0.0)
         previous = current
     if counts[0] != counts[1]:
         raise InputError(f"frame counts differ: input has {counts[0]} frames, output has {counts[1]}")
-    if counts[0] < 2:
+    if counts[0] < 2 or size is None:
         raise InputError(f"the warping error needs at least 2 frames, got {counts[0]}")
-    if not errors:
-        raise InputError("every pixel of every frame pair is occluded: no motion could be followed")
-    value, base = float(np.mean(errors)), float(np.mean(floor))
-    return FlickerResult(
-        frames=counts[0],
-        pairs=len(errors),
-        size=size or (0, 0),
-        warping_error=value,
-        input_warping_error=base,
-        ratio=value / base if base > 0 else float("inf"),
-        skipped_pairs=skipped,
-        per_pair=errors,
-    )
+    return _summarize(counts[0], size, errors, floor)
 
 
 def evaluate_files(input_path: str | Path, output_path: str | Path, max_frames: int | None = None) -> FlickerResult:
