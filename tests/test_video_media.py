@@ -115,6 +115,7 @@ def test_sink_errors_are_output_errors(tmp_path: Path) -> None:
         VideoFileSink(tmp_path / "out.unknownext", 64, 48, fps=25)
     with pytest.raises(OutputError, match="codec"):
         VideoFileSink(tmp_path / "out.mp4", 64, 48, fps=25, codec="no-such-codec")
+    assert not (tmp_path / "out.mp4").exists()
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ class VideoFileSink:
                 self._add_audio(Path(audio_from))
         except BaseException:
             self._abandon()
+            self.path.unlink(missing_ok=True)  # created by av.open above, still empty
             raise
 
     @property

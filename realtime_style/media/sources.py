@@ -66,7 +66,8 @@ class VideoFileSource:
     Opening probes the file and decodes its first frame, so a missing, unreadable or corrupt file
     raises :class:`InputError` at construction, before any output exists. Every frame is resampled
     to one fixed ``size`` (the stream's own size unless given), so mid-stream size changes cannot
-    reach the consumer. Iterate once; use as a context manager or call :meth:`close`.
+    reach the consumer; ``size`` may be changed after opening (e.g. from :attr:`info`) and before
+    iterating. Iterate once; use as a context manager or call :meth:`close`.
     """
 
     def __init__(
