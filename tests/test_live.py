@@ -320,3 +320,31 @@ def test_missing_pyvirtualcam_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails
     with pytest.raises(DeviceError, match=r"rtstyle\[virtualcam\]"):
         VirtualCameraSink().open(WIDTH, HEIGHT, 25)
+
+
+def test_window_keys_drive_the_pipeline_and_overlay_is_drawn(two_styles, monkeypatch):
+    """The window's keys go through the same controls (cv2's GUI calls replaced: no display here)."""
+    import cv2
+
+    from realtime_style.live.window import PreviewWindow
+
+    keys = iter([-1, -1, ord("n"), -1, -1, -1, -1, ord("q")] + [-1] * 100)
+    shown: list[np.ndarray] = []
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "resizeWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "destroyWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: shown.append(image))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
+    window, sink = PreviewWindow(), RecordingSink()
+    bank = StyleBank(two_styles, CPU)
+    options = LiveOptions(max_frames=50, size=(WIDTH, HEIGHT), crossfade_frames=0)
+    pipeline = LivePipeline(SyntheticSource(fps=100, still=True), bank, [sink, window], options, log=quiet)
+    pipeline.run()
+    assert pipeline.state.style == 1 and 2 <= len(sink.frames) < 10
+    assert {m.style for m in sink.metas} == {"alpha.light", "beta.light"}
+    # The overlay (white text on a dark outline) changes the top-left corner only.
+    bgr = cv2.cvtColor(sink.frames[-1], cv2.COLOR_RGB2BGR)
+    assert not np.array_equal(shown[-1][:30, :100], bgr[:30, :100])
+    np.testing.assert_array_equal(shown[-1][-20:], bgr[-20:])

@@ -142,3 +142,11 @@ def test_missing_style_and_source_are_one_line_errors(clip, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "model file not found" in err[0]
     code, err = run_cli(["--source", str(tmp_path / "none.mp4"), "--style", "x.safetensors"], capsys)
     assert code == 2 and len(err) == 1 and "none.mp4: no such file" in err[0]
+
+
+def test_window_without_display_is_a_one_line_error(clip, random_model_file, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code = main(["webcam", "-q", "--window", "--source", str(clip), "--style", str(random_model_file)])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and err == [err[0]] and "--window needs a display" in err[0]

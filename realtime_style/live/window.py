@@ -58,6 +58,12 @@ class PreviewWindow:
     def open(self, width: int, height: int, fps: float) -> None:
         import cv2
 
+        if not display_available():
+            # Checked first: OpenCV's Qt backend aborts the whole process when it finds no display.
+            raise DeviceError(
+                "--window needs a display (DISPLAY/WAYLAND_DISPLAY is not set); "
+                "use --no-window with --stream, --virtual-cam or --record"
+            )
         try:
             cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
             cv2.resizeWindow(self.title, width, height)
