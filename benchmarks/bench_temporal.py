@@ -27,7 +27,7 @@ from realtime_style.engine import Engine, EngineOptions
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import MotionReference
 from realtime_style.metrics.style import SHARED_DATA, StyleMetric, resolve_style_image
-from realtime_style.models.store import load_model
+from realtime_style.models.store import StyleModel, load_model
 from realtime_style.temporal import FlowSmoother, Smoother, make_smoother
 
 DEFAULT_MODES = ("off", "ema", "flow")
@@ -69,6 +69,23 @@ def timed(function, frames: np.ndarray, *more: np.ndarray) -> tuple[np.ndarray, 
     return outputs, (time.perf_counter() - start) * 1000 / len(frames)
 
 
+def stylize_cached(model: StyleModel, frames: np.ndarray, clip: Path, args: argparse.Namespace) -> tuple[np.ndarray, float]:
+    """Stylize every frame (timed), or load the frames and time of an earlier run from ``--cache``."""
+    stamp = f"{model.path.stat().st_mtime_ns}" if model.path else "0"
+    cache = args.cache / f"{clip.stem}-{model.name}-{stamp}-{len(frames)}.npz" if args.cache else None
+    if cache is not None and cache.is_file():
+        with np.load(cache) as data:
+            print(f"  {model.name}: stylized frames from {cache}", file=sys.stderr)
+            return data["frames"], float(data["ms"])
+    engine = Engine(model, EngineOptions(device=args.device))
+    stylized, ms = timed(engine.stylize, frames)
+    print(f"  {model.name}: stylized at {ms:.1f} ms/frame ({engine.describe()})", file=sys.stderr)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, frames=stylized, ms=ms)
+    return stylized, ms
+
+
 def mean_style_ratio(metric: StyleMetric, photos: list, style, frames: np.ndarray, indices: np.ndarray) -> float:
     ratios = []
     for photo, index in zip(photos, indices):
@@ -87,9 +104,7 @@ def bench_clip(clip: Path, styles: list[str], modes: list[str], args: argparse.N
     for style in styles:
         model = load_model(style)
         style_stats = metric.image_stats(resolve_style_image(model.info, styles_dir=args.styles_dir))
-        engine = Engine(model, EngineOptions(device=args.device))
-        stylized, stylize_ms = timed(engine.stylize, frames)
-        print(f"  {model.name}: stylized at {stylize_ms:.1f} ms/frame ({engine.describe()})", file=sys.stderr)
+        stylized, stylize_ms = stylize_cached(model, frames, clip, args)
         base: Row | None = None
         for spec in modes:
             smoother = make_mode(spec)
@@ -131,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style-frames", type=int, default=12, help="frames sampled for the style ratio (default 12)")
     parser.add_argument("--styles-dir", type=Path, default=None, help="folder of style images (default ../shared/data/styles)")
     parser.add_argument("--device", default="auto", help="device for stylization and the style metric")
+    parser.add_argument("--cache", type=Path, metavar="DIR", help="keep stylized frames here to re-run modes without the net")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
     clips = args.clip or [SHARED_DATA / "video" / "bikes.mp4"]
