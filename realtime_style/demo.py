@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +24,7 @@ from realtime_style.errors import OutputError, StyleNotFoundError
 from realtime_style.media.sinks import VideoFileSink
 from realtime_style.media.sources import Frame
 from realtime_style.models.store import list_styles, resolve_style
-from realtime_style.pipeline import FilePipeline, PipelineOptions
+from realtime_style.pipeline import FilePipeline, FrameProcessor, PipelineOptions
 
 VIDEO_NAME = "rtstyle-demo.mp4"
 STILL_NAME = "rtstyle-demo.png"
@@ -141,7 +141,8 @@ def _tree(canvas: np.ndarray, rng: np.random.Generator, x: float, y: float, size
         tone = tuple(float(c) for c in green * rng.uniform(0.75, 1.15))
         cv2.circle(canvas, (int(x + dx), int(y + dy)), max(1, radius), tone, -1, cv2.LINE_AA)
     highlight = tuple(float(c) for c in np.minimum(green * 1.5, 255))
-    cv2.circle(canvas, (int(x - 0.12 * size), int(y - 0.95 * size)), max(1, int(0.1 * size)), highlight, -1, cv2.LINE_AA)
+    centre = (int(x - 0.12 * size), int(y - 0.95 * size))
+    cv2.circle(canvas, centre, max(1, int(0.1 * size)), highlight, -1, cv2.LINE_AA)
 
 
 def _house(canvas: np.ndarray, rng: np.random.Generator, x: float, y: float, size: float) -> None:
@@ -164,7 +165,8 @@ def _house(canvas: np.ndarray, rng: np.random.Generator, x: float, y: float, siz
         bottom = (int(wx + window), int(y - h * 0.75 + window))
         cv2.rectangle(canvas, top, bottom, (255, 222, 120), -1, cv2.LINE_AA)
         cv2.rectangle(canvas, top, bottom, (60, 45, 40), max(1, int(size * 0.025)), cv2.LINE_AA)
-        cv2.line(canvas, (int(wx + window / 2), top[1]), (int(wx + window / 2), bottom[1]), (60, 45, 40), 1, cv2.LINE_AA)
+        mullion = int(wx + window / 2)
+        cv2.line(canvas, (mullion, top[1]), (mullion, bottom[1]), (60, 45, 40), 1, cv2.LINE_AA)
     door = (int(x - size * 0.1), int(y - h * 0.45))
     cv2.rectangle(canvas, door, (int(x + size * 0.1), int(y)), (100, 60, 40), -1, cv2.LINE_AA)
 
@@ -228,7 +230,8 @@ def generate_scene(width: int, height: int, seed: int = 7) -> np.ndarray:
     flowers = rng.uniform(0, 1, (int(width * height / 900), 2)) * (width, height * 0.15) + (0, height * 0.85)
     palette = np.array([(250, 240, 90), (240, 90, 110), (255, 255, 255), (170, 110, 230)], np.float32)
     for (x, y), colour in zip(flowers, palette[rng.integers(0, len(palette), len(flowers))]):
-        cv2.circle(canvas, (int(x), int(y)), max(1, int(height * 0.0035)), tuple(float(c) for c in colour), -1, cv2.LINE_AA)
+        radius = max(1, int(height * 0.0035))
+        cv2.circle(canvas, (int(x), int(y)), radius, tuple(float(c) for c in colour), -1, cv2.LINE_AA)
     _road(canvas, horizon + 0.05 * height, rng)
     return canvas
 
@@ -332,8 +335,12 @@ def run_demo(
     options: DemoOptions | None = None,
     device: str = "auto",
     progress: bool = False,
+    postprocess: Sequence[FrameProcessor] = (),
 ) -> DemoResult:
-    """Write ``rtstyle-demo.mp4`` and ``rtstyle-demo.png`` into ``out_dir``; returns their paths."""
+    """Write ``rtstyle-demo.mp4`` and ``rtstyle-demo.png`` into ``out_dir``; returns their paths.
+
+    ``postprocess`` runs on each stylized frame before it is encoded (e.g. a temporal smoother).
+    """
     options = options or DemoOptions()
     out_dir = Path(out_dir).expanduser()
     try:
@@ -346,7 +353,12 @@ def run_demo(
     keep = KeepFrame(options.frames // 2)
     pipeline = FilePipeline(
         stylizer.stylize_frames,
-        PipelineOptions(batch_size=stylizer.engine.batch_size, postprocess=[keep], progress=progress, progress_label="demo"),
+        PipelineOptions(
+            batch_size=stylizer.engine.batch_size,
+            postprocess=[*postprocess, keep],
+            progress=progress,
+            progress_label="demo",
+        ),
     )
     sink = VideoFileSink(video, options.width, options.height, fps=options.fps)
     started = time.perf_counter()

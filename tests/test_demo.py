@@ -45,10 +45,13 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
-def test_demo_command_writes_a_playable_video_and_a_still(random_model_file: Path, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("temporal", ["off", "ema"])
+def test_demo_command_writes_a_playable_video_and_a_still(
+    random_model_file: Path, tmp_path: Path, capsys, temporal: str
+) -> None:
     out = tmp_path / "out"
     argv = ["demo", "--style", str(random_model_file), "--out", str(out), "--size", "128x72", "--seconds", "0.6"]
-    assert main([*argv, "--fps", "10"]) == 0
+    assert main([*argv, "--fps", "10", "--temporal", temporal]) == 0
     printed = capsys.readouterr().out.split()
     video, still = out / demo.VIDEO_NAME, out / demo.STILL_NAME
     assert printed == [str(video), str(still)]

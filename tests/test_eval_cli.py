@@ -58,7 +58,8 @@ def test_eval_styles_prints_json_report(
     small_metric, capsys, photo_dir: Path, style_dir: Path, model_with_style_image: Path, tmp_path: Path
 ) -> None:
     argv = ["eval", "styles", "--style", str(model_with_style_image), "--photos", str(photo_dir)]
-    report = run_json(capsys, [*argv, "--count", "2", "--styles-dir", str(style_dir), "--per-photo", "-o", str(tmp_path / "r.json")])
+    extra = ["--count", "2", "--styles-dir", str(style_dir), "--per-photo", "-o", str(tmp_path / "r.json")]
+    report = run_json(capsys, [*argv, *extra])
     assert report["photos"]["count"] == 2 and report["photos"]["files"] == ["p0.png", "p2.png"]
     assert report["metric"]["long_side"] == 512 and report["metric"]["content_layer"] == "relu4_2"
     (score,) = report["styles"]

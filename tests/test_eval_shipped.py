@@ -47,7 +47,9 @@ def test_shipped_style_loads_and_stylizes(no_extra_folders, path: Path, frames: 
     assert out.std() > 10, "and does not flatten it"
 
 
-def test_registry_finds_styles_through_the_models_path(random_model_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_registry_finds_styles_through_the_models_path(
+    random_model_file: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
     """What the shipped styles rely on, checked on a temporary folder (also with no style shipped)."""
     folder = tmp_path / "models"
     folder.mkdir()

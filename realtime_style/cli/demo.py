@@ -6,6 +6,7 @@ import argparse
 import re
 
 from realtime_style.cli.common import positive, report
+from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.demo import DEFAULT_STYLE, DemoOptions, run_demo
 
 
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seconds", type=positive(float), default=5.0, help="clip length (default 5)")
     parser.add_argument("--fps", type=positive(int), default=25, help="frame rate (default 25)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    add_temporal_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(handler=run)
 
@@ -44,7 +46,15 @@ def _size(text: str) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     width, height = args.size
     options = DemoOptions(width=width, height=height, seconds=args.seconds, fps=args.fps)
-    result = run_demo(args.out, args.style, options, device=args.device, progress=not args.quiet)
+    smoother = smoother_from_args(args)
+    result = run_demo(
+        args.out,
+        args.style,
+        options,
+        device=args.device,
+        progress=not args.quiet,
+        postprocess=[smoother] if smoother else [],
+    )
     report(
         args,
         f"{result.frames} frames of {width}x{height} stylized with {result.style} on {result.device} "

@@ -32,15 +32,21 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--style", action="append", metavar="NAME", help="style name or model file (repeatable; default: every shipped style)"
+        "--style",
+        action="append",
+        metavar="NAME",
+        help="style name or model file (repeatable; default: every shipped style)",
     )
     parser.add_argument(
         "--photos",
         type=Path,
         metavar="DIR",
-        help="folder of photos (searched recursively); default: ../shared/data/content/bsds500/val_* beside the checkout",
+        help="folder of photos (searched recursively; COUNT spread evenly over the sorted files); "
+        "default: ../shared/data/content/bsds500/val_* beside the checkout",
     )
-    parser.add_argument("--count", type=int, default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)")
+    parser.add_argument(
+        "--count", type=int, default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"
+    )
     parser.add_argument("--style-image", type=Path, metavar="PATH", help="the style image (only with a single --style)")
     parser.add_argument(
         "--styles-dir", type=Path, metavar="DIR", help="folder holding the style images named in the model metadata"

@@ -276,7 +276,9 @@ def default_photos(count: int = DEFAULT_PHOTO_COUNT) -> list[Path]:
     """The default evaluation photos: spread over ``../shared/data/content/bsds500/val_*`` (held out by training)."""
     folder = SHARED_DATA / "content" / "bsds500"
     if not folder.is_dir():
-        raise InputError(f"default photos {folder} not found (it exists only beside a project checkout); pass --photos DIR")
+        raise InputError(
+            f"default photos {folder} not found (it exists only beside a project checkout); pass --photos DIR"
+        )
     return select_photos(folder, count, DEFAULT_PHOTO_PATTERN)
 
 
