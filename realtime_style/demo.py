@@ -41,7 +41,7 @@ class DemoOptions:
 
     width: int = 640
     height: int = 360
-    seconds: float = 5.0
+    seconds: float = 4.0
     fps: int = 25
     seed: int = 7
 

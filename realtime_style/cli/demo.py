@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", default="rtstyle-demo", metavar="DIR", help="output folder (default ./rtstyle-demo/)")
     parser.add_argument("--size", type=_size, default=(640, 360), metavar="WxH", help="clip size (default 640x360)")
-    parser.add_argument("--seconds", type=positive(float), default=5.0, help="clip length (default 5)")
+    parser.add_argument(
+        "--seconds", type=positive(float), default=DemoOptions.seconds, help="clip length in seconds (default 4)"
+    )
     parser.add_argument("--fps", type=positive(int), default=25, help="frame rate (default 25)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     add_temporal_arguments(parser)
