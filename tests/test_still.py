@@ -101,3 +101,15 @@ def test_unknown_output_extension(tmp_path: Path, random_model_file: Path, capsy
     noise((8, 8)).save(tmp_path / "in.png")
     assert still(tmp_path / "in.png", tmp_path / "out.xyz", "--style", random_model_file) != 0
     assert "unknown image format '.xyz'" in capsys.readouterr().err
+
+
+def test_a_shipped_style_by_name(tmp_path: Path, shared_data: Path) -> None:
+    from realtime_style.models.store import list_styles, shipped_models_dir
+
+    shipped = [p for p, info in list_styles() if p.parent == shipped_models_dir() and info.arch == "standard"]
+    if not shipped:
+        pytest.skip("no trained style ships yet")
+    name = shipped[0].name.removesuffix(".safetensors")
+    photo = shared_data / "content" / "nst_classics" / "chicago.jpg"
+    assert still(photo, tmp_path / "out.jpg", "--style", name, "--max-size", "64") == 0
+    assert max(Image.open(tmp_path / "out.jpg").size) == 64

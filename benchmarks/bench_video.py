@@ -1,0 +1,143 @@
+"""``rtstyle video`` end to end against the engine alone, on the same frames, in the same run.
+
+The engine baseline stylizes frames already decoded into memory (no decoding, no encoding). The
+end-to-end run is what ``rtstyle video`` executes after loading the model: the threaded pipeline
+decoding the clip, stylizing and encoding to H.264 (with audio remux where the clip has audio).
+Rounds alternate engine and pipeline so that machine noise hits both alike; medians are reported.
+The pipeline hides decoding and encoding behind compute when its throughput is >= 90% of the
+engine's.
+
+    python benchmarks/bench_video.py ../shared/data/video/bikes.mp4 --arch standard --frames 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realtime_style.engine import Engine, EngineOptions
+from realtime_style.media.geometry import Resize
+from realtime_style.media.sources import VideoFileSource
+from realtime_style.models.store import load_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from realtime_style.pipeline import VideoOptions, process_video
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("clip", type=Path, help="a real video clip, e.g. ../shared/data/video/bikes.mp4")
+    parser.add_argument("--style", default=None, help="model file or style name (default: random weights)")
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="standard")
+    parser.add_argument("--frames", type=int, default=60, help="frames per timed run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating engine/pipeline rounds")
+    parser.add_argument("--max-size", type=int, default=None, help="cap the longer side (as rtstyle video does)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--preset", default="medium", help="x264 preset of the end-to-end run")
+    parser.add_argument("--require", type=float, default=None, help="exit 1 if pipeline/engine is below this")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def make_engine(args: argparse.Namespace) -> Engine:
+    if args.style:
+        model = load_model(args.style, args.arch)
+    else:
+        torch.manual_seed(0)
+        model = TransformerNet(ARCHITECTURES[args.arch])
+    return Engine(model, EngineOptions(device=args.device, precision=args.precision, batch_size=args.batch_size))
+
+
+def decode_frames(clip: Path, frames: int, resize: Resize) -> np.ndarray:
+    with VideoFileSource(clip, max_frames=frames) as source:
+        source.size = resize.apply(source.info.width, source.info.height, even=True)
+        return np.stack([frame.image for frame in source])
+
+
+def time_engine(engine: Engine, frames: np.ndarray) -> float:
+    """Seconds for the engine alone to stylize ``frames`` in its batch size (synchronized).
+
+    Runs on a worker thread, as the pipeline's stylize stage does: on a loaded CPU, torch's
+    OpenMP threads behave differently on the main thread (measured 2.7x slower here), which
+    would flatter the pipeline.
+    """
+    seconds: list[float] = []
+
+    def run() -> None:
+        started = time.perf_counter()
+        engine.stylize(frames)  # to_frames() copies to the host, which synchronizes GPUs
+        seconds.append(time.perf_counter() - started)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    return seconds[0]
+
+
+def time_pipeline(engine: Engine, args: argparse.Namespace, out: Path) -> tuple[float, dict[str, float], int]:
+    options = VideoOptions(resize=Resize(max_size=args.max_size), max_frames=args.frames, preset=args.preset)
+    started = time.perf_counter()
+    result = process_video(engine.stylize, engine.batch_size, args.clip, out, options)
+    return time.perf_counter() - started, result.stats.busy, result.frames
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    engine = make_engine(args)
+    frames = decode_frames(args.clip, args.frames, Resize(max_size=args.max_size))
+    count, height, width = frames.shape[:3]
+    print(f"clip {args.clip.name}: {count} frames at {width}x{height}; engine {engine.describe()}; "
+          f"torch threads {torch.get_num_threads()}", flush=True)
+    engine.stylize(frames[: max(2, engine.batch_size)])  # warm-up (allocator, cuDNN autotune, oneDNN kernels)
+    engine_s: list[float] = []
+    pipeline_s: list[float] = []
+    busy_runs: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            engine_s.append(time_engine(engine, frames))
+            seconds, busy, written = time_pipeline(engine, args, Path(tmp) / "out.mp4")
+            if written != count:
+                raise SystemExit(f"pipeline wrote {written} frames, expected {count}")
+            pipeline_s.append(seconds)
+            busy_runs.append(busy)
+            print(f"round {round_ + 1}: engine {count / engine_s[-1]:.2f} fps, "
+                  f"pipeline {count / pipeline_s[-1]:.2f} fps "
+                  f"(busy s: " + ", ".join(f"{k} {v:.2f}" for k, v in busy.items()) + ")", flush=True)
+    engine_fps = count / statistics.median(engine_s)
+    pipeline_fps = count / statistics.median(pipeline_s)
+    ratio = pipeline_fps / engine_fps
+    results = {
+        "clip": args.clip.name,
+        "frames": count,
+        "size": f"{width}x{height}",
+        "engine": engine.describe(),
+        "torch_threads": torch.get_num_threads(),
+        "engine_fps": round(engine_fps, 3),
+        "pipeline_fps": round(pipeline_fps, 3),
+        "ratio": round(ratio, 3),
+        "engine_ms_per_frame": round(1000 / engine_fps, 2),
+        "pipeline_ms_per_frame": round(1000 / pipeline_fps, 2),
+        "busy_s_median": {k: round(statistics.median(b[k] for b in busy_runs), 3) for k in busy_runs[0]},
+    }
+    print(json.dumps(results))
+    print(f"pipeline reaches {ratio:.1%} of the engine's throughput "
+          f"({pipeline_fps:.2f} vs {engine_fps:.2f} fps, median of {args.rounds})")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if args.require is not None and ratio < args.require:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
