@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _API_NAMES = ("Stylizer", "stylize_image", "stylize_video", "list_styles", "transform_images")
+_OPTIMIZE_NAMES = ("optimize_image", "OptimizeConfig")
 
 if TYPE_CHECKING:
     from realtime_style.api import Stylizer, list_styles, stylize_image, stylize_video, transform_images
+    from realtime_style.optimize import OptimizeConfig, optimize_image
 
 
 def __getattr__(name: str) -> Any:
@@ -21,7 +23,11 @@ def __getattr__(name: str) -> Any:
         from realtime_style import api
 
         return getattr(api, name)
+    if name in _OPTIMIZE_NAMES:
+        from realtime_style import optimize
+
+        return getattr(optimize, name)
     raise AttributeError(f"module 'realtime_style' has no attribute {name!r}")
 
 
-__all__ = ["__version__", *_API_NAMES]
+__all__ = ["__version__", *_API_NAMES, *_OPTIMIZE_NAMES]

@@ -12,6 +12,7 @@ import time
 
 from realtime_style.api import ImagesResult, ImageTransform, transform_images
 from realtime_style.cli.common import add_stylize_arguments, report, resize_from_args, stylizer_from_args
+from realtime_style.cli.still_optimize import add_optimize_arguments, check_fast_arguments, run_optimize
 from realtime_style.errors import InputError
 
 
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", metavar="IN", help="input image file or folder")
     parser.add_argument("output", metavar="OUT", help="output image file (format by extension) or folder")
     add_stylize_arguments(parser)
+    add_optimize_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -34,6 +36,9 @@ def make_transform(args: argparse.Namespace) -> tuple[ImageTransform, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.optimize:
+        return run_optimize(args)
+    check_fast_arguments(args)
     transform, description = make_transform(args)
     report(args, f"{args.input} -> {args.output} with {description}")
     started = time.perf_counter()

@@ -1,0 +1,263 @@
+"""``rtstyle still IN OUT --optimize``: Gatys optimization of one image (arguments and handler).
+
+``cli/still.py`` adds these arguments to its parser and calls :func:`run_optimize` when
+``--optimize`` is given. Where the style comes from, in order, for each ``--style-image`` value
+(or the single ``--style`` value):
+
+1. an existing image file: that painting;
+2. a shipped style name (see ``rtstyle styles``): the style image named in its model metadata,
+   looked up in ``--styles-dir`` or else ``../shared/data/styles`` beside a checkout (style images
+   do not ship inside the package);
+3. anything else is an error naming the shipped styles.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from realtime_style import color
+from realtime_style.cli.common import positive, report
+from realtime_style.errors import InputError, OutputError, StyleNotFoundError
+from realtime_style.media.images import IMAGE_SUFFIXES, StillImage, read_image, write_image
+from realtime_style.optimize import (
+    INITS,
+    OPTIMIZERS,
+    PRESERVE_COLOR,
+    OptimizeConfig,
+    OptimizeResult,
+    StepRecord,
+    optimize_image,
+    resize,
+    tensor_to_uint8,
+    to_image_tensor,
+)
+
+DEFAULTS = OptimizeConfig()
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """argparse type: ``256,512,1024`` -> (256, 512, 1024), all positive."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--optimize`` group. Also makes ``--style`` optional and widens ``--preserve-color``."""
+    # ``--style`` is required for the fast networks only; ``still.py`` checks it for them.
+    parser._option_string_actions["--style"].required = False
+    # ``--preserve-color`` alone still means luminance; ``histogram`` is an optimize-only mode.
+    look = next(g for g in parser._action_groups if g.title == "look")
+    look.conflict_handler = "resolve"
+    look.add_argument(
+        "--preserve-color",
+        nargs="?",
+        const="luminance",
+        default=None,
+        choices=PRESERVE_COLOR,
+        help="keep the input's colours: luminance (the default when given alone) takes only luminance from the "
+        "style; histogram (with --optimize) first matches the style image's colours to the input's",
+    )
+    look.conflict_handler = "error"
+
+    group = parser.add_argument_group("optimize (Gatys et al.; no trained model needed)")
+    group.add_argument("--optimize", action="store_true", help="optimize the image itself: slow, best quality")
+    group.add_argument(
+        "--style-image",
+        nargs="+",
+        metavar="IMAGE",
+        help="style image file(s), or shipped style name(s) whose own style image to use",
+    )
+    group.add_argument("--style-weights", nargs="+", type=non_negative_float, metavar="W", help="blend weights")
+    group.add_argument("--styles-dir", default=None, help="folder holding the style images of shipped styles")
+    group.add_argument("--size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)")
+    group.add_argument(
+        "--scales",
+        type=int_list,
+        default=None,
+        help="coarse-to-fine long sides, e.g. 256,512,1024 (default: halve --size down to 256)",
+    )
+    group.add_argument(
+        "--iterations",
+        type=int_list,
+        default=None,
+        help=f"iterations per scale: one number for every scale or one per scale (default {DEFAULTS.iterations})",
+    )
+    group.add_argument("--init", default="content", help=f"{' | '.join(INITS)} | PATH of a start image")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="default lbfgs")
+    group.add_argument("--lr", type=positive(float), default=None, help="step size (default 1 for L-BFGS, 0.02 Adam)")
+    group.add_argument("--content-weight", type=non_negative_float, default=DEFAULTS.content_weight)
+    group.add_argument("--style-weight", type=non_negative_float, default=DEFAULTS.style_weight)
+    group.add_argument("--tv-weight", type=non_negative_float, default=DEFAULTS.tv_weight)
+    group.add_argument("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
+    group.add_argument("--seed", type=int, default=0, help="seed of --init noise (default 0)")
+    group.add_argument("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
+
+
+def check_fast_arguments(args: argparse.Namespace) -> None:
+    """What the fast-network path needs from the arguments that :func:`add_optimize_arguments` widened."""
+    optimize_only = [
+        flag
+        for flag, value in (("--style-image", args.style_image), ("--preserve-color histogram", args.preserve_color == "histogram"))
+        if value
+    ]
+    if optimize_only:
+        raise InputError(f"{', '.join(optimize_only)} needs --optimize")
+    if not args.style:
+        raise InputError("--style is required (or use --optimize with --style-image)")
+
+
+def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
+    """An image file, or the style image of the shipped style ``text`` (see the module docstring)."""
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    if path.suffix.lower() in IMAGE_SUFFIXES or "/" in text:
+        raise InputError(f"style image not found: {path}")
+    from realtime_style.metrics.style import resolve_style_image
+    from realtime_style.models.store import read_info, resolve_style
+
+    try:
+        info = read_info(resolve_style(text))
+    except StyleNotFoundError as exc:
+        raise InputError(f"{text!r} is neither an image file nor a shipped style ({str(exc).split('; ', 1)[-1]})") from None
+    return resolve_style_image(info, styles_dir=styles_dir)
+
+
+def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
+    size = args.size
+    if args.scales and args.size != DEFAULTS.size and args.scales[-1] != args.size:
+        raise InputError(f"--size {args.size} disagrees with the last of --scales {args.scales}")
+    if args.scales:
+        size = args.scales[-1]
+    iterations = DEFAULTS.iterations if args.iterations is None else args.iterations
+    if isinstance(iterations, tuple) and len(iterations) == 1:
+        iterations = iterations[0]
+    init = args.init
+    if init not in INITS and not Path(init).expanduser().is_file():
+        raise InputError(f"--init {init!r}: expected {' or '.join(INITS)} or an existing image file")
+    try:
+        config = OptimizeConfig(
+            size=size,
+            scales=args.scales,
+            iterations=iterations,
+            content_weight=args.content_weight,
+            style_weight=args.style_weight,
+            tv_weight=args.tv_weight,
+            style_blend=tuple(args.style_weights) if args.style_weights else None,
+            style_scale=args.style_scale,
+            optimizer=args.optimizer,
+            learning_rate=args.lr,
+            init=init,
+            seed=args.seed,
+            preserve_color=args.preserve_color,
+            device=args.device,
+        )
+        config.schedule()
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return config
+
+
+def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
+    fast_only = {
+        "--max-size": args.max_size is not None,
+        "--scale": args.scale is not None,
+        "--batch-size": args.batch_size is not None,
+        "--arch": args.arch is not None,
+        "--precision": args.precision != "auto",
+    }
+    used = [flag for flag, given in fast_only.items() if given]
+    if used:
+        raise InputError(f"{', '.join(used)} does not apply to --optimize (use --size; it runs in float32)")
+    if args.style and args.style_image:
+        raise InputError("give the style with --style or --style-image, not both")
+    if not args.style and not args.style_image:
+        raise InputError("--optimize needs --style-image IMAGE (or --style with a shipped style name)")
+
+
+def _check_output(path: Path, source: Path) -> None:
+    """Fail before a long optimization, not after it."""
+    from realtime_style.pipeline import refuse_same_file
+
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; --optimize writes one image file")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: folder {path.parent} does not exist")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise OutputError(f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use .jpg or .png")
+    refuse_same_file(source, path)
+
+
+def intermediate_path(output: Path, record: StepRecord) -> Path:
+    """``out.jpg`` -> ``out.512px.0050.jpg``."""
+    return output.with_name(f"{output.stem}.{record.size}px.{record.iteration:04d}{output.suffix}")
+
+
+class _IntermediateSaver:
+    """The ``--save-every`` callback: writes the best image so far every N iterations of each scale."""
+
+    def __init__(self, output: Path, every: int):
+        self.output, self.every, self.saved = output, every, set()
+
+    def __call__(self, record: StepRecord, image) -> None:
+        key = (record.size, record.iteration)
+        if record.iteration and record.iteration % self.every == 0 and key not in self.saved:
+            self.saved.add(key)
+            write_image(intermediate_path(self.output, record), StillImage(rgb=tensor_to_uint8(image)))
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    """The handler of ``rtstyle still IN OUT --optimize ...``."""
+    _refuse_fast_only_flags(args)
+    source, output = Path(args.input), Path(args.output)
+    if source.is_dir():
+        raise InputError(f"{source}: --optimize takes one image file, not a folder")
+    _check_output(output, source)
+    styles = [resolve_style_source(text, args.styles_dir) for text in (args.style_image or [args.style])]
+    config = config_from_args(args)
+    content = read_image(source)
+    style_pixels = [read_image(path).rgb for path in styles]
+    names = ", ".join(path.name for path in styles)
+    report(args, f"{source} -> {output}: optimizing with {names}, scales {config.schedule()} (size, iterations)")
+    callback = _IntermediateSaver(output, args.save_every) if args.save_every else None
+    result = optimize_image(content.rgb, style_pixels, config, callback=callback, progress=not args.quiet)
+    _write_result(output, result, content.rgb, args.strength)
+    for note in result.notes:
+        report(args, note)
+    report(args, summary(result, output))
+    return 0
+
+
+def _write_result(output: Path, result: OptimizeResult, content_rgb: np.ndarray, strength: float) -> None:
+    """Write the result; ``--strength`` below 1 blends it with the (resized) input first."""
+    image = result.image
+    if strength < 1.0:
+        original = resize(to_image_tensor(content_rgb), tuple(image.shape[-2:]))
+        image = color.blend(image, original, strength)
+    write_image(output, StillImage(rgb=tensor_to_uint8(image)))
+
+
+def summary(result: OptimizeResult, output: Path) -> str:
+    change = result.saved_losses.total / result.losses.total - 1 if result.losses.total else 0.0
+    return (
+        f"wrote {output} in {result.seconds:.1f} s on {result.device}; final {result.losses.describe()}; "
+        f"as saved (clipped, 8-bit) total {result.saved_losses.total:.4g} ({change:+.2%})"
+    )
