@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from realtime_style.errors import OutputError
 from realtime_style.media.geometry import Resize
-from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
+from realtime_style.media.sinks import DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
 from realtime_style.media.sources import Frame, VideoFileSource, VideoInfo
 
 #: uint8 (N, H, W, 3) RGB frames in, stylized frames of the same shape out (e.g. ``Engine.stylize``).
@@ -271,7 +271,8 @@ class VideoOptions:
     """What ``rtstyle video`` does besides stylizing: size, encoder, audio, limits, progress."""
 
     resize: Resize = field(default_factory=Resize)
-    codec: str = DEFAULT_CODEC
+    #: None: H.264 (libx264), or VP9 for .webm.
+    codec: str | None = None
     crf: int | None = DEFAULT_CRF
     preset: str | None = DEFAULT_PRESET
     audio: bool = True

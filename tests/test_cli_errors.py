@@ -134,6 +134,7 @@ def test_bad_option_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) 
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_no_traceback_through_the_real_command(tmp_path: Path) -> None:
     bad = tmp_path / "evil.safetensors"
     bad.write_bytes(pickle.dumps({"net": Hostile(tmp_path / "pwned")}))

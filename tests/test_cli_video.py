@@ -10,6 +10,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 from media_helpers import make_clip, probe, single_thread  # noqa: F401  (fixture)
 
@@ -85,3 +86,11 @@ def test_signal_mid_run_leaves_a_playable_file(tmp_path: Path, random_model_file
     assert 0 < facts.frames < 1500
     assert f"wrote {facts.frames} frames" in err
     assert facts.video_seconds > 0  # the index (moov) was written: the file is finalized
+
+
+def test_webm_defaults_to_vp9(tmp_path: Path, random_model_file: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=3, size=(32, 24))
+    assert rtstyle_video(clip, tmp_path / "out.webm", "--style", random_model_file, "-q") == 0
+    with av.open(str(tmp_path / "out.webm")) as container:
+        assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
+    assert probe(tmp_path / "out.webm").frames == 3

@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output")
-    group.add_argument("--codec", default=DEFAULT_CODEC, help=f"video encoder (default {DEFAULT_CODEC})")
+    group.add_argument(
+        "--codec", default=None, help=f"video encoder, e.g. libx265, mpeg4 (default {DEFAULT_CODEC}, libvpx-vp9 for .webm)"
+    )
     group.add_argument(
         "--crf", type=int, default=DEFAULT_CRF, help=f"quality for x264/x265/VP9/AV1, lower is better (default {DEFAULT_CRF})"
     )

@@ -18,6 +18,8 @@ from realtime_style.errors import OutputError
 from realtime_style.media.util import first_line
 
 DEFAULT_CODEC = "libx264"
+#: Containers whose default is not H.264 (WebM takes only VP8/VP9/AV1).
+_CODEC_BY_SUFFIX = {".webm": "libvpx-vp9"}
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
 #: Encoders that understand ``crf`` and ``preset`` private options.
@@ -31,6 +33,9 @@ _RANGE_MPEG = 1
 
 class VideoFileSink:
     """Encodes RGB uint8 (H, W, 3) frames into ``path`` (container chosen by its extension).
+
+    ``codec`` defaults to H.264 (libx264), VP9 for ``.webm``; ``crf`` and ``preset`` apply to
+    the encoders that know them.
 
     ``pts`` given to :meth:`write` count ``time_base`` units (default ``1 / fps``) and must
     increase; omitted, frames are spaced at ``fps``. ``display_matrix`` (FFmpeg's 9-int32 layout)
@@ -46,7 +51,7 @@ class VideoFileSink:
         height: int,
         fps: Fraction | float,
         time_base: Fraction | None = None,
-        codec: str = DEFAULT_CODEC,
+        codec: str | None = None,
         crf: int | None = DEFAULT_CRF,
         preset: str | None = DEFAULT_PRESET,
         display_matrix: tuple[int, ...] | None = None,
@@ -66,6 +71,7 @@ class VideoFileSink:
         self._audio_next: av.Packet | None = None
         self._audio_map: dict[int, av.stream.Stream] = {}
         try:
+            codec = codec or _CODEC_BY_SUFFIX.get(self.path.suffix.lower(), DEFAULT_CODEC)
             self._stream = self._add_video_stream(codec, crf, preset, display_matrix, options or {})
             if audio_from is not None:
                 self._add_audio(Path(audio_from))
@@ -131,7 +137,7 @@ class VideoFileSink:
             except (av.FFmpegError, ValueError) as exc:
                 raise OutputError(
                     f"{self.path}: cannot copy {stream.codec_context.name} audio into this format "
-                    f"({first_line(exc)}); use another extension or drop the audio"
+                    f"({first_line(exc)}); use another extension (e.g. .mkv) or --no-audio"
                 ) from None
         self._audio_packets = self._audio_input.demux(*audio)
         self._advance_audio()
