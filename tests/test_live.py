@@ -56,10 +56,12 @@ def test_slow_engine_drops_frames_instead_of_queueing(random_model_file):
     assert stats.dropped >= 3 * stats.outputs, stats.summary()
     # Every captured frame was either shown or dropped (the last one may still be waiting).
     assert stats.captured - stats.dropped - stats.outputs in (0, 1)
-    latencies = list(stats.latencies)
-    # Latency is one frame's processing plus at most one capture interval, not a growing queue.
-    assert max(latencies) < 0.15 + 0.4, latencies
-    assert latencies[-1] < latencies[0] + 0.3, latencies
+    # Latency = waiting for the engine to be free + the frame's own work. The wait stays within about
+    # one capture interval (plus scheduling slack on a loaded machine) and does not grow: no queue.
+    # (A FIFO would make frame k wait k * (work - 20 ms): seconds by the 8th frame.)
+    waits = [latency - work for latency, work in zip(stats.latencies, stats.work_times)]
+    assert max(waits) < 0.3, waits
+    assert min(stats.work_times) >= 0.15
     assert sink.closed and sink.opened[:2] == (WIDTH, HEIGHT)
 
 

@@ -184,9 +184,9 @@ class LivePipeline:
             if self.state.paused:
                 self._show_paused(frame)
                 continue
-            self._output(frame, now, grabber)
+            self._output(frame, now)
 
-    def _output(self, frame: CapturedFrame, taken: float, grabber: LatestFrameGrabber) -> None:
+    def _output(self, frame: CapturedFrame, taken: float) -> None:
         image = self._stylize(frame.image)
         if self._snapshot_due:
             self._snapshot_due = False
