@@ -350,3 +350,10 @@ def test_window_keys_drive_the_pipeline_and_overlay_is_drawn(two_styles, monkeyp
     bgr = cv2.cvtColor(sink.frames[-1], cv2.COLOR_RGB2BGR)
     assert not np.array_equal(shown[-1][:30, :100], bgr[:30, :100])
     np.testing.assert_array_equal(shown[-1][-20:], bgr[-20:])
+
+
+def test_governor_jumps_when_far_over_budget():
+    governor = ResolutionGovernor(GovernorConfig(target_fps=10, window=6))
+    assert not governor.update(1.0)
+    assert governor.update(1.0)  # two frames at 10 budgets: straight to ~sqrt(1/10) of the size
+    assert governor.scale == pytest.approx(0.316, abs=0.01)

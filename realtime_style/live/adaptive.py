@@ -2,7 +2,8 @@
 
 The engine's cost grows with the pixel count, so when the measured work per frame exceeds the
 frame budget the governor shrinks the processing scale by one step, and when even the next step
-up would fit with room to spare it grows it again. Output keeps the capture size either way
+up would fit with room to spare it grows it again. Only when frames cost several budgets does it
+jump straight to the size predicted to fit. Output keeps the capture size either way
 (sinks such as a stream or a virtual camera need one fixed size).
 """
 
@@ -30,6 +31,8 @@ class GovernorConfig:
     headroom: float = 0.8
     #: Step down when the measured cost exceeds the budget by this factor.
     tolerance: float = 1.05
+    #: Two frames in a row over this many budgets: jump straight to the size predicted to fit.
+    emergency: float = 3.0
 
 
 class ResolutionGovernor:
@@ -48,17 +51,25 @@ class ResolutionGovernor:
     def update(self, work_seconds: float) -> bool:
         """Record one frame's work time; True when the scale changed."""
         self._times.append(work_seconds)
-        if len(self._times) < self.config.window:
+        c = self.config
+        recent = list(self._times)[-2:]
+        if len(recent) == 2 and min(recent) > self.budget * c.emergency and self.scale > c.min_scale:
+            # Far over budget (a slow machine, a huge camera): jump to the predicted size at once
+            # rather than spending a window of very slow frames on each step.
+            return self._set(max(self.scale * (self.budget / min(recent)) ** 0.5, c.min_scale))
+        if len(self._times) < c.window:
             return False
         cost = statistics.median(self._times)
-        c = self.config
         if cost > self.budget * c.tolerance and self.scale > c.min_scale:
             new = max(self.scale * c.step, c.min_scale)
         elif self.scale < c.max_scale and cost / c.step**2 < self.budget * c.headroom:
             new = min(self.scale / c.step, c.max_scale)
         else:
             return False
-        self.scale = new
+        return self._set(new)
+
+    def _set(self, scale: float) -> bool:
+        self.scale = scale
         self.changes += 1
         self._times.clear()
         return True
