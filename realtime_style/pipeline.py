@@ -5,7 +5,9 @@ stays flat and decoding and encoding overlap with the network. A file run never 
 and keeps their order (single-producer, single-consumer FIFO queues). A stop request (Ctrl-C,
 SIGTERM, or :class:`threading.Event` set by the caller) ends decoding, discards frames not yet
 stylized, writes the ones already stylized, and returns normally so the caller can finalize
-the output. Errors in any stage stop all stages and are re-raised on the calling thread.
+the output. An error while decoding or stylizing ends the run the same way (the frames done
+before it are written) and is then re-raised on the calling thread; an error while encoding
+stops every stage at once.
 
 Optional per-frame post-processors (e.g. temporal smoothing) run on the encode side, in order,
 each getting the original and the current frame: see :class:`FrameProcessor`.
@@ -148,6 +150,15 @@ class FilePipeline:
             dynamic_ncols=True,
         )
 
+        failed = threading.Event()  # a decode or stylize error: finish like a stop, then raise
+
+        def halted() -> bool:
+            return stop.is_set() or failed.is_set()
+
+        def fail(exc: BaseException) -> None:
+            errors.append(exc)
+            failed.set()
+
         def guarded(stage: Callable[[], None]) -> Callable[[], None]:
             def body() -> None:
                 try:
@@ -162,21 +173,30 @@ class FilePipeline:
 
         def decode() -> None:
             iterator = iter(frames)
-            while not stop.is_set():
-                started = time.perf_counter()
-                frame = next(iterator, _END)
-                busy["decode"] += time.perf_counter() - started
-                if frame is _END:
-                    break
-                decoded.put(frame)
+            try:
+                while not halted():
+                    started = time.perf_counter()
+                    frame = next(iterator, _END)
+                    busy["decode"] += time.perf_counter() - started
+                    if frame is _END:
+                        break
+                    decoded.put(frame)
+            except _Aborted:
+                raise
+            except Exception as exc:  # e.g. corrupt data mid-file: write what came before it
+                fail(exc)
             decoded.put(_END)
 
         def stylize() -> None:
             for batch in _batches(decoded, self.options.batch_size):
-                if stop.is_set():
+                if halted():
                     continue  # frames not yet stylized are dropped on a stop request
                 started = time.perf_counter()
-                outputs = self.stylize(np.stack([frame.image for frame in batch]))
+                try:
+                    outputs = self.stylize(np.stack([frame.image for frame in batch]))
+                except Exception as exc:  # the frames stylized before it are still written
+                    fail(exc)
+                    continue
                 busy["stylize"] += time.perf_counter() - started
                 for frame, output in zip(batch, outputs):
                     stylized.put((frame, output))

@@ -152,3 +152,18 @@ def test_process_video_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="same file"):
         process_video(lambda b: b, 1, tmp_path / "link.mp4", clip)
     assert clip.read_bytes() == before
+
+
+def test_an_error_mid_run_still_leaves_a_playable_file(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=40)
+    calls = [0]
+
+    def failing(batch: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        if calls[0] > 5:
+            raise OutputError("device lost")
+        return batch
+
+    with pytest.raises(OutputError, match="device lost"):
+        process_video(failing, 2, clip, tmp_path / "out.mp4", VideoOptions(preset="ultrafast"))
+    assert probe(tmp_path / "out.mp4").frames == 10
