@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -29,17 +28,10 @@ from realtime_style.live.sources import CaptureSource
 from realtime_style.live.stats import LiveStats
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.window import PreviewWindow
+from realtime_style.temporal import Smoother
 
 #: Seconds an overlay notice (style name, strength, ...) stays on screen.
 NOTICE_SECONDS = 2.0
-
-
-class Smoother(Protocol):
-    """Temporal smoothing between consecutive outputs (see :mod:`realtime_style.temporal`)."""
-
-    def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray: ...
-
-    def reset(self) -> None: ...
 
 
 @dataclass
