@@ -1,0 +1,54 @@
+"""``rtstyle train`` (the training package's options) and ``rtstyle export`` (checkpoint/model -> model file, ONNX)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from realtime_style.errors import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from training.cli import add_train_arguments, run_train
+
+    train = subparsers.add_parser(
+        "train",
+        help="train a style model from a style image and a folder of photos",
+        description="Train a transform network (Johnson et al.) with a VGG19 perceptual loss. "
+        "Same options as `python -m training`; for several GPUs use `torchrun --nproc_per_node=N -m training`.",
+    )
+    add_train_arguments(train)
+    train.set_defaults(handler=run_train)
+
+    export = subparsers.add_parser(
+        "export",
+        help="turn a training checkpoint into a model file, or a model into ONNX",
+        description="MODEL is a model file, a shipped style name or a training checkpoint (.pt).",
+    )
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument("--out", help="model file to write (from a checkpoint)")
+    export.add_argument("--onnx", metavar="OUT.onnx", help="also export to ONNX (dynamic batch, height, width)")
+    export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison")
+    export.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from training.export import export_checkpoint, export_onnx
+
+    model = args.model
+    if model.endswith(".pt"):
+        if not args.out:
+            raise InputError("exporting a checkpoint needs --out MODEL.safetensors")
+        model = str(export_checkpoint(model, args.out))
+        print(f"wrote {model}")
+    elif args.out:
+        raise InputError("--out is for checkpoints; a model file is already a model file")
+    if args.onnx:
+        difference = export_onnx(model, args.onnx, opset=args.opset, check=args.check)
+        check = "" if difference is None else f" (max |onnxruntime - torch| = {difference:.2e})"
+        print(f"wrote {Path(args.onnx)}{check}")
+    elif not model.endswith(".safetensors") or not args.out:
+        if not args.out:
+            raise InputError("nothing to do: give --onnx OUT.onnx (or --out for a checkpoint)")
+    return 0

@@ -1,0 +1,138 @@
+"""Training's data pipeline, bad inputs (one-line errors, no traceback), and ONNX export."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from realtime_style.cli import main as rtstyle
+from training.data import PhotoFolder, ResumableSampler, collate, find_images, random_crop
+
+
+def write_photos(folder: Path, count: int, size: tuple[int, int] = (80, 60)) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        path = folder / ("nested" if i % 2 else "") / f"photo_{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_find_images_is_recursive_sorted_and_honours_excludes(tmp_path):
+    write_photos(tmp_path, 6)
+    (tmp_path / "notes.txt").write_text("not an image")
+    found = find_images(tmp_path)
+    assert len(found) == 6 and found == sorted(found)
+    assert len(find_images(tmp_path, exclude=["nested/*"])) == 3
+
+
+def test_corrupt_images_are_skipped_and_counted(tmp_path):
+    paths = write_photos(tmp_path, 4)
+    paths[1].write_bytes(b"\xff\xd8 truncated jpeg")
+    dataset = PhotoFolder(sorted(paths))
+    index = sorted(paths).index(paths[1])
+    image, met = dataset[(index, 0, 32, 48)]
+    assert image.shape == (3, 32, 32) and met == [index]
+    assert dataset[(index, 0, 32, 48)][1] == []  # remembered, not retried
+
+
+def test_random_crop_scales_the_short_side_then_crops():
+    image = Image.new("RGB", (400, 200))
+    crop = random_crop(image, 64, random.Random(0), scale=128)
+    assert crop.size == (64, 64)
+
+
+def test_sampler_resumes_at_any_step_and_ranks_get_disjoint_shards(tmp_path):
+    dataset = PhotoFolder(write_photos(tmp_path, 10))
+    size_at = lambda step: 32 if step < 5 else 64  # noqa: E731
+
+    def draws(start: int, count: int, **kw) -> list:
+        stream = iter(ResumableSampler(dataset, 2, seed=1, size_at_step=size_at, start_step=start, **kw))
+        return [next(stream) for _ in range(count)]
+
+    full = draws(0, 2 * 12)
+    assert draws(7, 2 * 5) == full[14:]  # same indices, crops and sizes from step 7 on
+    assert {d[2] for d in full[:10]} == {32} and {d[2] for d in full[10:]} == {64}
+    assert sorted(d[0] for d in full[:10]) == list(range(10))  # one epoch = a permutation
+    rank0 = {d[0] for d in draws(0, 4, num_replicas=2, rank=0)}
+    rank1 = {d[0] for d in draws(0, 4, num_replicas=2, rank=1)}
+    assert not rank0 & rank1
+    batch, met = collate([dataset[d] for d in full[:2]])
+    assert batch.shape == (2, 3, 32, 32) and met == []
+
+
+@pytest.fixture
+def train_args(shared_data, tmp_path):
+    def build(**changes: str) -> list[str]:
+        options = {
+            "--style-image": str(shared_data / "styles" / "mosaic.jpg"),
+            "--dataset": str(shared_data / "content" / "nst_classics"),
+            "--out": str(tmp_path / "m.safetensors"),
+            "--run-dir": str(tmp_path / "run"),
+            "--iterations": "1",
+            "--image-size": "32",
+            "--arch": "light",
+            **changes,
+        }
+        return ["train", *[x for pair in options.items() for x in pair], "--no-progress", "--workers", "0"]
+
+    return build
+
+
+def _fails_with(capsys, argv: list[str], needle: str) -> None:
+    assert rtstyle(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rtstyle: error:") and needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_empty_dataset_folder(train_args, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    _fails_with(capsys, train_args(**{"--dataset": str(tmp_path / "empty")}), "no images")
+
+
+def test_missing_style_image(train_args, tmp_path, capsys):
+    _fails_with(capsys, train_args(**{"--style-image": str(tmp_path / "nope.jpg")}), "style image not found")
+
+
+def test_unreadable_style_image(train_args, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("this is not a JPEG")
+    _fails_with(capsys, train_args(**{"--style-image": str(bad)}), "cannot read image")
+
+
+def test_unwritable_output(train_args, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    _fails_with(capsys, train_args(**{"--out": str(blocker / "m.safetensors")}), "cannot create folder")
+
+
+def test_corrupt_checkpoint(train_args, tmp_path, capsys):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"PK\x03\x04 not really a checkpoint" * 10)
+    _fails_with(capsys, [*train_args(), "--resume", str(broken)], "corrupt or unreadable checkpoint")
+
+
+def test_onnx_export_matches_pytorch(random_model_file, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from training.export import export_onnx, onnx_max_difference
+    from realtime_style.models.store import load_model
+
+    out = tmp_path / "model.onnx"
+    assert rtstyle(["export", str(random_model_file), "--onnx", str(out)]) == 0
+    assert "max |onnxruntime - torch|" in capsys.readouterr().out
+    net = load_model(random_model_file).net
+    for height, width in ((33, 47), (64, 64), (90, 161)):
+        assert onnx_max_difference(net, out, height, width) < 1e-4
+    assert export_onnx(random_model_file, tmp_path / "again.onnx") < 1e-4
+
+
+def test_export_needs_something_to_do(random_model_file, capsys):
+    _fails_with(capsys, ["export", str(random_model_file)], "nothing to do")

@@ -1,0 +1,1 @@
+"""Training of rtstyle's transform networks: data, perceptual loss, loop, checkpoints, export."""

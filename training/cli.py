@@ -1,0 +1,157 @@
+"""Command-line options of training, shared by ``python -m training`` and ``rtstyle train``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from realtime_style.errors import InputError, RtStyleError
+from realtime_style.models.transformer import ARCHITECTURES
+from training.checkpoint import CHECKPOINT_NAME
+from training.config import TrainConfig, build_schedule, parse_schedule
+from training.data import IMAGE_SUFFIXES
+from training.loss import LossWeights
+
+DEFAULTS = LossWeights()
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of a training run."""
+    parser.add_argument("--style-image", required=True, help="the style image (JPEG/PNG)")
+    parser.add_argument("--dataset", required=True, help="folder tree of photos (e.g. COCO train2014/), searched recursively")
+    parser.add_argument("--out", required=True, help="model file to write, e.g. trained_models/mosaic.safetensors")
+    parser.add_argument("--style-name", help="style name in the model's metadata (default: the style image's stem)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip dataset files matching GLOB relative to --dataset (repeatable), e.g. 'bsds500/val_*'")
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="standard", help="network size")
+    parser.add_argument("--image-size", type=int, default=256, help="training crop size (default 256)")
+    parser.add_argument("--style-size", type=int, default=512, help="long side of the style image (default 512)")
+    parser.add_argument("--scale-size", type=int, default=None,
+                        help="short side photos are scaled to before cropping (default: the largest crop size)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--iterations", type=int, default=None, help="optimizer steps (default 2000)")
+    length.add_argument("--epochs", type=float, default=None, help="passes over the dataset instead of --iterations")
+    length.add_argument("--schedule", help="explicit multi-resolution schedule SIZE:STEPS,..., e.g. 128:3000,256:500")
+    parser.add_argument("--fast", action="store_true",
+                        help="CPU recipe: most steps at --fast-size, the last --final-fraction at --image-size")
+    parser.add_argument("--fast-size", type=int, default=128)
+    parser.add_argument("--final-fraction", type=float, default=0.15)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--content-layer", default=DEFAULTS.content_layer)
+    parser.add_argument("--style-layers", default=",".join(DEFAULTS.style_layers), help="comma-separated VGG19 layers")
+    parser.add_argument("--content-weight", type=float, default=DEFAULTS.content_weight)
+    parser.add_argument("--style-weight", type=float, default=DEFAULTS.style_weight)
+    parser.add_argument("--tv-weight", type=float, default=DEFAULTS.tv_weight)
+    parser.add_argument("--run-dir", help="checkpoints, logs and samples (default: runs/<style>-<arch>)")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
+                        help=f"continue from CHECKPOINT (default: <run-dir>/{CHECKPOINT_NAME})")
+    parser.add_argument("--checkpoint-every", type=int, default=200, metavar="N")
+    parser.add_argument("--log-every", type=int, default=20, metavar="N")
+    parser.add_argument("--sample-images", nargs="*", default=None, metavar="PHOTO",
+                        help="photos stylized at each checkpoint (default: 4 photos of the dataset)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
+    parser.add_argument("--sources", help="SOURCES.md to take the style's source and licence from (default: found near the style image)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
+    """The run's configuration and the checkpoint to resume from (None for a fresh run)."""
+    style = Path(args.style_image)
+    if not style.is_file():
+        raise InputError(f"style image not found: {style}")
+    if style.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InputError(f"style image {style} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
+    for name in ("image_size", "style_size", "batch_size", "checkpoint_every", "log_every"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be positive")
+    style_name = args.style_name or style.stem
+    run_dir = args.run_dir or str(Path("runs") / f"{style_name}-{args.arch}")
+    if args.schedule:
+        try:
+            schedule = parse_schedule(args.schedule)
+        except ValueError as exc:
+            raise InputError(f"--schedule: {exc}") from None
+    else:
+        iterations = args.iterations if args.iterations is not None else 2000
+        if args.epochs is not None:
+            from training.data import find_images
+
+            images = len(find_images(args.dataset, args.exclude))
+            iterations = max(1, round(args.epochs * images / args.batch_size))
+        if iterations < 1:
+            raise InputError("--iterations must be positive")
+        schedule = build_schedule(iterations, args.image_size, args.fast, args.fast_size, args.final_fraction)
+    weights = LossWeights(
+        content_layer=args.content_layer,
+        style_layers=tuple(s.strip() for s in args.style_layers.split(",") if s.strip()),
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+    )
+    config = TrainConfig(
+        style_image=str(style),
+        dataset=args.dataset,
+        out=args.out,
+        run_dir=run_dir,
+        style_name=style_name,
+        exclude=tuple(args.exclude),
+        arch=args.arch,
+        schedule=schedule,
+        style_size=args.style_size,
+        scale_size=args.scale_size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        weights=weights,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+        sample_images=tuple(args.sample_images) if args.sample_images is not None else (),
+        device=args.device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        workers=args.workers,
+        progress=args.progress,
+        sources=args.sources,
+    )
+    resume = None
+    if args.resume:
+        resume = str(Path(run_dir) / CHECKPOINT_NAME) if args.resume == "auto" else args.resume
+    return config, resume
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of ``rtstyle train`` / ``python -m training``."""
+    from training.data import find_images
+    from training.train import train
+
+    config, resume = config_from_args(args)
+    if args.sample_images is None:
+        files = find_images(config.dataset, config.exclude)
+        picks = [files[i * len(files) // 4] for i in range(min(4, len(files)))]
+        config.sample_images = tuple(str(p) for p in picks)
+    result = train(config, resume)
+    if result.out is not None:
+        print(
+            f"wrote {result.out}: {result.steps} steps in {result.wall_time_s / 60:.1f} min, "
+            f"final loss {result.losses.get('total', float('nan')):.4f}"
+            + (f", {result.skipped_images} unreadable images skipped" if result.skipped_images else "")
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training ...`` (also what ``torchrun -m training`` runs)."""
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train a style transform network.")
+    add_train_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_train(args)
+    except RtStyleError as exc:
+        print(f"training: error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,124 @@
+"""Trained weights -> a model file with full metadata; model file -> ONNX (checked with onnxruntime)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from realtime_style.errors import ModelError, OutputError
+from realtime_style.models.store import ModelInfo, load_model, save_model
+from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
+from training.config import TrainConfig
+from training.provenance import sha256_file, style_provenance
+
+
+def export_model(net: TransformerNet, config: TrainConfig, training: dict, iterations: int | None = None) -> Path:
+    """Write ``net`` to ``config.out`` with the style's provenance, the recipe and ``training`` facts."""
+    style_path = Path(config.style_image)
+    provenance = style_provenance(style_path, Path(config.sources) if config.sources else None)
+    info = ModelInfo(
+        style=config.style_name or style_path.stem,
+        arch=config.arch,
+        config=ARCHITECTURES[config.arch],
+        style_image=style_path.name,
+        style_source=provenance.source,
+        license=provenance.license,
+        iterations=config.iterations if iterations is None else iterations,
+        recipe=config.recipe(),
+        training={"style_image_sha256": sha256_file(style_path), **training},
+    )
+    try:
+        return save_model(config.out, net, info)
+    except OSError as exc:
+        raise OutputError(f"cannot write model file {config.out}: {exc.strerror or exc}") from None
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
+    """A training checkpoint -> a model file (the weights at the checkpoint's step, with its recipe)."""
+    from dataclasses import replace
+
+    from training.checkpoint import load_checkpoint
+    from training.config import TrainConfig
+
+    state = load_checkpoint(Path(checkpoint))
+    config = replace(TrainConfig.from_json(state["config"]), out=str(out))
+    net = TransformerNet(ARCHITECTURES[config.arch])
+    net.load_state_dict(state["model"])
+    if not Path(config.style_image).is_file():
+        raise ModelError(f"the checkpoint's style image {config.style_image} is missing (needed for its hash)")
+    losses = json.loads(state.get("losses") or "{}")
+    training = {
+        "from_checkpoint_step": int(state["step"]),
+        "wall_time_s": round(float(state.get("elapsed_s", 0.0)), 1),
+        "final_losses": {k: round(v, 6) for k, v in losses.items()},
+    }
+    return export_model(net, config, training, iterations=int(state["step"]))
+
+
+class _AnySizeNet(torch.nn.Module):
+    """TransformerNet's forward with padding that a trace keeps symbolic (no Python branch on the size)."""
+
+    def __init__(self, net: TransformerNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2], x.shape[-1]
+        pad_h, pad_w = (SIZE_MULTIPLE - height % SIZE_MULTIPLE) % SIZE_MULTIPLE, (SIZE_MULTIPLE - width % SIZE_MULTIPLE) % SIZE_MULTIPLE
+        x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        y = self.net.decoder(self.net.residuals(self.net.encoder(x)))
+        return y[..., :height, :width]
+
+
+def export_onnx(model: str | Path, out: str | Path, opset: int = 17, check: bool = True) -> float | None:
+    """Export a model file (or shipped style name) to ONNX with dynamic batch/height/width.
+
+    With ``check``, runs the ONNX file with onnxruntime on a test image and returns the largest
+    absolute difference from PyTorch's output (None when onnxruntime is not installed).
+    """
+    try:
+        import onnx  # noqa: F401  (torch.onnx needs it)
+    except ImportError:
+        raise ModelError("ONNX export needs the 'onnx' package: pip install 'rtstyle[onnx]'") from None
+    style = load_model(model)
+    net = style.net.float().eval()
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {out.parent}: {exc.strerror or exc}") from None
+    example = torch.rand(1, 3, 98, 130, generator=torch.Generator().manual_seed(0))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer chatter about shape arithmetic, which stays symbolic here
+            torch.onnx.export(
+                _AnySizeNet(net),
+                (example,),
+                str(out),
+                input_names=["image"],
+                output_names=["stylized"],
+                dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "stylized": {0: "batch", 2: "height", 3: "width"}},
+                opset_version=opset,
+                dynamo=False,
+            )
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return onnx_max_difference(net, out) if check else None
+
+
+def onnx_max_difference(net: torch.nn.Module, onnx_path: str | Path, height: int = 117, width: int = 172) -> float | None:
+    """Largest |ONNX − PyTorch| on a random image of another size (not a multiple of 4) than the export example."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    image = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = net(image).numpy()
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"image": image.numpy()})
+    return float(np.abs(got - expected).max())

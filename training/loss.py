@@ -1,0 +1,95 @@
+"""The perceptual loss of Johnson et al., in scale-free form, on our VGG19 loss network.
+
+Each term is *relative*: the content term is ‖F(y) − F(x)‖² / ‖F(x)‖² at the content layer, and
+the style term the mean over style layers of ‖G(y) − G(s)‖² / ‖G(s)‖² (the same quantity that
+``rtstyle eval`` reports as style distance). A relative term does not depend on the pixel scale
+or the preprocessing of the loss network, and it weights every style layer equally whatever its
+channel count, so the weights below mean the same thing for any convention.
+
+Relation to the usual absolute weights: Johnson's Lua code (Caffe VGG, 0-255 input, Gram / CHW,
+mean-squared Gram error) uses content 1, style 5; pytorch/examples (ImageNet-normalized input,
+mse over Gram entries) uses content 1e5, style 1e10. Both amount to a style/content balance that
+this module expresses directly as ``style_weight / content_weight``; see training/README.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from realtime_style.losses import STYLE_LAYERS, gram_matrix, total_variation
+from realtime_style.models.vgg import VGG19Features
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Layers and weights of the perceptual loss (see the module docstring for their scale)."""
+
+    content_layer: str = "relu2_2"
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    content_weight: float = 1.0
+    style_weight: float = 20.0
+    tv_weight: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "content_layer": self.content_layer,
+            "style_layers": list(self.style_layers),
+            "content_weight": self.content_weight,
+            "style_weight": self.style_weight,
+            "tv_weight": self.tv_weight,
+        }
+
+
+def _relative_squared_error(x: torch.Tensor, target: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ‖x − target‖² / norm (per item), in float32."""
+    diff = (x.float() - target.float()).flatten(1)
+    return (diff.pow(2).sum(1) / norm).mean()
+
+
+class PerceptualLoss(nn.Module):
+    """Content + style + TV loss of stylized images against their photos and one style image.
+
+    The style image's Grams are computed once at construction. The photos' content features come
+    from a VGG truncated at the content layer (cheap) and are computed once per batch, without
+    gradients; the stylized images go through the full network once.
+    """
+
+    def __init__(self, style_image: torch.Tensor, weights: LossWeights, device: torch.device):
+        super().__init__()
+        self.weights = weights
+        layers: Sequence[str] = (*weights.style_layers, weights.content_layer)
+        self.vgg = VGG19Features(layers).to(device)
+        self.content_vgg = VGG19Features([weights.content_layer]).to(device)
+        with torch.no_grad():
+            features = self.vgg(style_image.to(device)[None].float())
+            grams = {layer: gram_matrix(features[layer]) for layer in weights.style_layers}
+        for index, layer in enumerate(weights.style_layers):
+            self.register_buffer(f"gram_{index}", grams[layer])
+            self.register_buffer(f"gram_norm_{index}", grams[layer].pow(2).sum())
+
+    def content_targets(self, photos: torch.Tensor) -> torch.Tensor:
+        """Content-layer features of the photos (no gradient)."""
+        with torch.no_grad():
+            return self.content_vgg(photos)[self.weights.content_layer]
+
+    def forward(self, stylized: torch.Tensor, content_target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted terms and their sum ``total``; each term is already multiplied by its weight."""
+        w = self.weights
+        features = self.vgg(stylized)
+        content_norm = content_target.float().flatten(1).pow(2).sum(1)
+        content = _relative_squared_error(features[w.content_layer], content_target, content_norm)
+        style = stylized.new_zeros((), dtype=torch.float32)
+        for index, layer in enumerate(w.style_layers):
+            gram = gram_matrix(features[layer])
+            target = getattr(self, f"gram_{index}").expand_as(gram)
+            style = style + _relative_squared_error(gram, target, getattr(self, f"gram_norm_{index}"))
+        style = style / len(w.style_layers)
+        terms = {"content": w.content_weight * content, "style": w.style_weight * style}
+        if w.tv_weight:
+            terms["tv"] = w.tv_weight * total_variation(stylized)
+        terms["total"] = sum(terms.values())  # type: ignore[assignment]
+        return terms

@@ -1,0 +1,76 @@
+"""What a trained model file records about where it came from: style image hash, source, hardware."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from realtime_style.engine import cpu_has_fast_bf16
+
+
+@dataclass(frozen=True)
+class StyleProvenance:
+    """Source and licence note of a style image, as SOURCES.md states them."""
+
+    source: str | None = None
+    license: str | None = None
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_sources_file(style_image: Path) -> Path | None:
+    """The nearest SOURCES.md in the style image's folder or one of its two parents."""
+    for folder in list(style_image.resolve().parents)[:3]:
+        candidate = folder / "SOURCES.md"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def style_provenance(style_image: Path, sources: Path | None = None) -> StyleProvenance:
+    """Read the row of ``style_image`` from a SOURCES.md table (file | artwork | repo | path | commit | licence | change)."""
+    sources = sources or find_sources_file(style_image)
+    if sources is None or not sources.is_file():
+        return StyleProvenance()
+    needle = f"/styles/{style_image.name}`"
+    for line in sources.read_text(encoding="utf-8", errors="replace").splitlines():
+        if needle not in line or not line.startswith("|"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 6:
+            continue
+        artwork, repo, path, commit, licence = cells[1:6]
+        source = f"{artwork}; from {repo} {path.strip('`')} at commit {commit}"
+        return StyleProvenance(source=source, license=licence)
+    return StyleProvenance()
+
+
+def describe_hardware(device: torch.device, world_size: int = 1) -> str:
+    """One line: accelerator or CPU model, core count, bf16 support, number of processes."""
+    if device.type == "cuda":
+        name = f"{torch.cuda.get_device_name(device)} (CUDA)"
+    else:
+        name = _cpu_model() or platform.processor() or "CPU"
+        name += f", {os.cpu_count()} cores" + (", avx512_bf16/AMX" if cpu_has_fast_bf16() else "")
+    return name + (f", {world_size} processes" if world_size > 1 else "")
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None

@@ -1,0 +1,44 @@
+"""Sample stylizations of fixed photos, saved at each checkpoint so a person can watch the style emerge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from training.data import load_rgb, resize_long_side, to_tensor
+
+
+def load_sample_photos(paths: Sequence[str | Path], size: int) -> list[torch.Tensor]:
+    """The photos (long side ``size``) as RGB [0, 1] tensors (3, H, W)."""
+    return [to_tensor(resize_long_side(load_rgb(p), size)) for p in paths]
+
+
+@torch.no_grad()
+def save_samples(net: torch.nn.Module, photos: Sequence[torch.Tensor], path: Path, device: torch.device) -> Path:
+    """Top row: the photos; bottom row: ``net``'s stylizations; one PNG."""
+    was_training = net.training
+    net.eval()
+    try:
+        outputs = [net(p[None].to(device)).float().clamp(0, 1)[0].cpu() for p in photos]
+    finally:
+        net.train(was_training)
+    height = max(p.shape[1] for p in photos)
+    width = sum(p.shape[2] for p in photos)
+    sheet = np.full((2 * height, width, 3), 255, np.uint8)
+    x = 0
+    for photo, out in zip(photos, outputs):
+        h, w = photo.shape[1:]
+        sheet[:h, x : x + w] = _to_uint8(photo)
+        sheet[height : height + h, x : x + w] = _to_uint8(out)
+        x += w
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet).save(path)
+    return path
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    return image.mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()

@@ -1,0 +1,310 @@
+"""The training loop: Adam on the perceptual loss, AMP, atomic checkpoints + exact resume, DDP, logs, samples."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from realtime_style.engine import cpu_has_fast_bf16, select_device
+from realtime_style.errors import InputError, OutputError, RtStyleError
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from training.config import TrainConfig
+from training.data import PhotoFolder, ResumableSampler, collate, find_images, load_rgb, resize_long_side, to_tensor
+from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
+from training.export import export_model
+from training.loss import PerceptualLoss
+from training.samples import load_sample_photos, save_samples
+
+
+class TrainingInterrupted(RtStyleError):
+    """SIGINT/SIGTERM: the checkpoint was written and ``--resume`` continues the run."""
+
+    exit_code = 130
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced."""
+
+    out: Path | None
+    steps: int
+    wall_time_s: float
+    losses: dict[str, float]
+    skipped_images: int
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` (auto: bf16/fp16 on CUDA, bf16 on CPUs with native bf16), None for fp32."""
+    if precision == "fp32":
+        return None
+    if precision in ("bf16", "fp16"):
+        return torch.bfloat16 if precision == "bf16" else torch.float16
+    if precision != "auto":
+        raise InputError(f"precision must be auto, fp32, bf16 or fp16; got {precision!r}")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_fast_bf16() else None
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Fail early (before hours of training) when ``path`` cannot be created."""
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a folder")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {folder} for the {what}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write the {what} to {folder}: permission denied")
+
+
+class Trainer:
+    """One training run (one process of a DDP job)."""
+
+    def __init__(self, config: TrainConfig, ctx: DistContext, resume: str | None = None):
+        self.config, self.ctx = config, ctx
+        if config.arch not in ARCHITECTURES:
+            raise InputError(f"unknown architecture {config.arch!r}; known: {', '.join(ARCHITECTURES)}")
+        self.run_dir = Path(config.run_dir)
+        if ctx.is_main:
+            check_writable(Path(config.out), "model file")
+            check_writable(self.run_dir / CHECKPOINT_NAME, "checkpoint")
+        self.device = device_for(ctx, select_device(config.device))
+        self.amp_dtype = autocast_dtype(self.device, config.precision)
+        self.channels_last = config.channels_last if config.channels_last is not None else self.device.type == "cuda"
+
+        style_path = Path(config.style_image)
+        self.style_tensor = to_tensor(resize_long_side(load_rgb(style_path), config.style_size))
+        self.files = find_images(config.dataset, config.exclude)
+        self.dataset = PhotoFolder(self.files)
+        self.skipped: set[int] = set()
+
+        torch.manual_seed(config.seed)
+        self.net = TransformerNet(ARCHITECTURES[config.arch]).to(self.device)
+        if self.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.loss = PerceptualLoss(self.style_tensor, config.weights, self.device)
+        self.step, self.elapsed_before = 0, 0.0
+        if resume:
+            self._restore(load_checkpoint(Path(resume)))
+        self.model = (
+            DistributedDataParallel(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if ctx.enabled
+            else self.net
+        )
+        self.sample_photos = (
+            load_sample_photos(config.sample_images, config.sample_size) if ctx.is_main and config.sample_images else []
+        )
+        self.stop_signal: int | None = None
+
+    # --- state -------------------------------------------------------------------------------
+    def _state(self, losses: dict[str, float]) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.stack(torch.cuda.get_rng_state_all())  # type: ignore[assignment]
+        return {
+            "step": self.step,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+            "config": self.config.to_json(),
+            "elapsed_s": self.elapsed(),
+            "losses": json.dumps(losses),
+            "skipped": sorted(self.skipped),
+        }
+
+    def _restore(self, state: dict) -> None:
+        try:
+            self.net.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise InputError(f"checkpoint does not match this run (--arch {self.config.arch}): {first}") from None
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(list(state["rng"]["cuda"]))
+        self.step = int(state["step"])
+        self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self.skipped = set(int(i) for i in state.get("skipped", []))
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + (time.monotonic() - self.started)
+
+    # --- loop --------------------------------------------------------------------------------
+    def _loader(self) -> DataLoader:
+        sampler = ResumableSampler(
+            self.dataset,
+            self.config.batch_size,
+            self.config.seed,
+            self.config.size_at_step,
+            scale=self.config.photo_scale,
+            start_step=self.step,
+            num_replicas=self.ctx.world_size,
+            rank=self.ctx.rank,
+        )
+        workers = self.config.workers
+        return DataLoader(
+            self.dataset,
+            batch_size=self.config.batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            collate_fn=collate,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=2 if workers else None,
+        )
+
+    def _train_step(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
+        photos = photos.to(self.device, non_blocking=True)
+        if self.channels_last:
+            photos = photos.contiguous(memory_format=torch.channels_last)
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
+        )
+        with autocast:
+            target = self.loss.content_targets(photos)
+            terms = self.loss(self.model(photos), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(terms["total"]).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return terms
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        self.stop_signal = signum
+
+    def run(self) -> TrainResult:
+        cfg, main = self.config, self.ctx.is_main
+        self.started = time.monotonic()
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        logger = _Logger(self.run_dir, enabled=main)
+        window: dict[str, float] = {}
+        count, last = 0, {}
+        bar = tqdm(
+            total=cfg.iterations, initial=self.step, unit="it", disable=not (main and cfg.progress),
+            dynamic_ncols=True, mininterval=2.0, smoothing=0.05,
+        )
+        tick = time.monotonic()
+        try:
+            batches = iter(self._loader())
+            while self.step < cfg.iterations:
+                photos, bad = next(batches)
+                self.skipped.update(bad)
+                terms = self._train_step(photos)
+                self.step += 1
+                for key, value in terms.items():
+                    window[key] = window.get(key, 0.0) + float(value.detach())
+                count += 1
+                bar.update(1)
+                finished = self.step == cfg.iterations
+                if self.step % cfg.log_every == 0 or finished:
+                    now = time.monotonic()
+                    last = {k: v / count for k, v in window.items()}
+                    logger.write(
+                        {"step": self.step, "size": photos.shape[-1], **last, "it_s": count / (now - tick),
+                         "elapsed_s": round(self.elapsed(), 1), "skipped_images": len(self.skipped)}
+                    )
+                    bar.set_postfix(loss=f"{last['total']:.3f}", size=photos.shape[-1], refresh=False)
+                    window, count, tick = {}, 0, now
+                stop = any_rank(self.ctx, self.stop_signal is not None, self.device)
+                if self.step % cfg.checkpoint_every == 0 or finished or stop:
+                    self._checkpoint(last)
+                if stop:
+                    raise TrainingInterrupted(
+                        f"stopped at step {self.step}/{cfg.iterations}; checkpoint in {self.run_dir / CHECKPOINT_NAME}"
+                        " (continue with --resume)"
+                    )
+        finally:
+            bar.close()
+            logger.close()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        in_sync = ranks_in_sync(self.ctx, self.net, self.device)
+        out = None
+        if main:
+            out = export_model(self.net, cfg, {**self._training_info(last), "ranks_identical": in_sync})
+        barrier(self.ctx)
+        return TrainResult(out, self.step, self.elapsed(), last, len(self.skipped))
+
+    def _checkpoint(self, losses: dict[str, float]) -> None:
+        if not self.ctx.is_main:
+            return
+        save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(losses))
+        if self.sample_photos:
+            save_samples(self.net, self.sample_photos, self.run_dir / "samples" / f"step_{self.step:06d}.png", self.device)
+
+    def _training_info(self, losses: dict[str, float]) -> dict:
+        from training.provenance import describe_hardware
+
+        return {
+            "hardware": describe_hardware(self.device, self.ctx.world_size),
+            "device": str(self.device),
+            "precision": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "fp32",
+            "world_size": self.ctx.world_size,
+            "wall_time_s": round(self.elapsed(), 1),
+            "final_losses": {k: round(v, 6) for k, v in losses.items()},
+            "dataset": str(self.config.dataset),
+            "dataset_images": len(self.files),
+            "skipped_images": len(self.skipped),
+            "torch": torch.__version__,
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+
+class _Logger:
+    """Losses as JSON lines in ``log.jsonl`` (and TensorBoard scalars when tensorboard is installed)."""
+
+    def __init__(self, run_dir: Path, enabled: bool):
+        self.handle = None
+        self.board = None
+        if not enabled:
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.handle = open(run_dir / "log.jsonl", "a", encoding="utf-8")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.board = SummaryWriter(str(run_dir / "tensorboard"))
+        except ImportError:
+            self.board = None
+
+    def write(self, record: dict) -> None:
+        if self.handle is None:
+            return
+        self.handle.write(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}) + "\n")
+        self.handle.flush()
+        if self.board is not None:
+            for key, value in record.items():
+                if key not in ("step", "size") and isinstance(value, (int, float)):
+                    self.board.add_scalar(key, value, record["step"])
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        if self.board is not None:
+            self.board.close()
+
+
+def train(config: TrainConfig, resume: str | None = None) -> TrainResult:
+    """Run (or continue) a training run in this process; joins the DDP job when under torchrun."""
+    ctx = init_distributed(config.device)
+    try:
+        return Trainer(config, ctx, resume).run()
+    finally:
+        shutdown(ctx)
