@@ -118,12 +118,17 @@ class Stylizer:
         on_start: Callable[[VideoFileSource, tuple[int, int]], None] | None = None,
         **kwargs: Any,
     ) -> VideoResult:
-        """Stylize a video file into ``dst`` (see :class:`VideoOptions`; keyword overrides allowed).
+        """Stylize a video file into ``dst``.
 
-        Setting ``stop`` ends the run early with a finalized, playable ``dst``; ``on_start`` is
-        called once the input is open, with the source and the output size.
+        Keywords override fields of :class:`VideoOptions` (``codec``, ``crf``, ``duration``, ...);
+        ``max_size`` and ``scale`` build its ``resize``. Setting ``stop`` ends the run early with
+        a finalized, playable ``dst``; ``on_start`` is called once the input is open, with the
+        source and the output size.
         """
-        options = replace(options or VideoOptions(), **kwargs)
+        options = options or VideoOptions()
+        if "max_size" in kwargs or "scale" in kwargs:
+            kwargs["resize"] = Resize(max_size=kwargs.pop("max_size", None), scale=kwargs.pop("scale", None))
+        options = replace(options, **kwargs)
         return process_video(
             self.engine.stylize, self.engine.batch_size, src, dst, options, stop=stop, on_start=on_start
         )

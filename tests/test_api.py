@@ -70,8 +70,10 @@ def test_stylize_path_and_video(stylizer: Stylizer, tmp_path: Path) -> None:
     assert result.written == [tmp_path / "b.jpg"] and Image.open(tmp_path / "b.jpg").size == (20, 15)
 
     clip = make_clip(tmp_path / "in.mp4", count=5, fps=Fraction(10))
-    video = stylizer.stylize_video(clip, tmp_path / "out.mkv", preset="ultrafast", max_frames=3)
-    assert video.frames == 3 and probe(tmp_path / "out.mkv").frames == 3 and not video.interrupted
+    video = stylizer.stylize_video(clip, tmp_path / "out.mkv", preset="ultrafast", max_frames=3, max_size=32)
+    facts = probe(tmp_path / "out.mkv")
+    assert video.frames == facts.frames == 3 and not video.interrupted
+    assert (facts.width, facts.height) == video.size == (32, 24)
 
 
 def test_one_shot_helpers_and_list_styles(
