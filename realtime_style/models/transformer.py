@@ -53,14 +53,20 @@ class InstanceNorm(nn.InstanceNorm2d):
     In float16, the variance of a 1080p activation map overflows (65504 is fp16's maximum) and
     bf16 loses most of the mean's precision; normalizing in fp32 and casting back keeps half
     precision runs within a few 1e-3 of fp32.
+
+    ``upcast`` (an attribute, not state) chooses how: True converts the activation map to float32
+    and back (two extra passes over it); False hands the half-precision map to the kernel as it is,
+    which is equally accurate where the kernel accumulates in float32 itself (PyTorch's CPU kernel
+    does for bf16) and makes the whole bf16 network about 1.25x faster on CPU. The engine turns it off there.
     """
 
     def __init__(self, channels: int):
         super().__init__(channels, affine=True, track_running_stats=False)
+        self.upcast = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.float32:
-            return super().forward(x)
+        if x.dtype == torch.float32 or not self.upcast:
+            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
         with torch.autocast(device_type=x.device.type, enabled=False):
             return F.instance_norm(x.float(), weight=self.weight.float(), bias=self.bias.float(), eps=self.eps).to(
                 x.dtype
