@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import sys
 import time
 import types
@@ -332,7 +333,7 @@ def test_window_keys_drive_the_pipeline_and_overlay_is_drawn(two_styles, monkeyp
 
     keys = iter([-1, -1, ord("n"), -1, -1, -1, -1, ord("q")] + [-1] * 100)
     shown: list[np.ndarray] = []
-    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr("realtime_style.live.window.display_available", lambda: True)
     monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
     monkeypatch.setattr(cv2, "resizeWindow", lambda *a: None)
     monkeypatch.setattr(cv2, "destroyWindow", lambda *a: None)
@@ -357,3 +358,15 @@ def test_governor_jumps_when_far_over_budget():
     assert not governor.update(1.0)
     assert governor.update(1.0)  # two frames at 10 budgets: straight to ~sqrt(1/10) of the size
     assert governor.scale == pytest.approx(0.316, abs=0.01)
+
+
+def test_x11_display_check(tmp_path):
+    from realtime_style.live.window import x11_reachable
+
+    assert not x11_reachable("")
+    assert not x11_reachable(":98765")  # no such local socket
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+    if port >= 6000:  # a closed TCP display port: unreachable, and quickly
+        assert not x11_reachable(f"127.0.0.1:{port - 6000}", timeout=0.5)

@@ -95,7 +95,8 @@ def test_file_as_camera_streams_stylized_frames_over_udp(clip, random_model_file
     # the stream's rate is the rate measured at the sender.
     times = np.array([float(f.time) for f in frames])
     assert np.all(np.diff(times) * FPS > 0.7), np.diff(times)
-    assert (len(times) - 1) / (times[-1] - times[0]) == pytest.approx(stats["output_fps"], rel=0.1)
+    # (pts come from capture times, output_fps from output times: they differ by latency jitter)
+    assert (len(times) - 1) / (times[-1] - times[0]) == pytest.approx(stats["output_fps"], rel=0.25)
     # About the source's rate when the engine keeps up; else as fast as the engine allows (drops, no queue).
     capacity = min(FPS, 1000 / stats["work_p50_ms"])
     assert 0.5 * capacity <= stats["output_fps"] <= FPS * 1.1, stats

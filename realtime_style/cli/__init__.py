@@ -11,6 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+# OpenCV before PyAV: PyAV bundles its own libxcb, and an OpenCV window opened after PyAV loaded
+# livelocks on Linux (PyAV issue #978). `rtstyle webcam`'s preview window needs this order.
+import cv2  # noqa: F401, I001
+
 from realtime_style.errors import RtStyleError
 
 #: Modules that register subcommands, in the order ``rtstyle --help`` lists them.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -14,10 +16,40 @@ WINDOW_TITLE = "rtstyle"
 
 
 def display_available() -> bool:
-    """Whether a window can appear: always on Windows/macOS, on other systems only with X11/Wayland."""
+    """Whether a window can appear: always on Windows/macOS, elsewhere only with a reachable X11/Wayland.
+
+    Checked before OpenCV is asked, because its Qt backend aborts the process without a display.
+    """
     if sys.platform in ("win32", "darwin"):
         return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    wayland = os.environ.get("WAYLAND_DISPLAY")
+    if wayland and (Path(os.environ.get("XDG_RUNTIME_DIR", "/")) / wayland).exists():
+        return True
+    return x11_reachable(os.environ.get("DISPLAY", ""))
+
+
+def x11_reachable(display: str, timeout: float = 0.5) -> bool:
+    """``:0`` -> its local socket exists; ``host:10.0`` (e.g. ssh -X) -> TCP port 6010 accepts."""
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit():
+        return False
+    if host in ("", "unix"):
+        return Path(f"/tmp/.X11-unix/X{number}").exists()
+    try:
+        with socket.create_connection((host, 6000 + int(number)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def av_loaded_before_opencv() -> bool:
+    """True on Linux when PyAV was imported before OpenCV: its bundled libxcb then makes OpenCV's
+    Qt window livelock at creation (PyAV issue #978), so a window must not be attempted."""
+    if not sys.platform.startswith("linux"):
+        return False
+    order = list(sys.modules)
+    return "av" in sys.modules and "cv2" in sys.modules and order.index("av") < order.index("cv2")
 
 
 def overlay_lines(meta: OutputMeta) -> list[str]:
@@ -35,7 +67,7 @@ def draw_overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
     import cv2
 
     out = bgr.copy()
-    scale = max(0.4, min(1.0, out.shape[0] / 720))
+    scale = max(0.5, min(1.0, out.shape[0] / 600))
     step = int(26 * scale) + 4
     for i, text in enumerate(lines):
         origin = (8, 8 + step * (i + 1) - 6)
@@ -61,11 +93,17 @@ class PreviewWindow:
         if not display_available():
             # Checked first: OpenCV's Qt backend aborts the whole process when it finds no display.
             raise DeviceError(
-                "--window needs a display (DISPLAY/WAYLAND_DISPLAY is not set); "
+                "--window needs a display (DISPLAY/WAYLAND_DISPLAY unset or unreachable); "
                 "use --no-window with --stream, --virtual-cam or --record"
             )
+        if av_loaded_before_opencv():
+            raise DeviceError(
+                "cannot open a preview window: PyAV was loaded before OpenCV, which makes OpenCV's window "
+                "hang on Linux; import cv2 before av (the rtstyle command does)"
+            )
         try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+            # Resizable, keeps the aspect ratio, no Qt toolbar (keys are the controls).
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             cv2.resizeWindow(self.title, width, height)
         except cv2.error as exc:
             raise DeviceError(
