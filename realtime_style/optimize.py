@@ -235,11 +235,12 @@ def _activation_floats_per_pixel(layers: Sequence[str]) -> float:
     return total
 
 
-#: Measured peak resident memory / analytic activation bytes on CPU (fwd + bwd temporaries,
-#: allocator slack); see tests/test_optimize_memory.py and the benchmark notes.
-MEMORY_OVERHEAD = 1.6
-#: Weights of VGG19 up to relu5_1 plus the torch runtime, bytes.
-MEMORY_BASE = 600 * 2**20
+#: Peak resident memory / analytic activation bytes (backward temporaries, allocator slack). Measured
+#: on the CPU (ru_maxrss of a fresh process, 2 iterations at 128, 256, 384 px: 510, 644, 802 MiB, i.e.
+#: ~470 MiB + 3.1 KB per pixel): about 1.1; 1.25 leaves a margin for a full L-BFGS history.
+MEMORY_OVERHEAD = 1.25
+#: The torch runtime plus VGG19 up to relu5_1 (measured: ~400 MiB after loading, ~470 MiB intercept).
+MEMORY_BASE = 512 * 2**20
 
 
 def estimate_memory(height: int, width: int, config: OptimizeConfig, n_styles: int = 1) -> int:
@@ -247,13 +248,13 @@ def estimate_memory(height: int, width: int, config: OptimizeConfig, n_styles: i
     pixels = height * width
     layers = (config.content_layer, *config.style_layers)
     activations = _activation_floats_per_pixel(layers) * pixels * 4 * MEMORY_OVERHEAD
+    # Style targets are computed before, without gradients: the two largest maps of one style image.
+    style_targets = 2 * 64 * pixels * config.style_scale**2 * 4
     # Optimizer state: L-BFGS keeps history pairs plus a handful of image-sized vectors; Adam two moments.
     vectors = 2 * config.history_size + 6 if config.optimizer == "lbfgs" else 6
     optimizer = vectors * 3 * pixels * 4
-    # Style targets are computed without gradients: the two largest maps of one style image at a time.
-    style_pixels = pixels * config.style_scale**2
-    styles = 2 * 64 * style_pixels * 4 + n_styles * sum(_gram_bytes(name) for name in config.style_layers)
-    return int(MEMORY_BASE + activations + optimizer + styles)
+    grams = n_styles * sum(_gram_bytes(name) for name in config.style_layers)
+    return int(MEMORY_BASE + max(activations, style_targets) + optimizer + grams)
 
 
 def _gram_bytes(layer: str) -> int:

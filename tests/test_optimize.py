@@ -12,6 +12,7 @@ from optimize_helpers import checker, stripes, synthetic_content
 from realtime_style import color
 from realtime_style.errors import InputError
 from realtime_style.optimize import (
+    MEMORY_BASE,
     OptimizeConfig,
     auto_scales,
     check_memory,
@@ -116,7 +117,7 @@ def test_memory_estimate_scales_with_pixels_and_refuses_what_cannot_fit() -> Non
     config = OptimizeConfig(size=4096)
     small_bytes = estimate_memory(512, 512, config)
     large_bytes = estimate_memory(1024, 1024, config)
-    assert 3.0 < (large_bytes - 600 * 2**20) / (small_bytes - 600 * 2**20) < 4.5
+    assert 3.5 < (large_bytes - MEMORY_BASE) / (small_bytes - MEMORY_BASE) < 4.5
     budget = 4 * 2**30
     fits = largest_fitting_size(3000, 4000, config, budget)
     assert 512 < fits < 4096
