@@ -301,6 +301,8 @@ class VideoOptions:
     progress: bool = False
     postprocess: Sequence[FrameProcessor] = ()
     queue_batches: int = 2
+    #: Decoder and encoder threads (0: FFmpeg's choice, about one per core).
+    codec_threads: int = 0
 
 
 @dataclass
@@ -336,7 +338,9 @@ def process_video(
     options = options or VideoOptions()
     src, dst = Path(src), Path(dst)
     refuse_same_file(src, dst)
-    with VideoFileSource(src, max_frames=options.max_frames, duration=options.duration) as source:
+    with VideoFileSource(
+        src, max_frames=options.max_frames, duration=options.duration, threads=options.codec_threads
+    ) as source:
         info = source.info
         size = options.resize.apply(info.width, info.height, even=True)
         source.size = size
@@ -350,6 +354,7 @@ def process_video(
             preset=options.preset,
             display_matrix=info.display_matrix,
             audio_from=src if options.audio and info.has_audio else None,
+            threads=options.codec_threads,
         )
         if on_start is not None:
             on_start(source, size)

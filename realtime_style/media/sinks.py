@@ -35,7 +35,7 @@ class VideoFileSink:
     """Encodes RGB uint8 (H, W, 3) frames into ``path`` (container chosen by its extension).
 
     ``codec`` defaults to H.264 (libx264), VP9 for ``.webm``; ``crf`` and ``preset`` apply to
-    the encoders that know them.
+    the encoders that know them; ``threads`` caps the encoder's threads (0: the encoder's choice).
 
     ``pts`` given to :meth:`write` count ``time_base`` units (default ``1 / fps``) and must
     increase; omitted, frames are spaced at ``fps``. ``display_matrix`` (FFmpeg's 9-int32 layout)
@@ -57,6 +57,7 @@ class VideoFileSink:
         display_matrix: tuple[int, ...] | None = None,
         audio_from: str | Path | None = None,
         options: dict[str, str] | None = None,
+        threads: int = 0,
     ):
         self.path = Path(path)
         self.width, self.height = width, height
@@ -73,6 +74,7 @@ class VideoFileSink:
         try:
             codec = codec or _CODEC_BY_SUFFIX.get(self.path.suffix.lower(), DEFAULT_CODEC)
             self._stream = self._add_video_stream(codec, crf, preset, display_matrix, options or {})
+            self._stream.codec_context.thread_count = threads
             if audio_from is not None:
                 self._add_audio(Path(audio_from))
         except BaseException:

@@ -67,7 +67,8 @@ class VideoFileSource:
     raises :class:`InputError` at construction, before any output exists. Every frame is resampled
     to one fixed ``size`` (the stream's own size unless given), so mid-stream size changes cannot
     reach the consumer; ``size`` may be changed after opening (e.g. from :attr:`info`) and before
-    iterating. Iterate once; use as a context manager or call :meth:`close`.
+    iterating. ``threads`` caps the decoder's threads (0: FFmpeg's choice, one per core). Iterate
+    once; use as a context manager or call :meth:`close`.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class VideoFileSource:
         size: tuple[int, int] | None = None,
         max_frames: int | None = None,
         duration: float | None = None,
+        threads: int = 0,
     ):
         self.path = Path(path)
         self.max_frames = max_frames
@@ -86,6 +88,7 @@ class VideoFileSource:
                 raise InputError(f"{self.path}: no video stream")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
+            self._stream.codec_context.thread_count = threads
             self._frames = self._container.decode(self._stream)
             self._first = self._next_decoded()
             if self._first is None:
