@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    options = EngineOptions(device=args.device, precision=args.precision, batch_size=1)
+    options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, threads=args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for arch in args.arch:

@@ -6,8 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-import torch
-
 from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
 from realtime_style.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError
@@ -140,11 +138,11 @@ def build_sinks(args: argparse.Namespace) -> tuple[list[LiveSink], bool]:
 def run(args: argparse.Namespace) -> int:
     source = build_source(args)
     device = select_device(args.device)
-    if device.type == "cpu":
-        torch.set_num_threads(args.threads or live_cpu_threads())
     prefer = default_arch(device, args.arch)
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
-    bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1))
+    bank = StyleBank(paths, EngineOptions(
+        device=args.device, precision=args.precision, batch_size=1, threads=args.threads or live_cpu_threads()
+    ))
     sinks, window = build_sinks(args)
     if not sinks:
         report(args, "no display and no output given: frames are stylized and dropped (see --stream, --record)")
