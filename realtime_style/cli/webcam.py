@@ -140,9 +140,8 @@ def run(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     prefer = default_arch(device, args.arch)
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
-    bank = StyleBank(paths, EngineOptions(
-        device=args.device, precision=args.precision, batch_size=1, threads=args.threads or live_cpu_threads()
-    ))
+    threads = args.threads or live_cpu_threads()
+    bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1, threads=threads))
     sinks, window = build_sinks(args)
     if not sinks:
         report(args, "no display and no output given: frames are stylized and dropped (see --stream, --record)")
