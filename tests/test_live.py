@@ -370,3 +370,22 @@ def test_x11_display_check(tmp_path):
         port = server.getsockname()[1]
     if port >= 6000:  # a closed TCP display port: unreachable, and quickly
         assert not x11_reachable(f"127.0.0.1:{port - 6000}", timeout=0.5)
+
+
+def test_opencv_camera_source_reads_rgb_at_the_requested_size(tmp_path):
+    """A file path opens through the same OpenCV capture code as a /dev/video device."""
+    import cv2
+
+    clip = write_clip(tmp_path / "cam.mp4", frames=3)
+    source = CameraSource(str(clip), CaptureRequest(width=80, height=48))
+    source.open()
+    try:
+        first = source.read()
+        assert source.size == (80, 48) and first.shape == (48, 80, 3)
+        # RGB, not OpenCV's BGR.
+        expected = cv2.resize(pattern(0), (80, 48), interpolation=cv2.INTER_AREA)
+        assert _distance(first, expected) < 8 < _distance(first[..., ::-1], expected)
+        assert source.read() is not None and source.read() is not None
+        assert source.read() is None  # end of the "device": the grabber would reconnect
+    finally:
+        source.close()
