@@ -128,14 +128,18 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``rtstyle train`` / ``python -m training``."""
     from training.data import find_images
-    from training.train import train
+    from training.train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
     if args.sample_images is None:
         files = find_images(config.dataset, config.exclude)
         picks = [files[i * len(files) // 4] for i in range(min(4, len(files)))]
         config.sample_images = tuple(str(p) for p in picks)
-    result = train(config, resume)
+    try:
+        result = train(config, resume)
+    except TrainingInterrupted as stop:
+        print(f"training {stop}", file=sys.stderr)
+        return stop.exit_code
     if result.out is not None:
         print(
             f"wrote {result.out}: {result.steps} steps in {result.wall_time_s / 60:.1f} min, "

@@ -70,6 +70,29 @@ def check_writable(path: Path, what: str) -> None:
         raise OutputError(f"cannot write the {what} to {folder}: permission denied")
 
 
+def optimizer_step(
+    model: torch.nn.Module,
+    loss: PerceptualLoss,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    photos: torch.Tensor,
+    amp_dtype: torch.dtype | None,
+    channels_last: bool = False,
+) -> dict[str, torch.Tensor]:
+    """One step on a batch of photos (on the model's device): content targets, forward, loss, backward, update."""
+    if channels_last:
+        photos = photos.contiguous(memory_format=torch.channels_last)
+    autocast = torch.autocast(photos.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+    with autocast:
+        target = loss.content_targets(photos)
+        terms = loss(model(photos), target)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(terms["total"]).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return terms
+
+
 class Trainer:
     """One training run (one process of a DDP job)."""
 
@@ -99,6 +122,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.loss = PerceptualLoss(self.style_tensor, config.weights, self.device)
         self.step, self.elapsed_before = 0, 0.0
+        #: Earlier recipes of a run resumed with other settings: [{"until_step": s, "recipe": {...}}, ...].
+        self.recipe_history: list[dict] = []
         if resume:
             self._restore(load_checkpoint(Path(resume)))
         self.model = (
@@ -126,6 +151,7 @@ class Trainer:
             "elapsed_s": self.elapsed(),
             "losses": json.dumps(losses),
             "skipped": sorted(self.skipped),
+            "recipe_history": json.dumps(self.recipe_history),
         }
 
     def _restore(self, state: dict) -> None:
@@ -143,6 +169,10 @@ class Trainer:
         self.step = int(state["step"])
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.skipped = set(int(i) for i in state.get("skipped", []))
+        self.recipe_history = json.loads(state.get("recipe_history", "[]"))
+        previous = TrainConfig.from_json(state["config"]).recipe()
+        if previous != self.config.recipe():
+            self.recipe_history.append({"until_step": self.step, "recipe": previous})
 
     def elapsed(self) -> float:
         return self.elapsed_before + (time.monotonic() - self.started)
@@ -172,19 +202,7 @@ class Trainer:
 
     def _train_step(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
         photos = photos.to(self.device, non_blocking=True)
-        if self.channels_last:
-            photos = photos.contiguous(memory_format=torch.channels_last)
-        autocast = (
-            torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
-        )
-        with autocast:
-            target = self.loss.content_targets(photos)
-            terms = self.loss(self.model(photos), target)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(terms["total"]).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return terms
+        return optimizer_step(self.model, self.loss, self.optimizer, self.scaler, photos, self.amp_dtype, self.channels_last)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self.stop_signal = signum
@@ -262,6 +280,7 @@ class Trainer:
             "dataset": str(self.config.dataset),
             "dataset_images": len(self.files),
             "skipped_images": len(self.skipped),
+            **({"recipe_history": self.recipe_history} if self.recipe_history else {}),
             "torch": torch.__version__,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
