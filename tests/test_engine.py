@@ -154,3 +154,23 @@ def test_cuda_fp16_matches_fp32(net, images, plain, option) -> None:
     assert mean < 1.5 and worst <= 32
     # reused staging buffers must not leak one batch into the next
     assert np.array_equal(engine.stylize(images[::-1]), engine.stylize(images)[::-1])
+
+
+def test_speed_flags_map_to_engine_options() -> None:
+    import argparse
+
+    from realtime_style.cli.speed import add_speed_arguments, speed_options
+
+    parser = argparse.ArgumentParser()
+    add_speed_arguments(parser)
+    assert speed_options(parser.parse_args([])) == {}
+    args = parser.parse_args(["--no-fast-norm", "--no-split-conv", "--no-tune-allocator", "--threads", "1"])
+    options = EngineOptions(device="cpu", **speed_options(args))
+    assert (options.fast_norm, options.split_output_conv, options.tune_allocator, options.threads) == (
+        False,
+        False,
+        False,
+        1,
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--threads", "0"])

@@ -1,0 +1,53 @@
+"""Off switches for the engine's fast paths, as command-line flags (see EngineOptions).
+
+A command that stylizes adds them with :func:`add_speed_arguments` and passes
+:func:`speed_options` (EngineOptions field overrides) on to the engine. Every flag defaults to
+the engine's own choice, so only flags the user gives change anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+
+from realtime_style.engine import EngineOptions
+
+#: flag -> (EngineOptions field, value it sets, help)
+SWITCHES: dict[str, tuple[str, bool, str]] = {
+    "--no-fast-norm": ("fast_norm", False, "InstanceNorm via a float32 round trip (slower on CPU)"),
+    "--no-split-conv": ("split_output_conv", False, "plain 9x9 output convolution (slower on CPU)"),
+    "--no-tune-allocator": ("tune_allocator", False, "leave glibc malloc's thresholds alone"),
+    "--channels-last": ("channels_last", True, "NHWC activations (default on CUDA only)"),
+    "--no-channels-last": ("channels_last", False, "NCHW activations"),
+    "--no-pinned-buffers": ("pinned_buffers", False, "CUDA: pin each batch anew"),
+    "--no-cudnn-benchmark": ("cudnn_benchmark", False, "CUDA: no cuDNN autotuning"),
+    "--compile": ("compile", True, "torch.compile the network (slow first frame, cached on disk)"),
+}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def add_speed_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
+    for flag, (name, value, help_text) in SWITCHES.items():
+        parser.add_argument(flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text)
+    parser.add_argument("--threads", dest="speed_threads", type=_positive_int, default=None, help="CPU threads")
+    parser.add_argument("--compile-mode", dest="speed_compile_mode", default=None, help="torch.compile mode")
+
+
+def speed_options(args: argparse.Namespace) -> dict:
+    """The EngineOptions fields the user set: ``EngineOptions(**base, **speed_options(args))``."""
+    names = {f.name for f in fields(EngineOptions)}
+    return {
+        key[len("speed_") :]: value
+        for key, value in vars(args).items()
+        if key.startswith("speed_") and value is not None and key[len("speed_") :] in names
+    }
