@@ -138,3 +138,13 @@ def test_two_process_gloo_run_keeps_ranks_identical(shared_data, tmp_path):
     # only rank 0 writes: one log, one checkpoint
     assert len(read_log(tmp_path / "run")) == 3
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_file()) == [CHECKPOINT_NAME, "log.jsonl"]
+
+
+def test_distillation_from_a_teacher_model(shared_data, tmp_path, random_model_file):
+    config = make_config(shared_data, tmp_path, iterations=12, teacher=str(random_model_file), lr=2e-3)
+    train(config)
+    log = read_log(config.run_dir)
+    assert sum(r["distill"] for r in log[-3:]) < 0.7 * sum(r["distill"] for r in log[:3])
+    info = read_info(config.out)
+    assert info.recipe["teacher"] == random_model_file.name and "style_weight" not in info.recipe
+    assert len(info.training["teacher_sha256"]) == 64

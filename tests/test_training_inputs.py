@@ -122,7 +122,7 @@ def test_corrupt_checkpoint(train_args, tmp_path, capsys):
 
 def test_onnx_export_matches_pytorch(random_model_file, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
-    from training.export import export_onnx, onnx_max_difference
+    from training.export import onnx_max_difference
     from realtime_style.models.store import load_model
 
     out = tmp_path / "model.onnx"
@@ -131,7 +131,6 @@ def test_onnx_export_matches_pytorch(random_model_file, tmp_path, capsys):
     net = load_model(random_model_file).net
     for height, width in ((33, 47), (64, 64), (90, 161)):
         assert onnx_max_difference(net, out, height, width) < 1e-4
-    assert export_onnx(random_model_file, tmp_path / "again.onnx") < 1e-4
 
 
 def test_export_needs_something_to_do(random_model_file, capsys):

@@ -45,6 +45,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--content-weight", type=float, default=DEFAULTS.content_weight)
     parser.add_argument("--style-weight", type=float, default=DEFAULTS.style_weight)
     parser.add_argument("--tv-weight", type=float, default=DEFAULTS.tv_weight)
+    parser.add_argument("--teacher", metavar="MODEL",
+                        help="distill: train to reproduce this trained model (pixel L1; no VGG), e.g. a light net from the standard one")
     parser.add_argument("--run-dir", help="checkpoints, logs and samples (default: runs/<style>-<arch>)")
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
                         help=f"continue from CHECKPOINT (default: <run-dir>/{CHECKPOINT_NAME})")
@@ -118,6 +120,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         workers=args.workers,
         progress=args.progress,
         sources=args.sources,
+        teacher=args.teacher,
     )
     resume = None
     if args.resume:

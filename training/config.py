@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields
 
 from training.loss import LossWeights
@@ -45,6 +46,8 @@ class TrainConfig:
     workers: int = 1
     progress: bool = True
     sources: str | None = None
+    #: A trained model file to distill from (pixel L1 to its outputs) instead of the perceptual loss.
+    teacher: str | None = None
 
     @property
     def iterations(self) -> int:
@@ -74,7 +77,7 @@ class TrainConfig:
             "lr": self.lr,
             "seed": self.seed,
             "exclude": list(self.exclude),
-            **self.weights.to_dict(),
+            **({"teacher": Path(self.teacher).name} if self.teacher else self.weights.to_dict()),
         }
 
     def to_json(self) -> str:

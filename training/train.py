@@ -23,7 +23,8 @@ from training.config import TrainConfig
 from training.data import PhotoFolder, ResumableSampler, collate, find_images, load_rgb, resize_long_side, to_tensor
 from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from training.export import export_model
-from training.loss import PerceptualLoss
+from realtime_style.models.store import load_model
+from training.loss import DistillationLoss, PerceptualLoss
 from training.samples import load_sample_photos, save_samples
 
 
@@ -72,7 +73,7 @@ def check_writable(path: Path, what: str) -> None:
 
 def optimizer_step(
     model: torch.nn.Module,
-    loss: PerceptualLoss,
+    loss: PerceptualLoss | DistillationLoss,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
     photos: torch.Tensor,
@@ -108,6 +109,7 @@ class Trainer:
         self.amp_dtype = autocast_dtype(self.device, config.precision)
         self.channels_last = config.channels_last if config.channels_last is not None else self.device.type == "cuda"
 
+        resume_state = load_checkpoint(Path(resume)) if resume else None  # a bad checkpoint fails before any setup
         style_path = Path(config.style_image)
         self.style_tensor = to_tensor(resize_long_side(load_rgb(style_path), config.style_size))
         self.files = find_images(config.dataset, config.exclude)
@@ -120,12 +122,16 @@ class Trainer:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.loss = PerceptualLoss(self.style_tensor, config.weights, self.device)
+        self.loss: PerceptualLoss | DistillationLoss = (
+            DistillationLoss(load_model(config.teacher).net.to(self.device))
+            if config.teacher
+            else PerceptualLoss(self.style_tensor, config.weights, self.device)
+        )
         self.step, self.elapsed_before = 0, 0.0
         #: Earlier recipes of a run resumed with other settings: [{"until_step": s, "recipe": {...}}, ...].
         self.recipe_history: list[dict] = []
-        if resume:
-            self._restore(load_checkpoint(Path(resume)))
+        if resume_state is not None:
+            self._restore(resume_state)
         self.model = (
             DistributedDataParallel(self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             if ctx.enabled
@@ -268,7 +274,7 @@ class Trainer:
             save_samples(self.net, self.sample_photos, self.run_dir / "samples" / f"step_{self.step:06d}.png", self.device)
 
     def _training_info(self, losses: dict[str, float]) -> dict:
-        from training.provenance import describe_hardware
+        from training.provenance import describe_hardware, sha256_file
 
         return {
             "hardware": describe_hardware(self.device, self.ctx.world_size),
@@ -281,6 +287,7 @@ class Trainer:
             "dataset_images": len(self.files),
             "skipped_images": len(self.skipped),
             **({"recipe_history": self.recipe_history} if self.recipe_history else {}),
+            **({"teacher_sha256": sha256_file(self.config.teacher)} if self.config.teacher else {}),
             "torch": torch.__version__,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
