@@ -78,6 +78,7 @@ def stylize_cached(model: StyleModel, frames: np.ndarray, clip: Path, args: argp
             print(f"  {model.name}: stylized frames from {cache}", file=sys.stderr)
             return data["frames"], float(data["ms"])
     engine = Engine(model, EngineOptions(device=args.device))
+    print(f"  {model.name}: stylizing {len(frames)} frames ...", file=sys.stderr)
     stylized, ms = timed(engine.stylize, frames)
     print(f"  {model.name}: stylized at {ms:.1f} ms/frame ({engine.describe()})", file=sys.stderr)
     if cache is not None:
@@ -98,6 +99,7 @@ def bench_clip(clip: Path, styles: list[str], modes: list[str], args: argparse.N
     frames = read_frames(clip, args.max_frames)
     print(f"{clip.name}: {len(frames)} frames {frames.shape[2]}x{frames.shape[1]}; input flow ...", file=sys.stderr)
     reference = MotionReference(frames)
+    print(f"  input warping error {reference.evaluate(frames).warping_error:.5f}", file=sys.stderr)
     indices = np.linspace(0, len(frames) - 1, min(args.style_frames, len(frames))).round().astype(int)
     photos = [metric.prepare_photo(frames[i], name=str(i)) for i in indices]
     rows = []

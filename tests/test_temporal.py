@@ -110,3 +110,12 @@ def test_warp_brings_the_target_onto_the_source_grid() -> None:
     assert np.median(flow[..., 0]) == pytest.approx(4, abs=0.3)
     aligned = warp(frames[0].astype(np.float32), flow)
     assert np.abs(aligned - frames[1])[8:-8, 8:-8].mean() < 2.0
+
+
+@pytest.mark.parametrize("mode", ["ema", "flow"])
+def test_frame_size_change_restarts(mode: str, frames: np.ndarray) -> None:
+    """A live session may change its processing size: the smoother restarts instead of failing."""
+    smoother = make_smoother(mode, 0.9)
+    smoother.process(frames[0], frames[0])
+    bigger = np.ascontiguousarray(np.pad(frames[1], ((0, 10), (0, 6), (0, 0))))
+    np.testing.assert_array_equal(smoother.process(bigger, bigger[::-1].copy()), bigger[::-1])
