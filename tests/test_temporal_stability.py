@@ -51,3 +51,35 @@ def test_loss_is_positive_and_differentiable_for_a_conv_net() -> None:
     assert loss.item() > 0
     loss.backward()
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+def test_optimizer_step_adds_the_weighted_stability_term() -> None:
+    from training.loss import DistillationLoss
+    from training.train import optimizer_step
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Sigmoid())
+    loss = DistillationLoss(Pointwise())
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    terms = optimizer_step(net, loss, optimizer, scaler, photos(), None, stability_weight=5.0)
+    assert terms["stability"].item() > 0
+    torch.testing.assert_close(terms["total"], terms["distill"] + terms["stability"])
+    assert "stability" not in optimizer_step(net, loss, optimizer, scaler, photos(), None)
+
+
+def test_stability_weight_option_reaches_the_recipe(tmp_path) -> None:
+    import argparse
+
+    from PIL import Image
+
+    from training.cli import add_train_arguments, config_from_args
+
+    style = tmp_path / "style.png"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(style)
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    argv = ["--style-image", str(style), "--dataset", str(tmp_path), "--out", str(tmp_path / "m.safetensors")]
+    args = parser.parse_args([*argv, "--stability-weight", "2.5"])
+    config, _ = config_from_args(args)
+    assert config.weights.stability_weight == 2.5 and config.weights.to_dict()["stability_weight"] == 2.5

@@ -45,6 +45,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--content-weight", type=float, default=DEFAULTS.content_weight)
     parser.add_argument("--style-weight", type=float, default=DEFAULTS.style_weight)
     parser.add_argument("--tv-weight", type=float, default=DEFAULTS.tv_weight)
+    parser.add_argument("--stability-weight", type=float, default=DEFAULTS.stability_weight,
+                        help="weight of the stability loss against flicker (training/stability.py; default 0 = off)")
     parser.add_argument("--teacher", metavar="MODEL",
                         help="distill: train to reproduce this trained model (pixel L1; no VGG), e.g. a light net from the standard one")
     parser.add_argument("--run-dir", help="checkpoints, logs and samples (default: runs/<style>-<arch>)")
@@ -95,6 +97,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         content_weight=args.content_weight,
         style_weight=args.style_weight,
         tv_weight=args.tv_weight,
+        stability_weight=args.stability_weight,
     )
     config = TrainConfig(
         style_image=str(style),

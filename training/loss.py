@@ -33,6 +33,8 @@ class LossWeights:
     content_weight: float = 1.0
     style_weight: float = 20.0
     tv_weight: float = 0.0
+    #: Weight of the stability term (training/stability.py); 0 leaves it out.
+    stability_weight: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -41,6 +43,7 @@ class LossWeights:
             "content_weight": self.content_weight,
             "style_weight": self.style_weight,
             "tv_weight": self.tv_weight,
+            **({"stability_weight": self.stability_weight} if self.stability_weight else {}),
         }
 
 

@@ -25,6 +25,7 @@ from training.distributed import DistContext, any_rank, barrier, device_for, ini
 from training.export import export_model
 from realtime_style.models.store import load_model
 from training.loss import DistillationLoss, PerceptualLoss
+from training.stability import stability_loss
 from training.samples import load_sample_photos, save_samples
 
 
@@ -79,14 +80,22 @@ def optimizer_step(
     photos: torch.Tensor,
     amp_dtype: torch.dtype | None,
     channels_last: bool = False,
+    stability_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """One step on a batch of photos (on the model's device): content targets, forward, loss, backward, update."""
+    """One step on a batch of photos (on the model's device): content targets, forward, loss, backward, update.
+
+    ``stability_weight`` > 0 adds the stability term of training/stability.py (one more forward pass).
+    """
     if channels_last:
         photos = photos.contiguous(memory_format=torch.channels_last)
     autocast = torch.autocast(photos.device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
     with autocast:
         target = loss.content_targets(photos)
-        terms = loss(model(photos), target)
+        stylized = model(photos)
+        terms = loss(stylized, target)
+        if stability_weight:
+            terms["stability"] = stability_weight * stability_loss(model, photos, stylized)
+            terms["total"] = terms["total"] + terms["stability"]
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(terms["total"]).backward()
     scaler.step(optimizer)
@@ -208,7 +217,10 @@ class Trainer:
 
     def _train_step(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
         photos = photos.to(self.device, non_blocking=True)
-        return optimizer_step(self.model, self.loss, self.optimizer, self.scaler, photos, self.amp_dtype, self.channels_last)
+        return optimizer_step(
+            self.model, self.loss, self.optimizer, self.scaler, photos, self.amp_dtype, self.channels_last,
+            self.config.weights.stability_weight,
+        )
 
     def _on_signal(self, signum: int, _frame) -> None:
         self.stop_signal = signum
