@@ -99,7 +99,7 @@ def test_multi_scale_schedule_runs_coarse_to_fine() -> None:
     sizes = [r.size for r in result.history]
     assert sizes[0] == 64 and sizes[-1] == 128 and sizes == sorted(sizes)
     assert result.image.shape[-1] == 128
-    assert auto_scales(1024) == (256, 512, 1024) and auto_scales(512) == (256, 512) and auto_scales(300) == (300,)
+    assert auto_scales(2048) == (512, 1024, 2048) and auto_scales(1024) == (512, 1024) and auto_scales(512) == (512,)
 
 
 def test_bad_configurations_are_refused() -> None:

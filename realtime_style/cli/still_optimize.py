@@ -92,7 +92,8 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
         "--scales",
         type=int_list,
         default=None,
-        help="coarse-to-fine long sides, e.g. 256,512,1024 (default: halve --size down to 256)",
+        help="coarse-to-fine long sides, e.g. 512,1024,2048 "
+        "(default: one scale up to 512 px, else halve --size down to 512)",
     )
     group.add_argument(
         "--iterations",
