@@ -61,6 +61,16 @@ class TrainConfig:
             step -= phase.iterations
         return self.schedule[-1].size
 
+    def schedule_until(self, steps: int) -> tuple[Phase, ...]:
+        """The schedule cut off after ``steps`` steps (what a run stopped there actually trained)."""
+        phases, left = [], steps
+        for phase in self.schedule:
+            if left <= 0:
+                break
+            phases.append(Phase(phase.size, min(phase.iterations, left)))
+            left -= phase.iterations
+        return tuple(phases)
+
     @property
     def photo_scale(self) -> int:
         return self.scale_size or max(phase.size for phase in self.schedule)

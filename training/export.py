@@ -45,18 +45,22 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     from training.config import TrainConfig
 
     state = load_checkpoint(Path(checkpoint))
-    config = replace(TrainConfig.from_json(state["config"]), out=str(out))
+    step = int(state["step"])
+    config = TrainConfig.from_json(state["config"])
+    config = replace(config, out=str(out), schedule=config.schedule_until(step), scale_size=config.photo_scale)
     net = TransformerNet(ARCHITECTURES[config.arch])
     net.load_state_dict(state["model"])
     if not Path(config.style_image).is_file():
         raise ModelError(f"the checkpoint's style image {config.style_image} is missing (needed for its hash)")
     losses = json.loads(state.get("losses") or "{}")
     training = {
-        "from_checkpoint_step": int(state["step"]),
+        "from_checkpoint_step": step,
+        **({"teacher_sha256": sha256_file(config.teacher)} if config.teacher and Path(config.teacher).is_file() else {}),
+        **({"recipe_history": json.loads(state["recipe_history"])} if state.get("recipe_history", "[]") != "[]" else {}),
         "wall_time_s": round(float(state.get("elapsed_s", 0.0)), 1),
         "final_losses": {k: round(v, 6) for k, v in losses.items()},
     }
-    return export_model(net, config, training, iterations=int(state["step"]))
+    return export_model(net, config, training)
 
 
 class _AnySizeNet(torch.nn.Module):
