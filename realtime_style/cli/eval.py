@@ -97,5 +97,6 @@ def run_styles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(style: str, done: int, total: int) -> None:
-    print(f"\r{style}: {done}/{total} photos", end="\n" if done == total else "", file=sys.stderr, flush=True)
+def _progress(stage: str, done: int, total: int) -> None:
+    """``photos: 3/32`` while the photos' features are computed, then ``mosaic: 3/32`` per style."""
+    print(f"\r{stage}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)

@@ -249,9 +249,16 @@ def evaluate_model(
     return StyleScore.from_pairs(model.name, Path(style_name).name, pairs, str(model.path) if model.path else None)
 
 
-def prepare_photos(paths: Sequence[Path], metric: StyleMetric) -> list[EvalPhoto]:
+def prepare_photos(
+    paths: Sequence[Path], metric: StyleMetric, progress: Callable[[int, int], None] | None = None
+) -> list[EvalPhoto]:
     """Load, resize and compute the statistics of each photo (once, for all styles)."""
-    return [metric.prepare_photo(load_rgb(path), name=path.name) for path in paths]
+    prepared = []
+    for path in paths:
+        prepared.append(metric.prepare_photo(load_rgb(path), name=path.name))
+        if progress:
+            progress(len(prepared), len(paths))
+    return prepared
 
 
 def select_photos(folder: str | Path, count: int = DEFAULT_PHOTO_COUNT, pattern: str = "*") -> list[Path]:
@@ -326,7 +333,8 @@ def evaluate_styles(
     models = [load_model(style) for style in styles]
     style_images = [resolve_style_image(m.info, style_image, styles_dir) for m in models]
     metric = metric or StyleMetric(device)
-    prepared = prepare_photos(list(photos) if photos is not None else default_photos(), metric)
+    report = (lambda done, total: progress("photos", done, total)) if progress else None
+    prepared = prepare_photos(list(photos) if photos is not None else default_photos(), metric, report)
     scores = []
     for model, image in zip(models, style_images):
         report = (lambda done, total, name=model.name: progress(name, done, total)) if progress else None
