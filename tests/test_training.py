@@ -76,6 +76,13 @@ def test_short_run_lowers_the_loss_and_writes_a_complete_model(shared_data, tmp_
     assert info.recipe["schedule"] == [[64, 12]] and info.recipe["style_weight"] == LossWeights().style_weight
     load_model(config.out)  # loads as a shipped-style file would
     assert sorted(p.name for p in (Path(config.run_dir) / "samples").iterdir())[-1] == "step_000012.png"
+    from realtime_style.cli import main as rtstyle
+
+    exported = tmp_path / "from_checkpoint.light.safetensors"
+    assert rtstyle(["export", str(Path(config.run_dir) / CHECKPOINT_NAME), "--out", str(exported)]) == 0
+    again = read_info(exported)
+    assert again.iterations == 12 and again.recipe == info.recipe and again.training["from_checkpoint_step"] == 12
+    torch.testing.assert_close(load_model(exported).net.state_dict(), load_model(config.out).net.state_dict())
 
 
 def _send_sigterm_after(run_dir: Path, step: int) -> threading.Thread:
