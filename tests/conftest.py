@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# OpenCV before PyAV, as the rtstyle command does: an OpenCV window opened after PyAV loaded hangs on
+# Linux, and the preview window refuses to open in that order (see realtime_style/live/window.py).
+import cv2  # noqa: F401, I001
 import numpy as np
 import pytest
 import torch
