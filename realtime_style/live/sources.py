@@ -211,6 +211,10 @@ class LoopingFileSource:
         if self._frames is None:
             return None
         image = self._next_image()
+        if self._count == 0:
+            # The schedule starts when the first frame is out, not at open: a slow first decode must
+            # not make the second frame follow the first sooner than one frame interval.
+            self._start = self._clock()
         due = self._start + self._count / self._fps
         now = self._clock()
         if now < due:
