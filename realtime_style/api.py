@@ -59,9 +59,11 @@ class Stylizer:
         strength: float = 1.0,
         preserve_color: bool = False,
         compile: bool = False,
+        engine_options: dict[str, Any] | None = None,
     ):
         model = style if isinstance(style, StyleModel) else load_model(style, arch)
-        options = EngineOptions(device=device, precision=precision, batch_size=batch_size, compile=compile)
+        chosen: dict[str, Any] = {"device": device, "precision": precision, "batch_size": batch_size, "compile": compile}
+        options = EngineOptions(**{**chosen, **(engine_options or {})})
         self.engine = Engine(model, options)
         self.strength = strength
         self.preserve_color = preserve_color

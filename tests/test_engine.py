@@ -174,3 +174,21 @@ def test_speed_flags_map_to_engine_options() -> None:
     )
     with pytest.raises(SystemExit):
         parser.parse_args(["--threads", "0"])
+
+
+def test_speed_flags_reach_the_engine_from_the_command_line(random_model_file, tmp_path) -> None:
+    """`rtstyle still --no-fast-norm --no-split-conv --threads N` builds an engine with those paths off."""
+    import argparse
+
+    from realtime_style.cli import build_parser
+    from realtime_style.cli.common import stylizer_from_args
+
+    threads = torch.get_num_threads()  # the option is process-wide: keep the suite's setting
+    args = build_parser().parse_args(
+        ["still", "in.jpg", "out.jpg", "--style", str(random_model_file), "--no-fast-norm", "--no-split-conv", "--threads", str(threads)]
+    )
+    assert isinstance(args, argparse.Namespace)
+    options = stylizer_from_args(args).engine.options
+    assert options.fast_norm is False and options.split_output_conv is False and options.threads == threads
+    default = stylizer_from_args(build_parser().parse_args(["still", "in.jpg", "out.jpg", "--style", str(random_model_file)]))
+    assert default.engine.options.fast_norm is not False

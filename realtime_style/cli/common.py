@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from realtime_style.api import Stylizer
+from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.engine import PRECISIONS
 from realtime_style.media.geometry import Resize
 from realtime_style.models.transformer import ARCHITECTURES
@@ -64,6 +65,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: fp16 on GPUs, bf16 on CPUs with native bf16, else fp32",
     )
     group.add_argument("--batch-size", type=positive(int), default=None, help="frames per batch (default per device)")
+    add_speed_arguments(group)
 
 
 def add_look_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +109,7 @@ def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
         batch_size=args.batch_size,
         strength=args.strength,
         preserve_color=args.preserve_color,
+        engine_options=speed_options(args),
     )
 
 
