@@ -4,43 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
 from realtime_style.api import Stylizer
+from realtime_style.cli.argtypes import bounded_float, positive
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.engine import PRECISIONS
 from realtime_style.media.geometry import Resize
 from realtime_style.models.transformer import ARCHITECTURES
-
-
-def bounded_float(low: float, high: float) -> Callable[[str], float]:
-    """argparse type: a float in [low, high]."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
-        return value
-
-    return parse
-
-
-def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    """argparse type: a positive int or float."""
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
 
 
 def add_style_arguments(parser: argparse.ArgumentParser) -> None:

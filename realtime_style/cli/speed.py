@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
+from realtime_style.cli.argtypes import positive
 from realtime_style.engine import EngineOptions
 
 #: flag -> (EngineOptions field, value it sets, help)
@@ -25,21 +26,11 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
 }
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
 def add_speed_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
     for flag, (name, value, help_text) in SWITCHES.items():
         parser.add_argument(flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text)
-    parser.add_argument("--threads", dest="speed_threads", type=_positive_int, default=None, help="CPU threads")
+    parser.add_argument("--threads", dest="speed_threads", type=positive(int), default=None, help="CPU threads")
     parser.add_argument("--compile-mode", dest="speed_compile_mode", default=None, help="torch.compile mode")
 
 
