@@ -155,3 +155,20 @@ def test_distillation_from_a_teacher_model(shared_data, tmp_path, random_model_f
     info = read_info(config.out)
     assert info.recipe["teacher"] == random_model_file.name and "style_weight" not in info.recipe
     assert len(info.training["teacher_sha256"]) == 64
+
+
+def test_init_starts_from_a_trained_models_weights(shared_data, tmp_path, random_model_file):
+    """--init fine-tunes: step 0 is the given net, and the recipe names where it started."""
+    config = make_config(shared_data, tmp_path, iterations=1, init=str(random_model_file), lr=1e-12)
+    train(config)
+    start, tuned = load_model(random_model_file).net.state_dict(), load_model(config.out).net.state_dict()
+    assert all(torch.allclose(start[k], tuned[k], atol=1e-6) for k in start)
+    assert read_info(config.out).recipe["init"] == random_model_file.name
+
+
+def test_init_refuses_another_architecture(shared_data, tmp_path, random_model_file):
+    from realtime_style.errors import InputError
+
+    config = make_config(shared_data, tmp_path, iterations=1, init=str(random_model_file), arch="standard")
+    with pytest.raises(InputError, match="light"):
+        train(config)

@@ -49,6 +49,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weight of the stability loss against flicker (training/stability.py; default 0 = off)")
     parser.add_argument("--teacher", metavar="MODEL",
                         help="distill: train to reproduce this trained model (pixel L1; no VGG), e.g. a light net from the standard one")
+    parser.add_argument("--init", metavar="MODEL",
+                        help="start from this trained model's weights (fine-tune), e.g. another style's net: converges in fewer steps than a random init")
     parser.add_argument("--run-dir", help="checkpoints, logs and samples (default: runs/<style>-<arch>)")
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
                         help=f"continue from CHECKPOINT (default: <run-dir>/{CHECKPOINT_NAME})")
@@ -124,6 +126,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         progress=args.progress,
         sources=args.sources,
         teacher=args.teacher,
+        init=args.init,
     )
     resume = None
     if args.resume:

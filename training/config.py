@@ -48,6 +48,8 @@ class TrainConfig:
     sources: str | None = None
     #: A trained model file to distill from (pixel L1 to its outputs) instead of the perceptual loss.
     teacher: str | None = None
+    #: A trained model file whose weights start the run (fine-tuning) instead of a random init.
+    init: str | None = None
 
     @property
     def iterations(self) -> int:
@@ -88,6 +90,7 @@ class TrainConfig:
             "seed": self.seed,
             "exclude": list(self.exclude),
             **({"teacher": Path(self.teacher).name} if self.teacher else self.weights.to_dict()),
+            **({"init": Path(self.init).name} if self.init else {}),
         }
 
     def to_json(self) -> str:

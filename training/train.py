@@ -126,7 +126,10 @@ class Trainer:
         self.skipped: set[int] = set()
 
         torch.manual_seed(config.seed)
-        self.net = TransformerNet(ARCHITECTURES[config.arch]).to(self.device)
+        self.net = TransformerNet(ARCHITECTURES[config.arch])
+        if config.init:
+            self._load_init(config.init)
+        self.net = self.net.to(self.device)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
@@ -150,6 +153,13 @@ class Trainer:
             load_sample_photos(config.sample_images, config.sample_size) if ctx.is_main and config.sample_images else []
         )
         self.stop_signal: int | None = None
+
+    def _load_init(self, path: str) -> None:
+        """Start from a trained model's weights (same architecture), e.g. another style's net."""
+        start = load_model(path)
+        if start.info.arch != self.config.arch:
+            raise InputError(f"--init model {path} is a {start.info.arch!r} net; this run trains {self.config.arch!r}")
+        self.net.load_state_dict(start.net.state_dict())
 
     # --- state -------------------------------------------------------------------------------
     def _state(self, losses: dict[str, float]) -> dict:
