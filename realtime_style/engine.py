@@ -176,7 +176,9 @@ class Engine:
         HWC -> CHW transpose and the uint8 -> float conversion happen in one copy kernel, then one
         in-place scale. With channels_last the NHWC buffer already *is* that layout: no transpose.
         """
-        batch = torch.from_numpy(np.ascontiguousarray(frames))
+        frames = np.ascontiguousarray(frames)
+        # Read-only arrays (e.g. np.asarray of a PIL image) are only read here; torch warns about them anyway.
+        batch = torch.from_numpy(frames if frames.flags.writeable else frames.copy())
         if self.device.type == "cuda":
             batch = self._staging.upload(batch, self.device) if self._staging else batch.to(self.device)
         elif self.device.type != "cpu":

@@ -76,7 +76,7 @@ def test_summary_reports_the_cost_of_saving(images: dict[str, Path], tmp_path: P
         (lambda p: [p["content"], p["dir"] / "no" / "out.png", "--optimize", "--style-image", p["red"]], "does not exist"),
         (lambda p: [p["content"], p["content"], "--optimize", "--style-image", p["red"]], "same file"),
         (lambda p: [p["content"], p["out"]], "--style is required"),
-        (lambda p: [p["content"], p["out"], "--style", "x", "--preserve-color", "histogram"], "needs --optimize"),
+        (lambda p: [p["content"], p["out"], "--style", "x", "--preserve-color", "--color-mode", "histogram"], "needs --optimize"),
     ],
     ids=[
         "missing-style", "unreadable-content", "missing-content", "unknown-style-name", "impossible-size",
@@ -106,3 +106,13 @@ def test_shipped_style_name_resolves_to_its_style_image(tmp_path: Path, monkeypa
     monkeypatch.setenv("RTSTYLE_MODELS_PATH", str(tmp_path))
     assert resolve_style_source("painted") == shared_data / "styles" / "candy.jpg"
     assert resolve_style_source("painted", styles_dir=str(shared_data / "styles")) == shared_data / "styles" / "candy.jpg"
+
+
+def test_preserve_color_before_the_paths_does_not_swallow_the_input() -> None:
+    """``still --preserve-color in out`` (flag first) parses both paths; the mode is a separate option."""
+    from realtime_style.cli import build_parser
+
+    args = build_parser().parse_args(["still", "--preserve-color", "in.jpg", "out.jpg", "--style", "mosaic"])
+    assert (args.input, args.output, args.preserve_color, args.color_mode) == ("in.jpg", "out.jpg", True, "luminance")
+    args = build_parser().parse_args(["still", "in.jpg", "out.jpg", "--optimize", "--preserve-color", "--color-mode", "histogram"])
+    assert args.preserve_color and args.color_mode == "histogram"

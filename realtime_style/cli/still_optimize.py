@@ -60,23 +60,9 @@ def non_negative_float(text: str) -> float:
 
 
 def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``--optimize`` group. Also makes ``--style`` optional and widens ``--preserve-color``."""
+    """The ``--optimize`` group. Also makes ``--style`` optional."""
     # ``--style`` is required for the fast networks only; ``still.py`` checks it for them.
     parser._option_string_actions["--style"].required = False
-    # ``--preserve-color`` alone still means luminance; ``histogram`` is an optimize-only mode.
-    look = next(g for g in parser._action_groups if g.title == "look")
-    look.conflict_handler = "resolve"
-    look.add_argument(
-        "--preserve-color",
-        nargs="?",
-        const="luminance",
-        default=None,
-        choices=PRESERVE_COLOR,
-        help="keep the input's colours: luminance (the default when given alone) takes only luminance from the "
-        "style; histogram (with --optimize) first matches the style image's colours to the input's",
-    )
-    look.conflict_handler = "error"
-
     group = parser.add_argument_group("optimize (Gatys et al.; no trained model needed)")
     group.add_argument("--optimize", action="store_true", help="optimize the image itself: slow, best quality")
     group.add_argument(
@@ -86,6 +72,13 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
         help="style image file(s), or shipped style name(s) whose own style image to use",
     )
     group.add_argument("--style-weights", nargs="+", type=non_negative_float, metavar="W", help="blend weights")
+    group.add_argument(
+        "--color-mode",
+        choices=PRESERVE_COLOR,
+        default="luminance",
+        help="how --preserve-color keeps the input's colours: luminance (default) takes only luminance from the "
+        "style; histogram first matches the style image's colours to the input's (--optimize only)",
+    )
     group.add_argument("--styles-dir", default=None, help="folder holding the style images of shipped styles")
     group.add_argument("--size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)")
     group.add_argument(
@@ -116,7 +109,7 @@ def check_fast_arguments(args: argparse.Namespace) -> None:
     """What the fast-network path needs from the arguments that :func:`add_optimize_arguments` widened."""
     optimize_only = [
         flag
-        for flag, value in (("--style-image", args.style_image), ("--preserve-color histogram", args.preserve_color == "histogram"))
+        for flag, value in (("--style-image", args.style_image), ("--color-mode histogram", args.color_mode == "histogram"))
         if value
     ]
     if optimize_only:
@@ -168,7 +161,7 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
             learning_rate=args.lr,
             init=init,
             seed=args.seed,
-            preserve_color=args.preserve_color,
+            preserve_color=args.color_mode if args.preserve_color else None,
             device=args.device,
         )
         config.schedule()
