@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from realtime_style.atomic_file import write_atomically
 from realtime_style.errors import InputError, OutputError
 
 CHECKPOINT_FORMAT = 1
@@ -16,22 +16,17 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` so that a crash at any moment leaves the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``state`` to ``path`` so that a crash or a full disk leaves the old or the new file, never half of one.
+
+    The checkpoint is serialized in memory first: torch.save straight into a file reports a full disk
+    as an obscure RuntimeError, while a plain write gives the OSError (and its errno) to report.
+    """
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        return write_atomically(path, buffer.getbuffer())
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        raise OutputError(f"cannot write checkpoint {path}: {exc.strerror or exc}; any previous checkpoint is kept") from None
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

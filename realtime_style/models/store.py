@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from realtime_style.atomic_file import write_atomically
 from realtime_style.errors import ModelError, StyleNotFoundError
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 
@@ -77,19 +77,12 @@ class StyleModel:
 
 
 def save_model(path: str | Path, net: TransformerNet, info: ModelInfo) -> Path:
-    """Write ``net`` and ``info`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``net`` and ``info`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    A failed write (full disk, ...) raises :class:`OSError` and leaves any earlier file at ``path`` intact.
+    """
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={METADATA_KEY: info.to_json()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(Path(path), save(tensors, metadata={METADATA_KEY: info.to_json()}))
 
 
 def read_info(path: str | Path) -> ModelInfo:
