@@ -132,7 +132,14 @@ class Stylizer:
             kwargs["resize"] = Resize(max_size=kwargs.pop("max_size", None), scale=kwargs.pop("scale", None))
         options = replace(options, **kwargs)
         return process_video(
-            self.engine.stylize, self.engine.batch_size, src, dst, options, stop=stop, on_start=on_start
+            self.engine.stylize,
+            self.engine.batch_size,
+            src,
+            dst,
+            options,
+            stop=stop,
+            on_start=on_start,
+            submit=self.engine.submit,
         )
 
 

@@ -13,7 +13,10 @@ Every speed-up is on by default where it was measured to help and has an off swi
 - ``tune_allocator``: glibc keeps freed activation maps for the next frame (CPU);
 - fused uint8 HWC <-> float CHW conversion (one pass each way, always on);
 - GPU only (not measured on hardware yet): channels_last, cuDNN autotuning, page-locked staging
-  buffers reused between batches; ``compile`` (torch.compile, off by default: on CPU it measured
+  buffers reused between batches, ``copy_streams`` (uploads and downloads on side streams, so
+  :meth:`Engine.submit` returns while the batch is still on the GPU and transfers overlap compute;
+  see :mod:`realtime_style.cuda_streams`), ``cuda_graphs`` (off until measured; see
+  :mod:`realtime_style.cuda_graphs`); ``compile`` (torch.compile, off by default: on CPU it measured
   no faster than this eager path and costs a minute of compilation on first use).
 """
 
@@ -26,10 +29,13 @@ import torch
 
 from realtime_style import color
 from realtime_style.allocator import allocator_note, tune_glibc_malloc
+from realtime_style.cuda_graphs import GraphCache
+from realtime_style.cuda_streams import CopyStreams, PinnedStaging
 from realtime_style.errors import DeviceError
 from realtime_style.models.inference import prepare_for_inference
 from realtime_style.models.store import StyleModel
 from realtime_style.models.transformer import TransformerNet
+from realtime_style.pending import Pending, Ready, in_order
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -59,6 +65,12 @@ class EngineOptions:
     threads: int | None = None
     #: CUDA: reuse page-locked host buffers for uploads instead of pinning each batch anew.
     pinned_buffers: bool = True
+    #: CUDA: uploads and downloads on side streams, overlapping compute; None: on CUDA.
+    copy_streams: bool | None = None
+    #: CUDA: replay the network as a CUDA graph per batch shape. None: off for now -- not yet
+    #: measured on a GPU; a session with one should measure it and make it the default if it helps.
+    #: torch.compile's "reduce-overhead"/"max-autotune" modes use CUDA graphs themselves: not with ``compile``.
+    cuda_graphs: bool | None = None
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -106,25 +118,6 @@ def default_batch_size(device: torch.device) -> int:
     return 8 if device.type == "cuda" else 1
 
 
-class _PinnedStaging:
-    """One page-locked host buffer per frame shape, reused; an event guards against overwriting
-    a buffer whose previous upload is still in flight."""
-
-    def __init__(self) -> None:
-        self._buffers: dict[tuple[int, ...], tuple[torch.Tensor, torch.cuda.Event]] = {}
-
-    def upload(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
-        key = tuple(batch.shape)
-        if key not in self._buffers:
-            self._buffers = {key: (torch.empty(key, dtype=batch.dtype).pin_memory(), torch.cuda.Event())}
-        host, done = self._buffers[key]
-        done.synchronize()
-        host.copy_(batch)
-        on_device = host.to(device, non_blocking=True)
-        done.record()
-        return on_device
-
-
 class Engine:
     """Runs a transform net on batches of frames. Thread-compatible: one caller at a time."""
 
@@ -132,8 +125,8 @@ class Engine:
         self.options = options or EngineOptions()
         self.device = select_device(self.options.device)
         self.dtype = select_precision(self.device, self.options.precision)
-        on_cpu = self.device.type == "cpu"
-        self.channels_last = _auto(self.options.channels_last, self.device.type == "cuda")
+        on_cpu, on_cuda = self.device.type == "cpu", self.device.type == "cuda"
+        self.channels_last = _auto(self.options.channels_last, on_cuda)
         self.fast_norm = _auto(self.options.fast_norm, on_cpu)
         self.split_output_conv = _auto(self.options.split_output_conv, on_cpu)
         self.batch_size = self.options.batch_size or default_batch_size(self.device)
@@ -144,11 +137,15 @@ class Engine:
         self.allocator_tuned = on_cpu and self.options.tune_allocator and tune_glibc_malloc()
         if on_cpu and self.options.threads:
             torch.set_num_threads(self.options.threads)
-        if self.device.type == "cuda":
+        self.copy_streams = on_cuda and _auto(self.options.copy_streams, True)
+        self.cuda_graphs = on_cuda and _auto(self.options.cuda_graphs, False)
+        if self.cuda_graphs and self.options.compile:
+            raise ValueError("cuda_graphs and compile do not go together (torch.compile brings its own CUDA graphs)")
+        if on_cuda:
             torch.backends.cudnn.benchmark = self.options.cudnn_benchmark
-        self._staging = _PinnedStaging() if self.device.type == "cuda" and self.options.pinned_buffers else None
-        self.style_model: StyleModel | None = model if isinstance(model, StyleModel) else None
-        self.net = self._prepare(model.net if isinstance(model, StyleModel) else model)
+        self._staging = PinnedStaging() if on_cuda and self.options.pinned_buffers else None
+        self._streams = CopyStreams(self.device, self._staging) if self.copy_streams else None
+        self.set_model(model)
 
     @property
     def name(self) -> str:
@@ -168,6 +165,7 @@ class Engine:
         """Swap the network (e.g. a style switch in a live session)."""
         self.style_model = model if isinstance(model, StyleModel) else None
         self.net = self._prepare(model.net if isinstance(model, StyleModel) else model)
+        self._graphs = GraphCache(self.net) if self.cuda_graphs else None
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (N, H, W, 3) RGB host frames -> RGB [0, 1] (N, 3, H, W) on the device, in our dtype.
@@ -179,10 +177,8 @@ class Engine:
         frames = np.ascontiguousarray(frames)
         # Read-only arrays (e.g. np.asarray of a PIL image) are only read here; torch warns about them anyway.
         batch = torch.from_numpy(frames if frames.flags.writeable else frames.copy())
-        if self.device.type == "cuda":
-            batch = self._staging.upload(batch, self.device) if self._staging else batch.to(self.device)
-        elif self.device.type != "cpu":
-            batch = batch.to(self.device)
+        if self.device.type != "cpu":
+            batch = self._upload(batch)
         nchw = batch.permute(0, 3, 1, 2)
         if self.channels_last:
             x = nchw.to(self.dtype)
@@ -191,8 +187,20 @@ class Engine:
             x.copy_(nchw)
         return x.div_(255.0)
 
+    def _upload(self, batch: torch.Tensor) -> torch.Tensor:
+        """Host uint8 batch -> the device, readable by the current stream."""
+        if self._streams is not None:
+            return self._streams.upload(batch)
+        if self._staging is not None:
+            return self._staging.upload(batch, self.device, torch.cuda.current_stream(self.device))
+        return batch.to(self.device)
+
     def to_frames(self, images: torch.Tensor) -> np.ndarray:
-        """RGB [0, 1] (N, 3, H, W) device tensor -> uint8 (N, H, W, 3) RGB host frames.
+        """RGB [0, 1] (N, 3, H, W) device tensor -> uint8 (N, H, W, 3) RGB host frames."""
+        return self._device_frames(images).cpu().numpy()
+
+    def _device_frames(self, images: torch.Tensor) -> torch.Tensor:
+        """RGB [0, 1] (N, 3, H, W) -> uint8 (N, H, W, 3) on the same device.
 
         Scale, clamp and round in one temporary, then convert to uint8 and transpose to HWC in one
         copy kernel (truncation after +0.5 rounds half up).
@@ -202,28 +210,41 @@ class Engine:
         scaled.add_(0.5).clamp_(0.0, 255.0)
         frames = torch.empty((n, h, w, c), dtype=torch.uint8, device=images.device)
         frames.copy_(scaled.permute(0, 2, 3, 1))
-        return frames.cpu().numpy()
+        return frames
 
     @torch.inference_mode()
     def run_tensor(self, images: torch.Tensor) -> torch.Tensor:
         """Stylize a device batch of RGB [0, 1] images; applies strength and colour preservation."""
-        out = self.net(images)
+        out = self._graphs(images) if self._graphs is not None else self.net(images)
         if self.preserve_color:
             out = color.preserve_color(out, images)
         out = color.blend(out, images, self.strength)
         return out.clamp(0.0, 1.0) if out is images else out.clamp_(0.0, 1.0)
 
     @torch.inference_mode()
+    def submit(self, frames: np.ndarray) -> Pending:
+        """Start stylizing one batch of uint8 (N, H, W, 3) RGB frames (all N of them at once).
+
+        With ``copy_streams`` (CUDA) this returns once the batch is queued on the GPU, so the
+        caller can prepare and submit the next batch while this one computes and downloads;
+        elsewhere the batch is computed before it returns. ``result()`` gives the frames.
+        """
+        _check_batch(frames, frames.shape)
+        on_device = self._device_frames(self.run_tensor(self.to_tensor(frames)))
+        if self._streams is not None:
+            return self._streams.download(on_device)
+        return Ready(on_device.cpu().numpy())
+
     def stylize(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 (N, H, W, 3) or (H, W, 3) RGB frames -> stylized frames of the same shape and size."""
+        """uint8 (N, H, W, 3) or (H, W, 3) RGB frames -> stylized frames of the same shape and size.
+
+        Frames go through :meth:`submit` in batches of ``batch_size``, two batches in flight.
+        """
         single = frames.ndim == 3
         batch = frames[None] if single else frames
-        if batch.ndim != 4 or batch.shape[-1] != 3:
-            raise ValueError(f"frames must be (N, H, W, 3) or (H, W, 3) uint8, got shape {frames.shape}")
-        outputs = [
-            self.to_frames(self.run_tensor(self.to_tensor(batch[i : i + self.batch_size])))
-            for i in range(0, len(batch), self.batch_size)
-        ]
+        _check_batch(batch, frames.shape)
+        chunks = (batch[i : i + self.batch_size] for i in range(0, len(batch), self.batch_size))
+        outputs = [result for _, result in in_order(self.submit, chunks, depth=2)]
         result = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         return result[0] if single else result
 
@@ -237,6 +258,8 @@ class Engine:
                 ("fast-norm", self.fast_norm and self.dtype != torch.float32),
                 ("split-conv", self.split_output_conv),
                 ("compiled", self.options.compile),
+                ("copy streams", self.copy_streams),
+                ("CUDA graphs", self.cuda_graphs),
             )
             if on
         ]
@@ -244,6 +267,11 @@ class Engine:
             paths.append(f"{torch.get_num_threads()} threads, {allocator_note(self.allocator_tuned)}")
         extra = f"; {', '.join(paths)}" if paths else ""
         return f"{self.name} on {self.device} ({dtype}, {layout}, batch {self.batch_size}{extra})"
+
+
+def _check_batch(batch: np.ndarray, given: tuple[int, ...]) -> None:
+    if batch.ndim != 4 or batch.shape[-1] != 3:
+        raise ValueError(f"frames must be (N, H, W, 3) or (H, W, 3) uint8, got shape {given}")
 
 
 def _auto(value: bool | None, default: bool) -> bool:

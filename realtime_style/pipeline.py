@@ -33,6 +33,7 @@ from realtime_style.errors import OutputError
 from realtime_style.media.geometry import Resize
 from realtime_style.media.sinks import DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
 from realtime_style.media.sources import Frame, VideoFileSource, VideoInfo
+from realtime_style.pending import BatchSubmitter, Pending, eager, in_order
 
 #: uint8 (N, H, W, 3) RGB frames in, stylized frames of the same shape out (e.g. ``Engine.stylize``).
 BatchStylizer = Callable[[np.ndarray], np.ndarray]
@@ -67,6 +68,8 @@ class PipelineOptions:
     batch_size: int = 1
     #: Bound of each queue, in batches: memory stays at a few batches of frames.
     queue_batches: int = 2
+    #: Batches submitted and not yet collected (with ``submit``: batch i downloads while i+1 computes).
+    in_flight: int = 2
     postprocess: Sequence[FrameProcessor] = ()
     #: Show a tqdm bar (frames, fps, ETA) on stderr; it switches itself off when stderr is no terminal.
     progress: bool = False
@@ -119,10 +122,17 @@ class _Channel:
 
 
 class FilePipeline:
-    """Runs frames through a batch stylizer into a writer on three threads."""
+    """Runs frames through a batch stylizer into a writer on three threads.
 
-    def __init__(self, stylize: BatchStylizer, options: PipelineOptions | None = None):
+    ``submit`` (e.g. ``Engine.submit``), when given, is used instead of ``stylize``: it returns
+    a handle per batch, so a GPU can compute one batch while the previous one downloads.
+    """
+
+    def __init__(
+        self, stylize: BatchStylizer, options: PipelineOptions | None = None, submit: BatchSubmitter | None = None
+    ):
         self.stylize = stylize
+        self.submit = submit or eager(stylize)
         self.options = options or PipelineOptions()
 
     def run(
@@ -188,18 +198,25 @@ class FilePipeline:
             decoded.put(_END)
 
         def stylize() -> None:
-            for batch in _batches(decoded, self.options.batch_size):
-                if halted():
-                    continue  # frames not yet stylized are dropped on a stop request
-                started = time.perf_counter()
-                try:
-                    outputs = self.stylize(np.stack([frame.image for frame in batch]))
-                except Exception as exc:  # the frames stylized before it are still written
-                    fail(exc)
-                    continue
-                busy["stylize"] += time.perf_counter() - started
-                for frame, output in zip(batch, outputs):
-                    stylized.put((frame, output))
+            batches = _batches(decoded, self.options.batch_size)
+            wanted = (batch for batch in batches if not halted())  # the rest are dropped on a stop request
+
+            def submit(batch: list[Frame]) -> Pending:
+                return self.submit(np.stack([frame.image for frame in batch]))
+
+            def count(seconds: float) -> None:
+                busy["stylize"] += seconds
+
+            try:
+                for batch, outputs in in_order(submit, wanted, self.options.in_flight, busy=count):
+                    for frame, output in zip(batch, outputs):
+                        stylized.put((frame, output))
+            except _Aborted:
+                raise
+            except Exception as exc:  # the frames stylized before it are still written
+                fail(exc)
+            for _ in batches:  # decoding stops once halted; take what it queued until its end marker
+                pass
             stylized.put(_END)
 
         def encode() -> None:
@@ -329,8 +346,11 @@ def process_video(
     options: VideoOptions | None = None,
     stop: threading.Event | None = None,
     on_start: Callable[[VideoFileSource, tuple[int, int]], None] | None = None,
+    submit: BatchSubmitter | None = None,
 ) -> VideoResult:
     """Stylize the video ``src`` into ``dst``: the threaded pipeline between a source and a sink.
+
+    ``submit`` (e.g. ``Engine.submit``) is used instead of ``stylize`` where given (see :class:`FilePipeline`).
 
     ``dst`` is written in place and always finalized (also on a stop request or an error), so
     what was done is playable; a run that wrote no frame removes ``dst``.
@@ -367,6 +387,7 @@ def process_video(
                 progress=options.progress,
                 progress_label=src.name,
             ),
+            submit=submit,
         )
         try:
             stats = pipeline.run(source, sink, total=source.expected_frames, stop=stop)

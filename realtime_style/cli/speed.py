@@ -22,6 +22,9 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
     "--no-channels-last": ("channels_last", False, "NCHW activations"),
     "--no-pinned-buffers": ("pinned_buffers", False, "CUDA: pin each batch anew"),
     "--no-cudnn-benchmark": ("cudnn_benchmark", False, "CUDA: no cuDNN autotuning"),
+    "--no-copy-streams": ("copy_streams", False, "CUDA: transfers on the compute stream (no overlap)"),
+    "--cuda-graphs": ("cuda_graphs", True, "CUDA: replay the network as a CUDA graph (off: not yet measured)"),
+    "--no-cuda-graphs": ("cuda_graphs", False, "CUDA: no CUDA graphs"),
     "--compile": ("compile", True, "torch.compile the network (slow first frame, cached on disk)"),
 }
 
