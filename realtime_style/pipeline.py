@@ -332,6 +332,10 @@ class VideoResult:
     frames: int
     expected_frames: int | None
     stats: PipelineStats
+    #: Damaged input packets skipped (their frames are missing from the output).
+    skipped_packets: int = 0
+    #: Why reading stopped before the end of a damaged input, else None.
+    stopped_early: str | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -404,6 +408,8 @@ def process_video(
         frames=sink.frames_written,
         expected_frames=source.expected_frames,
         stats=stats,
+        skipped_packets=source.skipped_packets,
+        stopped_early=source.stopped_early,
     )
 
 

@@ -87,3 +87,8 @@ def report(args: argparse.Namespace, message: str) -> None:
     """A status line on stderr, unless ``--quiet``."""
     if not getattr(args, "quiet", False):
         print(f"rtstyle: {message}", file=sys.stderr, flush=True)
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr, shown even with ``--quiet`` (something the user must know)."""
+    print(f"rtstyle: warning: {message}", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ from realtime_style.cli.common import (
     report,
     resize_from_args,
     stylizer_from_args,
+    warn,
 )
 from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
@@ -81,8 +82,20 @@ def run(args: argparse.Namespace) -> int:
 
     with stop_on_signals(threading.Event()) as stop:
         result = stylizer.stylize_video(args.input, args.output, options, stop=stop, on_start=on_start)
+    if (damage := damage_note(result)) is not None:
+        warn(f"{args.input}: {damage}")
     report(args, summary(result))
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def damage_note(result: VideoResult) -> str | None:
+    """What a damaged input cost, or None when it decoded cleanly."""
+    notes = []
+    if result.skipped_packets:
+        notes.append(f"skipped {result.skipped_packets} damaged packet{'s' if result.skipped_packets != 1 else ''}")
+    if result.stopped_early is not None:
+        notes.append(f"could not read past a damaged part ({result.stopped_early})")
+    return "; ".join(notes) + "; their frames are missing from the output" if notes else None
 
 
 def summary(result: VideoResult) -> str:

@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from realtime_style.errors import InputError
+from realtime_style.media.decoding import TolerantDecoder
 from realtime_style.media.util import first_line
 
 #: Frame rate assumed for streams that declare none.
@@ -64,7 +65,9 @@ class VideoFileSource:
     """Decodes a video file into :class:`Frame` objects, optionally resized, limited and cut short.
 
     Opening probes the file and decodes its first frame, so a missing, unreadable or corrupt file
-    raises :class:`InputError` at construction, before any output exists. Every frame is resampled
+    raises :class:`InputError` at construction, before any output exists. Damaged packets further
+    on are skipped (:attr:`skipped_packets`); :attr:`stopped_early` says why reading ended before
+    the end of a damaged file. Every frame is resampled
     to one fixed ``size`` (the stream's own size unless given), so mid-stream size changes cannot
     reach the consumer; ``size`` may be changed after opening (e.g. from :attr:`info`) and before
     iterating. ``threads`` caps the decoder's threads (0: FFmpeg's choice, one per core). Iterate
@@ -87,9 +90,12 @@ class VideoFileSource:
             if not self._container.streams.video:
                 raise InputError(f"{self.path}: no video stream")
             self._stream = self._container.streams.video[0]
+            if self._stream.codec_context is None:
+                raise InputError(f"{self.path}: no decoder for its video stream (unknown or damaged codec header)")
             self._stream.thread_type = "AUTO"
             self._stream.codec_context.thread_count = threads
-            self._frames = self._container.decode(self._stream)
+            self._decoder = TolerantDecoder(self._container, self._stream)
+            self._frames = iter(self._decoder)
             self._first = self._next_decoded()
             if self._first is None:
                 raise InputError(f"{self.path}: no decodable video frames")
@@ -130,6 +136,16 @@ class VideoFileSource:
             audio_streams=len(self._container.streams.audio),
             metadata=dict(stream.metadata),
         )
+
+    @property
+    def skipped_packets(self) -> int:
+        """Damaged packets skipped so far (their frames are missing from the iteration)."""
+        return self._decoder.skipped
+
+    @property
+    def stopped_early(self) -> str | None:
+        """The demuxer's error when the rest of the file could not be read, else None."""
+        return self._decoder.stopped_early
 
     @property
     def expected_frames(self) -> int | None:
@@ -174,6 +190,8 @@ def _open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: is empty (0 bytes), not a readable video file")
     try:
         return av.open(str(path), mode="r")
     except PermissionError:
