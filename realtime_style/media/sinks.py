@@ -2,7 +2,10 @@
 
 Knows nothing of models. The file pipeline writes to it on its encode thread; the live pipeline
 reuses it for ``--record``. The output is written in place (no temp file) and :meth:`close`
-always finalizes the container, so a run stopped early still leaves a playable file.
+always finalizes the container, so a run stopped early still leaves a playable file. MP4 and MOV
+are written fragmented (a self-contained fragment every second or so), so a hard kill or a full
+disk, which leave no chance to finalize, still leave a file playable up to its last fragment;
+Matroska and WebM are written cluster by cluster, which needs no such option.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ _PRESET_CODECS = {"libx264", "libx265"}
 _COLORSPACE = av.video.reformatter.Colorspace.ITU601
 _TAG_SMPTE170M = 6
 _RANGE_MPEG = 1
+#: Seconds of video per MP4/MOV fragment: at most this much (plus the encoder's delay) is lost to a kill.
+FRAGMENT_SECONDS = 1.0
+#: FFmpeg muxers of the MP4 family, which hold their index at the end unless fragmented.
+_FRAGMENTABLE = {"mp4", "mov", "ipod", "ismv", "3gp", "3g2", "f4v"}
 
 
 class VideoFileSink:
@@ -41,7 +48,8 @@ class VideoFileSink:
     increase; omitted, frames are spaced at ``fps``. ``display_matrix`` (FFmpeg's 9-int32 layout)
     carries rotation and flips into the container. ``audio_from`` names a file whose audio
     streams are copied packet by packet (no re-encode), interleaved with the video and cut at the
-    end of the last video frame written.
+    end of the last video frame written. ``fragment_seconds`` is the MP4/MOV fragment length
+    (None: one index at the end, as classic MP4 players expect, lost if the run is killed).
     """
 
     def __init__(
@@ -58,6 +66,7 @@ class VideoFileSink:
         audio_from: str | Path | None = None,
         options: dict[str, str] | None = None,
         threads: int = 0,
+        fragment_seconds: float | None = FRAGMENT_SECONDS,
     ):
         self.path = Path(path)
         self.width, self.height = width, height
@@ -67,6 +76,8 @@ class VideoFileSink:
         self._last_pts: int | None = None
         self._closed = False
         self._container = _open_output(self.path)
+        if fragment_seconds is not None and self._container.format.name in _FRAGMENTABLE:
+            self._container.container_options.update(_fragment_options(fragment_seconds))
         self._audio_input: av.container.InputContainer | None = None
         self._audio_packets: Iterator[av.Packet] | None = None
         self._audio_next: av.Packet | None = None
@@ -231,6 +242,15 @@ def pick_pixel_format(encoder: av.codec.Codec, width: int, height: int) -> str:
     if not formats:
         return "yuv420p"
     return formats[0]
+
+
+def _fragment_options(seconds: float) -> dict[str, str]:
+    """MP4 muxer options: a fragment at least every ``seconds``; the header (with the edit list that
+    keeps timestamps exact) is written with the first fragment."""
+    return {
+        "movflags": "frag_keyframe+delay_moov+default_base_moof",
+        "frag_duration": str(int(seconds * 1_000_000)),
+    }
 
 
 def _open_output(path: Path) -> av.container.OutputContainer:
