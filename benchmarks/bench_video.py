@@ -2,7 +2,9 @@
 
 The engine baseline stylizes frames already decoded into memory (no decoding, no encoding). The
 end-to-end run is what ``rtstyle video`` executes after loading the model: the threaded pipeline
-decoding the clip, stylizing and encoding to H.264 (with audio remux where the clip has audio).
+decoding the clip, stylizing (``Engine.submit``, two batches in flight) and encoding to H.264 or
+``--codec`` (with audio remux where the clip has audio). Engine switches take rtstyle's flags
+(``--cuda-graphs``, ``--no-copy-streams``, ``--threads``, ...).
 Rounds alternate engine and pipeline so that machine noise hits both alike; medians are reported.
 The pipeline hides decoding and encoding behind compute when its throughput is >= 90% of the
 engine's.
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.engine import Engine, EngineOptions
 from realtime_style.media.geometry import Resize
 from realtime_style.media.sources import VideoFileSource
@@ -44,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--preset", default="medium", help="x264 preset of the end-to-end run")
+    parser.add_argument("--codec", default=None, help="encoder of the end-to-end run (default libx264), e.g. h264_nvenc")
+    add_speed_arguments(parser.add_argument_group("engine switches (as rtstyle's flags)"))
     parser.add_argument("--require", type=float, default=None, help="exit 1 if pipeline/engine is below this")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
@@ -55,7 +60,8 @@ def make_engine(args: argparse.Namespace) -> Engine:
     else:
         torch.manual_seed(0)
         model = TransformerNet(ARCHITECTURES[args.arch])
-    return Engine(model, EngineOptions(device=args.device, precision=args.precision, batch_size=args.batch_size))
+    options = EngineOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, **speed_options(args))
+    return Engine(model, options)
 
 
 def decode_frames(clip: Path, frames: int, resize: Resize) -> np.ndarray:
@@ -85,9 +91,11 @@ def time_engine(engine: Engine, frames: np.ndarray) -> float:
 
 
 def time_pipeline(engine: Engine, args: argparse.Namespace, out: Path) -> tuple[float, dict[str, float], int]:
-    options = VideoOptions(resize=Resize(max_size=args.max_size), max_frames=args.frames, preset=args.preset)
+    options = VideoOptions(
+        resize=Resize(max_size=args.max_size), max_frames=args.frames, preset=args.preset, codec=args.codec
+    )
     started = time.perf_counter()
-    result = process_video(engine.stylize, engine.batch_size, args.clip, out, options)
+    result = process_video(engine.stylize, engine.batch_size, args.clip, out, options, submit=engine.submit)
     return time.perf_counter() - started, result.stats.busy, result.frames
 
 
