@@ -8,6 +8,7 @@ window is a sink too (:mod:`realtime_style.live.window`).
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -57,6 +58,20 @@ def _reason(exc: BaseException) -> str:
     return text if isinstance(text, str) else (text[0] if text else type(exc).__name__)
 
 
+def _with_query(url: str, option: str) -> str:
+    return url + ("&" if "?" in url else "?") + option
+
+
+def _stream_failure(url: str, exc: BaseException) -> str:
+    """What went wrong with a stream, in the user's terms."""
+    code = getattr(exc, "errno", None)
+    if code in (errno.EPIPE, errno.ECONNRESET):
+        return f"stream {url}: the receiver went away ({_reason(exc)}); stopping"
+    if code == errno.ETIMEDOUT:
+        return f"stream {url}: the receiver stopped reading for {STREAM_TIMEOUT:g} s; stopping"
+    return f"stream {url} failed: {_reason(exc)}"
+
+
 def even(value: int) -> int:
     """H.264 in 4:2:0 needs even frame sides."""
     return max(2, value - value % 2)
@@ -94,9 +109,14 @@ class StreamSink:
         self._size = (0, 0)
 
     def _target(self) -> str:
+        """The URL handed to FFmpeg, with the options a live sender needs."""
         if self.url.startswith("udp://") and "pkt_size" not in self.url:
             # 7 TS packets per datagram: the size receivers expect, and below any loopback/LAN MTU.
-            return self.url + ("&" if "?" in self.url else "?") + "pkt_size=1316"
+            return _with_query(self.url, "pkt_size=1316")
+        if self.url.startswith("tcp://") and "timeout=" not in self.url:
+            # A receiver that stops reading fails the write after STREAM_TIMEOUT instead of blocking it
+            # forever (FFmpeg's tcp option, in microseconds; it bounds the connection attempt too).
+            return _with_query(self.url, f"timeout={round(STREAM_TIMEOUT * 1e6)}")
         return self.url
 
     def open(self, width: int, height: int, fps: float) -> None:
@@ -134,7 +154,7 @@ class StreamSink:
             for packet in self._stream.encode(video):
                 self._container.mux(packet)
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"stream {self.url} failed: {_reason(exc)}") from None
+            raise OutputError(_stream_failure(self.url, exc)) from None
 
     def close(self) -> None:
         if self._container is None:
@@ -147,8 +167,10 @@ class StreamSink:
                 container.mux(packet)
         except (av.FFmpegError, OSError):
             pass  # the peer is gone; nothing left to deliver
-        finally:
-            container.close()
+        try:
+            container.close()  # flushes the last bytes: fails again when the receiver went away
+        except (av.FFmpegError, OSError):
+            pass
 
 
 VIRTUAL_CAMERA_HELP = (
@@ -177,11 +199,21 @@ class VirtualCameraSink:
                 width=width, height=height, fps=fps or 30, fmt=pyvirtualcam.PixelFormat.RGB, device=self.device
             )
         except (RuntimeError, ValueError, OSError) as exc:
-            raise DeviceError(f"no virtual camera device available ({_reason(exc)}); {VIRTUAL_CAMERA_HELP}") from None
+            reason = _reason(exc)
+            if any(word in reason.lower() for word in ("in use", "busy")):
+                which = f"virtual camera {self.device}" if self.device else "the virtual camera"
+                raise DeviceError(
+                    f"{which} is in use by another program ({reason}); close that program, "
+                    "or choose another device with --virtual-cam-device"
+                ) from None
+            raise DeviceError(f"no virtual camera device available ({reason}); {VIRTUAL_CAMERA_HELP}") from None
         self.name = f"virtual camera {self._camera.device}"
 
     def write(self, frame: np.ndarray, meta: OutputMeta) -> None:
-        self._camera.send(np.ascontiguousarray(frame))
+        try:
+            self._camera.send(np.ascontiguousarray(frame))
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise DeviceError(f"{self.name} failed: {_reason(exc)}") from None
 
     def close(self) -> None:
         if self._camera is not None:
