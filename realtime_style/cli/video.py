@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import threading
 
+import av
+
 from realtime_style.cli.common import (
     add_stylize_arguments,
     positive,
@@ -40,7 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output")
     group.add_argument(
-        "--codec", default=None, help=f"video encoder, e.g. libx265, mpeg4 (default {DEFAULT_CODEC}, libvpx-vp9 for .webm)"
+        "--codec",
+        type=video_encoder,
+        default=None,
+        help=f"video encoder, e.g. libx265, mpeg4, or a hardware one this PyAV build has, e.g. h264_nvenc "
+        f"(needs its GPU and driver) (default {DEFAULT_CODEC}, libvpx-vp9 for .webm)",
     )
     group.add_argument(
         "--crf", type=int, default=DEFAULT_CRF, help=f"quality for x264/x265/VP9/AV1, lower is better (default {DEFAULT_CRF})"
@@ -49,6 +55,32 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
     group.add_argument("--max-frames", type=positive(int), default=None, help="stop after this many frames")
     group.add_argument("--duration", type=positive(float), default=None, help="stop after this many seconds of video")
+
+
+#: Name endings of FFmpeg's hardware encoders (NVIDIA, Intel, AMD, VA-API, Apple, V4L2, Windows).
+HARDWARE_SUFFIXES = ("_nvenc", "_qsv", "_amf", "_vaapi", "_videotoolbox", "_v4l2m2m", "_mf")
+
+
+def is_video_encoder(name: str) -> bool:
+    try:
+        return av.codec.Codec(name, "w").type == "video"
+    except (av.FFmpegError, ValueError):
+        return False
+
+
+def hardware_encoders() -> list[str]:
+    """The hardware video encoders compiled into this PyAV build (usable only with their device)."""
+    return sorted(n for n in av.codecs_available if n.endswith(HARDWARE_SUFFIXES) and is_video_encoder(n))
+
+
+def video_encoder(name: str) -> str:
+    """argparse type of ``--codec``: a video encoder of this PyAV build, else an error naming the choices."""
+    if not is_video_encoder(name):
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a video encoder in this PyAV build (e.g. {DEFAULT_CODEC}, libx265, libvpx-vp9, mpeg4; "
+            f"hardware: {', '.join(hardware_encoders()) or 'none'})"
+        )
+    return name
 
 
 def options_from_args(args: argparse.Namespace) -> VideoOptions:
