@@ -83,7 +83,7 @@ class CopyStreams:
         compute = torch.cuda.current_stream(self.device)
         host = torch.empty(frames.shape, dtype=frames.dtype, pin_memory=True)
         self.download_stream.wait_stream(compute)
-        finished = torch.cuda.Event()
+        finished = torch.cuda.Event(blocking=True)  # result() sleeps instead of spinning a core the codecs need
         with torch.cuda.stream(self.download_stream):
             host.copy_(frames, non_blocking=True)
             finished.record(self.download_stream)
