@@ -82,7 +82,7 @@ def test_file_as_camera_streams_stylized_frames_over_udp(clip, random_model_file
         [
             "--source", str(clip), "--style", str(random_model_file), "--device", "cpu", "--precision", "fp32",
             "--size", f"{WIDTH}x{HEIGHT}", "--stream", receiver.url, "--record", str(record),
-            "--max-frames", "20", "--stats-json", str(stats_path),
+            "--max-frames", "20", "--stats-json", str(stats_path), "--workers", "1",
         ],
         capsys,
     )  # fmt: skip
@@ -110,6 +110,22 @@ def test_file_as_camera_streams_stylized_frames_over_udp(clip, random_model_file
         recorded = list(container.decode(video=0))
     assert len(recorded) == 20 and (recorded[0].width, recorded[0].height) == (WIDTH, HEIGHT)
     assert stats["latency_p95_ms"] is not None and stats["styles"] == ["random.light"]
+
+
+def test_workers_and_engine_switches_reach_the_live_engine(clip, random_model_file, tmp_path, capsys):
+    stats_path = tmp_path / "stats.json"
+    code, err = run_cli(
+        [
+            "--source", str(clip), "--style", str(random_model_file), "--device", "cpu", "--precision", "bf16",
+            "--size", f"{WIDTH}x{HEIGHT}", "--max-frames", "3", "--stats-json", str(stats_path),
+            "--workers", "2", "--threads", "1", "--no-split-conv",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    stats = json.loads(stats_path.read_text())
+    assert stats["workers"] == 2 and stats["frames_out"] == 3
+    assert "fast-norm" in stats["engine"] and "split-conv" not in stats["engine"] and "1 threads" in stats["engine"]
 
 
 def test_no_camera_is_a_one_line_error(random_model_file, capsys):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 import torch
 
 from realtime_style.engine import Engine
@@ -17,6 +18,18 @@ from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
 HEIGHT, WIDTH = 96, 160
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine, OpenMP spinning on two threads is far slower.
+
+    Autouse in every test module that imports it.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def pattern(index: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
+from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError
 from realtime_style.live.adaptive import parse_size
@@ -16,6 +16,7 @@ from realtime_style.live.sinks import LiveSink, RecordSink, StreamSink, VirtualC
 from realtime_style.live.sources import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
 from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
+from realtime_style.live.workers import default_threads, default_workers
 from realtime_style.models.transformer import ARCHITECTURES
 
 #: Output rate held by default on a CPU, where full-size frames are too slow for live use.
@@ -67,11 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     processing.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     processing.add_argument("--precision", choices=["auto", *PRECISIONS], default="auto", help="network precision")
     processing.add_argument(
-        "--threads",
+        "--workers",
         type=positive(int),
         default=None,
-        help="CPU threads for the network (default: all cores but one, which capture and output need)",
+        help="frames stylized in parallel, each on its own thread and engine (default: 2 on a CPU with 2+ cores, else 1)",
     )
+    add_speed_arguments(processing)  # --threads (default: the cores but one, shared by the workers), --no-fast-norm, ...
 
     outputs = parser.add_argument_group("outputs (several at once are fine)")
     outputs.add_argument(
@@ -140,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     prefer = default_arch(device, args.arch)
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
-    threads = args.threads or live_cpu_threads()
-    bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1, threads=threads))
+    workers = args.workers or default_workers(device)
+    speed = {"threads": default_threads(workers), **speed_options(args)}
+    bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed))
     sinks, window = build_sinks(args)
     if not sinks:
         report(args, "no display and no output given: frames are stylized and dropped (see --stream, --record)")
@@ -158,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         duration=args.duration,
         snapshot_dir=args.snapshot_dir,
+        workers=workers,
     )
     pipeline = LivePipeline(
         source,
@@ -169,7 +173,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if not window:
         start_stdin_controls(pipeline.controls)
-    report(args, f"live: {', '.join(bank.names)} on {device}; " + (HELP if window else HELP + " (+ Enter)"))
+    report(
+        args,
+        f"live: {', '.join(bank.names)} on {device}, {workers} worker(s); " + (HELP if window else HELP + " (+ Enter)"),
+    )
     try:
         pipeline.run()
     except KeyboardInterrupt:
@@ -178,20 +185,16 @@ def run(args: argparse.Namespace) -> int:
         if args.stats_json and pipeline.stats.outputs:
             pipeline.stats.write_json(
                 args.stats_json,
-                {"styles": bank.names, "processing_size": list(pipeline.processing_size), "device": str(device)},
+                {
+                    "styles": bank.names,
+                    "processing_size": list(pipeline.processing_size),
+                    "device": str(device),
+                    "workers": workers,
+                    "engine": bank.engine(pipeline.state.style).describe(),
+                },
             )
     report(args, pipeline.stats.format())
     return 0
-
-
-def live_cpu_threads() -> int:
-    """All usable cores but one: the capture thread must not stall the network's OpenMP team.
-
-    Measured on a shared 2-core machine: two network threads next to the capture thread gave under
-    1 fps at 160x96 where one thread gave 22 fps (OpenMP workers spin waiting for a descheduled peer).
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - 1)
 
 
 def _smoother(args: argparse.Namespace):

@@ -1,11 +1,14 @@
-"""The live pipeline: newest captured frame -> engine -> (smoother) -> every sink, never a backlog.
+"""The live pipeline: newest captured frame -> engine worker(s) -> (smoother) -> every sink, never a backlog.
 
-Capture runs on its own thread and keeps one frame (:class:`LatestFrameGrabber`); this loop takes
-the newest, stylizes it at batch size 1, and hands the result to the sinks, so latency is one
-capture interval plus one processing time at most, whatever the engine's speed: frames that
-arrive while it works are dropped and counted. Controls (keys, stdin, Python calls) are applied
-between frames on this thread. On CUDA the engine moves frames through pinned memory with
-non-blocking copies and runs in fp16 (see :class:`~realtime_style.engine.Engine`).
+Capture runs on its own thread and keeps one frame (:class:`LatestFrameGrabber`). Whenever an
+engine worker (:class:`~realtime_style.live.workers.WorkerPool`, ``workers`` threads) is idle,
+this loop hands it the newest frame at batch size 1; frames that arrive while every worker is
+busy are dropped and counted, so latency is one capture interval plus one processing time at
+most, whatever the engine's speed. With several workers, frames are stylized in parallel and
+shown in capture order: a frame that finishes after a newer one was shown is dropped (counted as
+late). Controls (keys, stdin, Python calls), temporal smoothing and the sinks run on this thread,
+between frames. On CUDA the engine moves frames through pinned memory with non-blocking copies
+and runs in fp16 (see :class:`~realtime_style.engine.Engine`).
 """
 
 from __future__ import annotations
@@ -16,22 +19,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from realtime_style.engine import Engine
 from realtime_style.errors import DeviceError, ModelError
 from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, scaled_size
 from realtime_style.live.capture import CapturedFrame, LatestFrameGrabber, ReconnectPolicy, stderr_log
 from realtime_style.live.controls import Action, Command, Controls
+from realtime_style.live.frame_job import FrameJob, Stylized, stylize_job
 from realtime_style.live.sinks import LiveSink, OutputMeta, save_snapshot
 from realtime_style.live.sources import CaptureSource
 from realtime_style.live.stats import LiveStats
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.window import PreviewWindow
+from realtime_style.live.workers import Done, WorkerPool
 from realtime_style.temporal import Smoother
 
 #: Seconds an overlay notice (style name, strength, ...) stays on screen.
 NOTICE_SECONDS = 2.0
+#: How often the loop looks for a new frame while a worker is idle and another one is busy.
+POLL_SECONDS = 0.005
 
 
 @dataclass
@@ -54,6 +59,8 @@ class LiveOptions:
     #: Seconds without any frame (outside a reconnection) before the camera counts as lost.
     frame_timeout: float = 5.0
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    #: Engine worker threads stylizing frames in parallel (see :func:`~realtime_style.live.workers.default_workers`).
+    workers: int = 1
 
 
 @dataclass
@@ -102,6 +109,8 @@ class LivePipeline:
         self.governor: ResolutionGovernor | None = None
         self.processing_size: tuple[int, int] = (0, 0)
         self._last_output: np.ndarray | None = None
+        #: Sequence number of the newest frame shown: an older one finishing later is late.
+        self._shown_seq = -1
         self._snapshot_due = False
         self._notice = ""
         self._notice_until = 0.0
@@ -121,8 +130,13 @@ class LivePipeline:
             for sink in self.sinks:
                 sink.open(width, height, self.source.fps)
                 opened.append(sink)
+            pool: WorkerPool[FrameJob, Stylized] = WorkerPool(self.options.workers, lambda _i, job: stylize_job(job))
             grabber.start(open_source=False)
-            self._loop(grabber)
+            try:
+                self._loop(grabber, pool)
+            finally:
+                pool.close()
+                self.stats.dropped += pool.busy  # taken, never shown
         finally:
             grabber.stop()
             for sink in reversed(opened):
@@ -130,7 +144,8 @@ class LivePipeline:
                     sink.close()
                 except Exception as exc:  # closing must not hide the run's own outcome
                     self.log(f"closing {sink.name} failed: {exc}")
-            self.stats.captured, self.stats.dropped = grabber.captured, grabber.dropped
+            self.stats.captured = grabber.captured
+            self.stats.dropped += grabber.dropped + self.stats.late
             self.stats.reconnects = grabber.reconnects
         return self.stats
 
@@ -145,8 +160,11 @@ class LivePipeline:
             self.processing_size = (width, height)
 
     def _warm_up(self) -> None:
-        """One frame through the network first, so its one-off set-up cost is not the first frame's latency."""
-        self._run_engines(np.zeros((self.processing_size[1], self.processing_size[0], 3), np.uint8))
+        """One frame through each worker's engine first, so one-off set-up costs are not in the first frames' latency."""
+        width, height = self.processing_size
+        blank = CapturedFrame(np.zeros((height, width, 3), np.uint8), self.clock(), -1)
+        for worker in range(self.options.workers):
+            stylize_job(self._job(blank, worker))
 
     def _finished(self, start: float) -> bool:
         o = self.options
@@ -156,30 +174,71 @@ class LivePipeline:
             return True
         return self.window is not None and self.window.closed
 
-    def _loop(self, grabber: LatestFrameGrabber) -> None:
+    def _loop(self, grabber: LatestFrameGrabber, pool: WorkerPool[FrameJob, Stylized]) -> None:
         start = last_frame = self.clock()
+        captured = -1
         while not self._finished(start):
             self._poll_window()
             if self._apply(self.controls.drain()):
                 return
-            frame = grabber.latest(timeout=0.05)
             now = self.clock()
-            if frame is None:
-                if grabber.reconnecting:
-                    last_frame = now
-                elif now - last_frame > self.options.frame_timeout:
-                    raise DeviceError(
-                        f"no frames from {self.source.description} for {self.options.frame_timeout:g} s"
-                    )
-                continue
-            last_frame = now
-            if self.state.paused:
-                self._show_paused(frame)
-                continue
-            self._output(frame, now)
+            if grabber.captured != captured or grabber.reconnecting:
+                captured, last_frame = grabber.captured, now
+            elif now - last_frame > self.options.frame_timeout:
+                raise DeviceError(f"no frames from {self.source.description} for {self.options.frame_timeout:g} s")
+            taking = self._can_take(pool)
+            if taking:
+                frame = grabber.latest(timeout=POLL_SECONDS if pool.busy else 0.05)
+                if frame is not None:
+                    self._take(frame, pool)
+            for done in pool.collect(timeout=0.0 if taking else 0.05):
+                self._emit(done)
 
-    def _output(self, frame: CapturedFrame, taken: float) -> None:
-        image = self._stylize(frame.image)
+    def _can_take(self, pool: WorkerPool[FrameJob, Stylized]) -> bool:
+        """Paused (frames are shown frozen), or a worker is idle and more output is wanted."""
+        if self.state.paused:
+            return True
+        wanted = self.options.max_frames
+        return pool.idle_worker() is not None and (wanted is None or self.stats.outputs + pool.busy < wanted)
+
+    def _take(self, frame: CapturedFrame, pool: WorkerPool[FrameJob, Stylized]) -> None:
+        if self.state.paused:
+            self._show_paused(frame)
+            return
+        worker = pool.idle_worker()
+        assert worker is not None
+        pool.submit(worker, self._job(frame, worker))
+
+    def _job(self, frame: CapturedFrame, worker: int) -> FrameJob:
+        """The frame's work under the current controls; advances a crossfade by one frame."""
+        s = self.state
+        fade = None
+        if s.fade_from is not None:
+            s.fade_step += 1
+            fade = (self.styles.engine(s.fade_from, worker), s.fade_step / (self.options.crossfade_frames + 1))
+            if s.fade_step >= self.options.crossfade_frames:
+                s.fade_from, s.fade_step = None, 0
+        engine = self.styles.engine(s.style, worker)
+        return FrameJob(frame, self.processing_size, engine, s.strength, s.preserve_color, fade, self.clock())
+
+    def _emit(self, done: Done[Stylized]) -> None:
+        """Smooth, size and show a finished frame, unless a newer one is already out."""
+        if done.error is not None:
+            raise done.error
+        assert done.result is not None
+        job, frame = done.result.job, done.result.job.frame
+        if frame.seq <= self._shown_seq:
+            self.stats.late += 1
+            return
+        self._shown_seq = frame.seq
+        image = done.result.image
+        if self.smoother is not None and self.state.temporal:
+            image = self.smoother.process(done.result.small, image)
+        height, width = frame.image.shape[:2]
+        if image.shape[:2] != (height, width):
+            import cv2
+
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
         if self._snapshot_due:
             self._snapshot_due = False
             self._save_snapshot(image)
@@ -187,10 +246,12 @@ class LivePipeline:
         meta = self._meta(frame)
         for sink in self.sinks:
             sink.write(image, meta)
-        done = self.clock()
-        self.stats.record(frame.time, done, done - taken)
-        if self.governor is not None and self.governor.update(done - taken):
-            self._resize(frame.image.shape[1], frame.image.shape[0])
+        finished = self.clock()
+        work = finished - job.handed
+        self.stats.record(frame.time, finished, work, done.cpu)
+        # Frames in parallel: the output rate is the workers' count over each frame's work.
+        if self.governor is not None and self.governor.update(work / self.options.workers):
+            self._resize(width, height)
 
     def _resize(self, width: int, height: int) -> None:
         assert self.governor is not None
@@ -204,6 +265,7 @@ class LivePipeline:
     def _show_paused(self, frame: CapturedFrame) -> None:
         """Paused: the picture freezes on every sink (receivers keep getting frames), nothing is stylized."""
         self.stats.paused_frames += 1
+        self._shown_seq = frame.seq
         if self._last_output is None:
             return
         meta = self._meta(frame)
@@ -215,41 +277,6 @@ class LivePipeline:
             key = self.window.poll_key()
             if key is not None:
                 self.controls.key(key)
-
-    # ----------------------------------------------------------------------------- stylizing
-
-    def _stylize(self, image: np.ndarray) -> np.ndarray:
-        import cv2
-
-        height, width = image.shape[:2]
-        size = self.processing_size
-        small = image if size == (width, height) else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        out = self._run_engines(small)
-        if self.smoother is not None and self.state.temporal:
-            out = self.smoother.process(small, out)
-        if out.shape[:2] != (height, width):
-            out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
-        return out
-
-    def _configure(self, engine: Engine) -> Engine:
-        engine.strength = self.state.strength
-        engine.preserve_color = self.state.preserve_color
-        return engine
-
-    @torch.inference_mode()
-    def _run_engines(self, image: np.ndarray) -> np.ndarray:
-        engine = self._configure(self.styles.engine(self.state.style))
-        x = engine.to_tensor(image[None])
-        y = engine.run_tensor(x)
-        s = self.state
-        if s.fade_from is not None:
-            s.fade_step += 1
-            old = self._configure(self.styles.engine(s.fade_from))
-            alpha = s.fade_step / (self.options.crossfade_frames + 1)
-            y = torch.lerp(old.run_tensor(x.to(old.dtype)).to(y.dtype), y, alpha)
-            if s.fade_step >= self.options.crossfade_frames:
-                s.fade_from, s.fade_step = None, 0
-        return engine.to_frames(y)[0]
 
     # ----------------------------------------------------------------------------- controls
 

@@ -1,4 +1,4 @@
-"""Live statistics: capture-to-output latency, output frame rate, dropped frames."""
+"""Live statistics: capture-to-output latency, output frame rate, dropped frames, CPU time per frame."""
 
 from __future__ import annotations
 
@@ -25,22 +25,29 @@ class LiveStats:
 
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     work_times: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    #: CPU seconds the engine worker spent on each frame shown (its thread alone).
+    work_cpu_times: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     outputs: int = 0
     first_output: float | None = None
     last_output: float | None = None
-    #: Filled from the capture thread's counters at the end of a run.
+    #: Filled from the capture thread's counters at the end of a run; ``dropped``: captured, never
+    #: shown (replaced before a worker was free, late, or still in a worker at the end).
     captured: int = 0
     dropped: int = 0
+    #: Stylized but not shown: a newer frame (from another worker) was out first.
+    late: int = 0
     reconnects: int = 0
     paused_frames: int = 0
     size_changes: int = 0
     #: Recent output times, for the overlay's current fps.
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=30))
 
-    def record(self, capture_time: float, output_time: float, work_seconds: float) -> None:
+    def record(self, capture_time: float, output_time: float, work_seconds: float, cpu_seconds: float | None = None) -> None:
         """One frame went out: ``output_time - capture_time`` is its latency."""
         self.latencies.append(output_time - capture_time)
         self.work_times.append(work_seconds)
+        if cpu_seconds is not None:
+            self.work_cpu_times.append(cpu_seconds)
         self.outputs += 1
         self.first_output = output_time if self.first_output is None else self.first_output
         self.last_output = output_time
@@ -63,6 +70,7 @@ class LiveStats:
             "frames_captured": self.captured,
             "frames_dropped": self.dropped,
             "drop_rate": round(self.dropped / self.captured, 3) if self.captured else 0.0,
+            "frames_late": self.late,
             "paused_frames": self.paused_frames,
             "reconnects": self.reconnects,
             "size_changes": self.size_changes,
@@ -72,6 +80,7 @@ class LiveStats:
             "latency_p95_ms": percentile_ms(self.latencies, 95),
             "latency_max_ms": round(max(self.latencies) * 1000, 1) if self.latencies else None,
             "work_p50_ms": percentile_ms(self.work_times, 50),
+            "work_cpu_p50_ms": percentile_ms(self.work_cpu_times, 50),
         }
 
     def format(self) -> str:

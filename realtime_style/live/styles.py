@@ -49,7 +49,11 @@ def style_label(path: Path) -> str:
 
 
 class StyleBank:
-    """An ordered list of styles; :meth:`engine` loads a style's model and engine once, on demand."""
+    """An ordered list of styles; :meth:`engine` loads a style's model once and its engines on demand.
+
+    Each live worker thread runs its own engine ``replica`` of a style (an engine is used by one
+    thread at a time); replicas share the loaded model file.
+    """
 
     def __init__(
         self,
@@ -62,13 +66,16 @@ class StyleBank:
         self.paths = list(paths)
         self.names = [style_label(p) for p in self.paths]
         self._factory = engine_factory or (lambda model: Engine(model, options))
-        self._engines: dict[int, Engine] = {}
+        self._models: dict[int, StyleModel] = {}
+        self._engines: dict[tuple[int, int], Engine] = {}
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def engine(self, index: int) -> Engine:
-        """The engine of style ``index``; raises :class:`ModelError` if its file is bad."""
-        if index not in self._engines:
-            self._engines[index] = self._factory(load_model(self.paths[index]))
-        return self._engines[index]
+    def engine(self, index: int, replica: int = 0) -> Engine:
+        """Engine ``replica`` of style ``index``; raises :class:`ModelError` if its file is bad."""
+        if index not in self._models:
+            self._models[index] = load_model(self.paths[index])
+        if (index, replica) not in self._engines:
+            self._engines[index, replica] = self._factory(self._models[index])
+        return self._engines[index, replica]

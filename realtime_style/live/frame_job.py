@@ -1,0 +1,64 @@
+"""One live frame's work, as a worker thread does it: resize to the processing size, run the network(s).
+
+Everything a frame needs is fixed in its :class:`FrameJob` when the pipeline hands it out (the
+style's engine replica of that worker, strength, colour, crossfade weight), so frames stylized on
+different threads come out exactly as they would on one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from realtime_style.engine import Engine
+from realtime_style.live.capture import CapturedFrame
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """A captured frame and how to stylize it."""
+
+    frame: CapturedFrame
+    #: Processing size (width, height).
+    size: tuple[int, int]
+    engine: Engine
+    strength: float
+    preserve_color: bool
+    #: The style being faded out and the new style's weight in this frame; None: no crossfade.
+    fade: tuple[Engine, float] | None
+    #: Pipeline clock when the job was handed to a worker.
+    handed: float
+
+
+@dataclass(frozen=True)
+class Stylized:
+    """A job's result at the processing size, with the input it came from (for temporal smoothing)."""
+
+    job: FrameJob
+    small: np.ndarray
+    image: np.ndarray
+
+
+def _configured(engine: Engine, job: FrameJob) -> Engine:
+    engine.strength = job.strength
+    engine.preserve_color = job.preserve_color
+    return engine
+
+
+@torch.inference_mode()
+def stylize_job(job: FrameJob) -> Stylized:
+    """Stylize ``job.frame`` at ``job.size`` (the engines must be this thread's replicas)."""
+    import cv2
+
+    image = job.frame.image
+    height, width = image.shape[:2]
+    small = image if job.size == (width, height) else cv2.resize(image, job.size, interpolation=cv2.INTER_AREA)
+    engine = _configured(job.engine, job)
+    x = engine.to_tensor(small[None])
+    y = engine.run_tensor(x)
+    if job.fade is not None:
+        old, alpha = job.fade
+        y = torch.lerp(_configured(old, job).run_tensor(x.to(old.dtype)).to(y.dtype), y, alpha)
+    return Stylized(job, small, engine.to_frames(y)[0])
