@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from realtime_style.errors import OutputError
+from realtime_style.media.outfile import CheckedFile
 from realtime_style.media.util import first_line
 
 DEFAULT_CODEC = "libx264"
@@ -75,7 +76,7 @@ class VideoFileSink:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._closed = False
-        self._container = _open_output(self.path)
+        self._container, self._file = _open_output(self.path)
         if fragment_seconds is not None and self._container.format.name in _FRAGMENTABLE:
             self._container.container_options.update(_fragment_options(fragment_seconds))
         self._audio_input: av.container.InputContainer | None = None
@@ -90,7 +91,7 @@ class VideoFileSink:
                 self._add_audio(Path(audio_from))
         except BaseException:
             self._abandon()
-            self.path.unlink(missing_ok=True)  # created by av.open above, still empty
+            self.path.unlink(missing_ok=True)  # created by _open_output above, still empty
             raise
 
     @property
@@ -215,15 +216,18 @@ class VideoFileSink:
             self._abandon()
 
     def _abandon(self) -> None:
-        """Close both containers, whatever state they are in."""
+        """Close both containers and the file, whatever state they are in; raise any write error."""
         self._closed = True
         try:
             self._container.close()
         except (av.FFmpegError, OSError) as exc:
             raise OutputError(f"{self.path}: cannot finalize ({first_line(exc)})") from None
         finally:
+            self._file.close()
             if self._audio_input is not None:
                 self._audio_input.close()
+        if self._file.error is not None:
+            raise OutputError(f"{self.path}: cannot write ({first_line(self._file.error)})")
 
     def __enter__(self) -> "VideoFileSink":
         return self
@@ -253,16 +257,33 @@ def _fragment_options(seconds: float) -> dict[str, str]:
     }
 
 
-def _open_output(path: Path) -> av.container.OutputContainer:
+def _open_output(path: Path) -> tuple[av.container.OutputContainer, CheckedFile]:
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name such as {path / 'out.mp4'}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputError(f"{path}: {path.parent} is not a folder")
     if not path.parent.is_dir():
         raise OutputError(f"{path}: folder {path.parent} does not exist")
     try:
-        return av.open(str(path), mode="w")
+        file = CheckedFile(path)
     except PermissionError:
         raise OutputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create ({first_line(exc)})") from None
+    try:
+        container = av.open(file, mode="w")
+        file.truncate()
+        return container, file
     except ValueError as exc:
+        _discard(file, path)
         raise OutputError(f"{path}: unknown output format; use an extension such as .mp4 or .mkv ({first_line(exc)})") from None
     except (av.FFmpegError, OSError) as exc:
+        _discard(file, path)
         raise OutputError(f"{path}: cannot create ({first_line(exc)})") from None
+
+
+def _discard(file: CheckedFile, path: Path) -> None:
+    """Close ``file`` and remove it if :func:`_open_output` created it (a file there before stays)."""
+    file.close()
+    if not file.existed:
+        path.unlink(missing_ok=True)
