@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +23,7 @@ from realtime_style.cli import main as rtstyle
 from realtime_style.errors import OutputError
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from test_reliability_output import file_size_limit
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,16 +102,12 @@ def tiny_run(tmp_path, random_model_file) -> list[str]:
     ]  # fmt: skip
 
 
-def train_process(args: list[str], file_size_limit: int | None = None) -> subprocess.CompletedProcess:
-    def limit_file_size() -> None:  # in the child: a write past the limit fails with EFBIG instead of a signal
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
-
+def train_process(args: list[str], file_size_limit_bytes: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "training", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-        preexec_fn=limit_file_size if file_size_limit else None,
+        preexec_fn=file_size_limit(file_size_limit_bytes) if file_size_limit_bytes else None,
     )  # fmt: skip
 
 
@@ -124,7 +119,7 @@ def test_full_disk_while_checkpointing_then_resume(tiny_run, tmp_path, monkeypat
     saved, model_bytes = checkpoint.read_bytes(), out.read_bytes()
 
     # Resume towards step 4 on a "full" disk: the step-4 checkpoint cannot be written.
-    full = train_process([*tiny_run, "--iterations", "4", "--resume"], file_size_limit=len(saved) // 2)
+    full = train_process([*tiny_run, "--iterations", "4", "--resume"], file_size_limit_bytes=len(saved) // 2)
     assert full.returncode == 2, full.stderr
     errors = full.stderr.strip().splitlines()
     assert errors == [errors[0]] and errors[0].startswith(f"training: error: cannot write checkpoint {checkpoint}: File too large")
