@@ -10,6 +10,7 @@ Every speed-up is on by default where it was measured to help and has an off swi
 - precision ``auto``: bf16 weights and activations on CPUs with avx512_bf16/AMX, fp16 on GPUs;
 - ``fast_norm``: InstanceNorm without the float32 round trip (CPU; the kernel accumulates in fp32);
 - ``split_output_conv``: the 9x9 convolution to 3 channels as a phase-split convolution (CPU);
+- ``fold_upsample``: upsample + 3x3 convolution as one 2x2 convolution on the small map (CPU);
 - ``tune_allocator``: glibc keeps freed activation maps for the next frame (CPU);
 - fused uint8 HWC <-> float CHW conversion (one pass each way, always on);
 - GPU only (not measured on hardware yet): channels_last, cuDNN autotuning, page-locked staging
@@ -59,6 +60,8 @@ class EngineOptions:
     fast_norm: bool | None = None
     #: Final 9x9 conv as a space-to-depth conv (12 output channels instead of 3); None: on CPU only.
     split_output_conv: bool | None = None
+    #: Decoder upsampling folded into its convolution (2.25x fewer MACs); None: on CPU only.
+    fold_upsample: bool | None = None
     #: Raise glibc's malloc thresholds so activation buffers are reused between frames (CPU).
     tune_allocator: bool = True
     #: Intra-op threads for CPU inference (process-wide); None keeps PyTorch's default (all cores).
@@ -129,6 +132,7 @@ class Engine:
         self.channels_last = _auto(self.options.channels_last, on_cuda)
         self.fast_norm = _auto(self.options.fast_norm, on_cpu)
         self.split_output_conv = _auto(self.options.split_output_conv, on_cpu)
+        self.fold_upsample = _auto(self.options.fold_upsample, on_cpu)
         self.batch_size = self.options.batch_size or default_batch_size(self.device)
         #: 1 = fully stylized, 0 = the original frame; may be changed between calls.
         self.strength = 1.0
@@ -153,7 +157,9 @@ class Engine:
 
     def _prepare(self, net: TransformerNet) -> torch.nn.Module:
         """An inference copy of ``net`` on our device and dtype; ``net`` itself is left as it is."""
-        fast = prepare_for_inference(net, fast_norm=self.fast_norm, split_output_conv=self.split_output_conv)
+        fast = prepare_for_inference(
+            net, fast_norm=self.fast_norm, split_output_conv=self.split_output_conv, fold_upsample=self.fold_upsample
+        )
         fast = fast.to(self.device, self.dtype)
         if self.channels_last:
             fast = fast.to(memory_format=torch.channels_last)
@@ -257,6 +263,7 @@ class Engine:
             for name, on in (
                 ("fast-norm", self.fast_norm and self.dtype != torch.float32),
                 ("split-conv", self.split_output_conv),
+                ("fold-upsample", self.fold_upsample),
                 ("compiled", self.options.compile),
                 ("copy streams", self.copy_streams),
                 ("CUDA graphs", self.cuda_graphs),

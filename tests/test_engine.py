@@ -7,6 +7,7 @@ level by more than 1; bf16 paths stay within a mean of 1.5 levels and a max of 3
 
 from __future__ import annotations
 
+import copy
 import os
 
 import numpy as np
@@ -16,10 +17,12 @@ import torch.nn.functional as F
 
 from realtime_style.allocator import tune_glibc_malloc
 from realtime_style.engine import Engine, EngineOptions, cpu_has_fast_bf16
-from realtime_style.models.inference import PhaseSplitConv, prepare_for_inference
+from realtime_style.models.inference import FoldedUpsampleConv, PhaseSplitConv, prepare_for_inference
 from realtime_style.models.transformer import ARCHITECTURES, InstanceNorm, TransformerNet
 
-PLAIN = dict(device="cpu", precision="fp32", fast_norm=False, split_output_conv=False, tune_allocator=False)
+PLAIN = dict(
+    device="cpu", precision="fp32", fast_norm=False, split_output_conv=False, fold_upsample=False, tune_allocator=False
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,14 @@ def test_inference_copy_leaves_the_trained_net_alone(net: TransformerNet) -> Non
 
 
 @pytest.mark.parametrize(
-    "option", [dict(split_output_conv=True), dict(channels_last=True), dict(tune_allocator=True), dict(threads=1)]
+    "option",
+    [
+        dict(split_output_conv=True),
+        dict(fold_upsample=True),
+        dict(channels_last=True),
+        dict(tune_allocator=True),
+        dict(threads=1),
+    ],
 )
 def test_float32_fast_paths_match_the_plain_path(net, images, plain, option) -> None:
     threads = torch.get_num_threads()
@@ -116,6 +126,22 @@ def test_strength_zero_returns_the_input_and_leaves_it_untouched(net, images) ->
     before = x.clone()
     engine.run_tensor(x)
     assert torch.equal(x, before)
+
+
+def test_folded_upsample_equals_upsample_then_conv(net) -> None:
+    """Odd sizes and non-trivial norms: the folded decoder step is the same function, to float32 rounding."""
+    torch.manual_seed(1)
+    step = copy.deepcopy(net.decoder[0]).requires_grad_(False)
+    with torch.no_grad():
+        step.conv[1].weight.uniform_(0.5, 1.5)
+        step.conv[1].bias.uniform_(-0.2, 0.2)
+    x = torch.randn(2, step.conv[0][1].in_channels, 7, 11)
+    with torch.inference_mode():
+        expected, folded = step(x), FoldedUpsampleConv(step)(x)
+    assert folded.shape == expected.shape == (2, step.conv[0][1].out_channels, 14, 22)
+    torch.testing.assert_close(folded, expected, atol=1e-5, rtol=1e-5)
+    fast = prepare_for_inference(net, fold_upsample=True)
+    assert [type(m) for m in fast.decoder[:2]] == [FoldedUpsampleConv] * 2 and type(net.decoder[0]) is not FoldedUpsampleConv
 
 
 def test_allocator_tuning_reports_whether_it_applied() -> None:

@@ -17,6 +17,7 @@ from realtime_style.engine import EngineOptions
 SWITCHES: dict[str, tuple[str, bool, str]] = {
     "--no-fast-norm": ("fast_norm", False, "InstanceNorm via a float32 round trip (slower on CPU)"),
     "--no-split-conv": ("split_output_conv", False, "plain 9x9 output convolution (slower on CPU)"),
+    "--no-fold-upsample": ("fold_upsample", False, "upsample, then 3x3 convolution (slower on CPU)"),
     "--no-tune-allocator": ("tune_allocator", False, "leave glibc malloc's thresholds alone"),
     "--channels-last": ("channels_last", True, "NHWC activations (default on CUDA only)"),
     "--no-channels-last": ("channels_last", False, "NCHW activations"),

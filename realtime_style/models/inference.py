@@ -9,6 +9,10 @@
   multiply-accumulates but 20% of its CPU time, because 3 output channels leave the vector units
   mostly idle -- becomes a :class:`PhaseSplitConv`: a 5x5 convolution to 12 channels on a
   space-to-depth view of its input (2x faster on CPU; the result is the same sum of products).
+- ``fold_upsample``: each decoder step -- nearest x2 upsampling, reflection padding, 3x3
+  convolution -- becomes a :class:`FoldedUpsampleConv`: one 2x2 convolution to 4x the channels on
+  the small map (each output phase sees 2x2 distinct input pixels), interleaved into the large map.
+  2.25x fewer multiply-accumulates and no upsampled copy; the light network is ~1.2x faster on CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from realtime_style.models.transformer import InstanceNorm, TransformerNet
+from realtime_style.models.transformer import InstanceNorm, TransformerNet, UpsampleConv
 
 
 def phase_split_weight(weight: torch.Tensor, bias: torch.Tensor | None, r: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,14 +89,68 @@ class PhaseSplitConv(nn.Module):
         return y if (y.shape[-2], y.shape[-1]) == (height, width) else y[..., :height, :width]
 
 
+#: Upsampled row (or column) ``2I + p - 1 + u`` of a 3x3 tap ``u`` is small-map row ``I - 1 + FOLD[p][u]``
+#: after the small map is replicate-padded by 1 (which is what reflection padding of the upsampled map
+#: by 1 amounts to: its row -1 is its row 1, a copy of small-map row 0).
+FOLD = ((0, 1, 1), (0, 0, 1))
+
+
+def fold_upsample_weight(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """3x3 kernel on the x2 nearest-upsampled map -> 2x2 kernel per output phase, (O*4, C, 2, 2), phase-major per O."""
+    out_ch, in_ch, k, k2 = weight.shape
+    if (k, k2) != (3, 3):
+        raise ValueError(f"upsample folding needs a 3x3 kernel, got {k}x{k2}")
+    folded = weight.new_zeros(out_ch, 2, 2, in_ch, 2, 2)
+    for p in range(2):
+        for s in range(2):
+            for u in range(3):
+                for v in range(3):
+                    folded[:, p, s, :, FOLD[p][u], FOLD[s][v]] += weight[:, :, u, v]
+    return folded.reshape(out_ch * 4, in_ch, 2, 2), bias.repeat_interleave(4)
+
+
+class FoldedUpsampleConv(nn.Module):
+    """:class:`UpsampleConv` computed on the small map: 2x2 convolution to 4 phases, interleaved.
+
+    Output phase ``(p, s)`` at ``(I, J)`` is the folded convolution's window at ``(I + p, J + s)``
+    over the replicate-padded small map; the phases are written straight into the large map.
+    """
+
+    def __init__(self, upsample: UpsampleConv):
+        super().__init__()
+        layer, norm, relu = upsample.conv  # ConvNormReLU: ConvLayer(ReflectionPad2d, Conv2d), norm, ReLU
+        pad, conv = layer
+        if pad.padding != (1, 1, 1, 1) or conv.stride != (1, 1) or conv.padding != (0, 0) or conv.groups != 1:
+            raise ValueError("upsample folding handles reflection-padded stride-1 3x3 convolutions only")
+        bias = conv.bias.detach() if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
+        weight, bias = fold_upsample_weight(conv.weight.detach(), bias)
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.bias = nn.Parameter(bias, requires_grad=False)
+        self.tail = nn.Sequential(norm, relu)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, height, width = x.shape
+        phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.weight, self.bias)
+        phases = phases.view(n, -1, 2, 2, height + 1, width + 1)
+        out = phases.new_empty(n, phases.shape[1], height, 2, width, 2)
+        for p in range(2):
+            for s in range(2):
+                out[:, :, :, p, :, s] = phases[:, :, p, s, p : p + height, s : s + width]
+        return self.tail(out.view(n, -1, 2 * height, 2 * width))
+
+
 def prepare_for_inference(
-    net: TransformerNet, *, fast_norm: bool = True, split_output_conv: bool = True
+    net: TransformerNet, *, fast_norm: bool = True, split_output_conv: bool = True, fold_upsample: bool = False
 ) -> TransformerNet:
     """A frozen copy of ``net`` with the chosen rewrites; ``net`` itself is not modified."""
     fast = copy.deepcopy(net).eval().requires_grad_(False)
     for module in fast.modules():
         if isinstance(module, InstanceNorm):
             module.upcast = not fast_norm
+    if fold_upsample:
+        for index, module in enumerate(fast.decoder):
+            if isinstance(module, UpsampleConv):
+                fast.decoder[index] = FoldedUpsampleConv(module)
     if split_output_conv:
         output_layer = fast.decoder[-1]  # ConvLayer: (ReflectionPad2d, Conv2d)
         output_layer[1] = PhaseSplitConv(output_layer[1])
