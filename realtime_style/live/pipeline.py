@@ -35,7 +35,7 @@ from realtime_style.temporal import Smoother
 
 #: Seconds an overlay notice (style name, strength, ...) stays on screen.
 NOTICE_SECONDS = 2.0
-#: How often the loop looks for a new frame while a worker is idle and another one is busy.
+#: How often the loop looks for work while a worker is idle and another one is busy (or paced).
 POLL_SECONDS = 0.005
 
 
@@ -111,6 +111,10 @@ class LivePipeline:
         self._last_output: np.ndarray | None = None
         #: Sequence number of the newest frame shown: an older one finishing later is late.
         self._shown_seq = -1
+        #: Several workers: hand out frames at least a frame's work / workers apart, so their results
+        #: come out evenly spaced (not in bursts) and rarely overtake each other.
+        self._pace = 0.0
+        self._last_handed = float("-inf")
         self._snapshot_due = False
         self._notice = ""
         self._notice_until = 0.0
@@ -191,7 +195,8 @@ class LivePipeline:
                 frame = grabber.latest(timeout=POLL_SECONDS if pool.busy else 0.05)
                 if frame is not None:
                     self._take(frame, pool)
-            for done in pool.collect(timeout=0.0 if taking else 0.05):
+            waiting = 0.0 if taking else POLL_SECONDS if pool.idle_worker() is not None else 0.05
+            for done in pool.collect(timeout=waiting):
                 self._emit(done)
 
     def _can_take(self, pool: WorkerPool[FrameJob, Stylized]) -> bool:
@@ -199,7 +204,9 @@ class LivePipeline:
         if self.state.paused:
             return True
         wanted = self.options.max_frames
-        return pool.idle_worker() is not None and (wanted is None or self.stats.outputs + pool.busy < wanted)
+        if pool.idle_worker() is None or (wanted is not None and self.stats.outputs + pool.busy >= wanted):
+            return False
+        return self.clock() >= self._last_handed + self._pace
 
     def _take(self, frame: CapturedFrame, pool: WorkerPool[FrameJob, Stylized]) -> None:
         if self.state.paused:
@@ -207,7 +214,9 @@ class LivePipeline:
             return
         worker = pool.idle_worker()
         assert worker is not None
-        pool.submit(worker, self._job(frame, worker))
+        job = self._job(frame, worker)
+        self._last_handed = job.handed
+        pool.submit(worker, job)
 
     def _job(self, frame: CapturedFrame, worker: int) -> FrameJob:
         """The frame's work under the current controls; advances a crossfade by one frame."""
@@ -249,6 +258,7 @@ class LivePipeline:
         finished = self.clock()
         work = finished - job.handed
         self.stats.record(frame.time, finished, work, done.cpu)
+        self._pace = work / self.options.workers if self.options.workers > 1 else 0.0
         # Frames in parallel: the output rate is the workers' count over each frame's work.
         if self.governor is not None and self.governor.update(work / self.options.workers):
             self._resize(width, height)

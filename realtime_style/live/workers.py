@@ -101,8 +101,8 @@ class WorkerPool(Generic[Job, Result]):
         self._idle.extend(done.worker for done in finished)
         return finished
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the threads after their current job (a job stuck in a driver is abandoned: daemons)."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop the threads after their current job (one frame; a job stuck in a driver is abandoned: daemons)."""
         for inbox in self._inboxes:
             inbox.put(None)
         deadline = time.monotonic() + timeout
