@@ -1,15 +1,22 @@
-"""Live latency and frame rate per model size and resolution, next to the engine alone (same run).
+"""Live latency and frame rate per model size, resolution and number of engine workers (same run).
 
 For each architecture and resolution: the baseline is the engine alone stylizing one in-memory
-frame at a time (batch 1, no capture, no output); the live run is :class:`LivePipeline` fed by a
-source faster than the engine (default 60 fps), so frames are dropped, never queued, and the
-numbers are capture-to-output latency p50/p95, output fps and the share of frames dropped.
-Both also report CPU milliseconds per frame (``cpu ms``: the engine's thread alone; the whole
-process for the live run), which hold on a shared, overloaded machine where wall times do not.
+frame at a time (batch 1, no capture, no output); then one live run per ``--workers`` count:
+:class:`LivePipeline` fed by a source faster than the engine (default 60 fps), so frames are
+dropped, never queued, and the numbers are capture-to-output latency p50/p95, output fps and the
+share of frames dropped. Every worker runs ``--threads`` intra-op threads (default 1).
+
+CPU time holds on a shared, overloaded machine where wall times do not, so each run also reports
+``w cpu`` (CPU ms a worker thread spent on a frame: its wall time on an idle core) and ``p cpu``
+(CPU ms of the whole process per frame out: capture, loop, late frames included), and projects
+the idle figures from them: ``fps* = min(source fps, workers x 1000 / w cpu, cores x 1000 / p cpu)``
+and ``lat* = w cpu + one source interval`` (a frame waits at most one interval for a free worker).
+The projection ignores two workers competing for memory bandwidth and cache: measure idle to know.
 Random weights (cost does not depend on the weights). Target on a 2-core CPU: ``light`` at
 360x640 >= 15 fps with p95 latency < 150 ms.
 
-    python -m benchmarks.bench_live --arch light standard --resolution 240x426 360x640 --seconds 8
+    python -m benchmarks.bench_live                      # light + standard, 240x426 + 360x640, 1 and 2 workers
+    python -m benchmarks.bench_live --arch light --resolution 360x640 --workers 1 2 --seconds 20
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from realtime_style.engine import Engine, EngineOptions
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.sinks import OutputMeta
 from realtime_style.live.styles import StyleBank
+from realtime_style.live.workers import usable_cores
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
@@ -62,13 +70,20 @@ class MemorySource:
 
 
 class NullSink:
+    """Discards frames; notes the process CPU time at the first and the last one."""
+
     name = "null"
+
+    def __init__(self) -> None:
+        self.first_cpu: float | None = None
+        self.last_cpu = 0.0
 
     def open(self, width: int, height: int, fps: float) -> None:
         pass
 
     def write(self, frame: np.ndarray, meta: OutputMeta) -> None:
-        pass
+        self.last_cpu = time.process_time()
+        self.first_cpu = self.last_cpu if self.first_cpu is None else self.first_cpu
 
     def close(self) -> None:
         pass
@@ -103,17 +118,29 @@ def engine_baseline(engine: Engine, frames: list[np.ndarray], seconds: float) ->
     return statistics.median(walls), statistics.median(cpus)
 
 
-def live_run(model_path: Path, options: EngineOptions, frames: list[np.ndarray], fps: float, seconds: float) -> dict:
+def live_run(
+    model_path: Path, options: EngineOptions, frames: list[np.ndarray], fps: float, seconds: float, workers: int
+) -> dict:
     height, width = frames[0].shape[:2]
     bank = StyleBank([model_path], options)
-    live = LiveOptions(size=(width, height), duration=seconds, crossfade_frames=0)
-    pipeline = LivePipeline(MemorySource(frames, fps), bank, [NullSink()], live, log=lambda _m: None)
-    cpu = time.process_time()
+    live = LiveOptions(size=(width, height), duration=seconds, crossfade_frames=0, workers=workers)
+    sink = NullSink()
+    pipeline = LivePipeline(MemorySource(frames, fps), bank, [sink], live, log=lambda _m: None)
     summary = pipeline.run().summary()
-    # CPU seconds of the whole process (capture thread included) per frame out: what a frame costs
-    # on idle cores, whatever the machine's load. The warm-up frame is in it too (a small bias up).
-    summary["cpu_ms_per_frame"] = round((time.process_time() - cpu) / max(1, summary["frames_out"]) * 1000, 1)
+    # CPU seconds of the whole process (capture thread, late frames included) per frame out, from the
+    # first frame out to the last (so without the start-up and warm-up): what a frame costs on idle
+    # cores, whatever the machine's load.
+    frames_out = summary["frames_out"]
+    spent = (sink.last_cpu - (sink.first_cpu or 0.0)) / (frames_out - 1) if frames_out > 1 else float("nan")
+    summary["cpu_ms_per_frame"] = round(spent * 1000, 1)
     return summary
+
+
+def projection(live: dict, workers: int, source_fps: float, cores: int) -> tuple[float, float]:
+    """Idle-machine fps and latency projected from CPU time (see the module docstring)."""
+    worker_ms = live["work_cpu_p50_ms"] or float("nan")
+    fps = min(source_fps, workers * 1000 / worker_ms, cores * 1000 / live["cpu_ms_per_frame"])
+    return round(fps, 2), round(worker_ms + 1000 / source_fps, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,10 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-fps", type=float, default=60.0, help="rate of the (faster than engine) source")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="engine worker counts to compare")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per worker (default 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
     options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, threads=args.threads)
+    cores = usable_cores()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for arch in args.arch:
@@ -139,47 +168,71 @@ def main(argv: list[str] | None = None) -> int:
                 frames = load_frames(height, width)
                 engine = StyleBank([path], options).engine(0)
                 per_frame, cpu = engine_baseline(engine, frames, args.seconds / 2)
-                live = live_run(path, options, frames, args.source_fps, args.seconds)
-                row = {
-                    "arch": arch,
-                    "resolution": f"{height}x{width}",
-                    "engine": engine.describe(),
-                    "threads": torch.get_num_threads(),
-                    "engine_ms": round(per_frame * 1000, 1),
-                    "engine_fps": round(1 / per_frame, 2),
-                    "engine_cpu_ms": round(cpu * 1000, 1),
-                    "live_fps": live["output_fps"],
-                    "live_vs_engine": round(live["output_fps"] * per_frame, 2),
-                    "live_cpu_ms": live["cpu_ms_per_frame"],
-                    "latency_p50_ms": live["latency_p50_ms"],
-                    "latency_p95_ms": live["latency_p95_ms"],
-                    "drop_rate": live["drop_rate"],
-                    "frames_out": live["frames_out"],
-                }
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    print()
-    print(
-        f"{'arch':9s} {'HxW':9s} {'engine fps':>10s} {'cpu ms':>7s} {'live fps':>9s} {'cpu ms':>7s} {'live/eng':>8s} "
-        f"{'p50 ms':>8s} {'p95 ms':>8s} {'dropped':>8s}"
-    )
-    for r in rows:
-        print(
-            f"{r['arch']:9s} {r['resolution']:9s} {r['engine_fps']:10.2f} {r['engine_cpu_ms']:7.1f} {r['live_fps']:9.2f} {r['live_cpu_ms']:7.1f} {r['live_vs_engine']:8.2f} "
-            f"{r['latency_p50_ms'] or 0:8.1f} {r['latency_p95_ms'] or 0:8.1f} {r['drop_rate']:8.1%}"
-        )
-    target = next(
-        (r for r in rows if r["arch"] == TARGET["arch"] and r["resolution"] == "{}x{}".format(*TARGET["resolution"])), None
-    )
-    if target is not None:
-        met = target["live_fps"] >= TARGET["fps"] and (target["latency_p95_ms"] or 1e9) < TARGET["p95_ms"]
-        print(
-            f"\ntarget light 360x640 >= {TARGET['fps']:g} fps, p95 < {TARGET['p95_ms']:g} ms: "
-            f"{'met' if met else 'NOT met'} ({target['live_fps']} fps, p95 {target['latency_p95_ms']} ms)"
-        )
+                for workers in args.workers:
+                    live = live_run(path, options, frames, args.source_fps, args.seconds, workers)
+                    fps_idle, latency_idle = projection(live, workers, args.source_fps, cores)
+                    row = {
+                        "arch": arch,
+                        "resolution": f"{height}x{width}",
+                        "engine": engine.describe(),
+                        "workers": workers,
+                        "threads_per_worker": args.threads,
+                        "engine_fps": round(1 / per_frame, 2),
+                        "engine_cpu_ms": round(cpu * 1000, 1),
+                        "live_fps": live["output_fps"],
+                        "latency_p50_ms": live["latency_p50_ms"],
+                        "latency_p95_ms": live["latency_p95_ms"],
+                        "drop_rate": live["drop_rate"],
+                        "frames_late": live["frames_late"],
+                        "frames_out": live["frames_out"],
+                        "worker_cpu_ms": live["work_cpu_p50_ms"],
+                        "process_cpu_ms": live["cpu_ms_per_frame"],
+                        "projected_fps": fps_idle,
+                        "projected_latency_ms": latency_idle,
+                    }
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    print_tables(rows, cores)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
+
+
+def print_tables(rows: list[dict], cores: int) -> None:
+    """The measured table, the worker ratios (same run) and the verdict on the target."""
+    print(f"\n{cores} cores; measured (wall) and projected idle (*, from CPU time)")
+    print(
+        f"{'arch':9s} {'HxW':8s} {'wk':>3s} {'fps':>6s} {'p50 ms':>7s} {'p95 ms':>7s} {'drop':>6s} {'late':>5s} "
+        f"{'w cpu':>6s} {'p cpu':>6s} {'fps*':>6s} {'lat*':>6s}"
+    )
+    for r in rows:
+        print(
+            f"{r['arch']:9s} {r['resolution']:8s} {r['workers']:3d} {r['live_fps']:6.2f} {r['latency_p50_ms'] or 0:7.1f} "
+            f"{r['latency_p95_ms'] or 0:7.1f} {r['drop_rate']:6.1%} {r['frames_late']:5d} {r['worker_cpu_ms'] or 0:6.1f} "
+            f"{r['process_cpu_ms']:6.1f} {r['projected_fps']:6.2f} {r['projected_latency_ms']:6.1f}"
+        )
+    base = {(r["arch"], r["resolution"]): r for r in rows if r["workers"] == 1}
+    others = [r for r in rows if r["workers"] > 1 and (r["arch"], r["resolution"]) in base]
+    if others:
+        print("\nN workers vs 1 (same run): fps ratio, p95 ratio, worker CPU ms ratio")
+        for r in others:
+            one = base[r["arch"], r["resolution"]]
+            print(
+                f"{r['arch']:9s} {r['resolution']:8s} {r['workers']} vs 1: fps x{_ratio(r['live_fps'], one['live_fps'])}, "
+                f"p95 x{_ratio(r['latency_p95_ms'], one['latency_p95_ms'])}, w cpu x{_ratio(r['worker_cpu_ms'], one['worker_cpu_ms'])}"
+            )
+    for r in rows:
+        if r["arch"] == TARGET["arch"] and r["resolution"] == "{}x{}".format(*TARGET["resolution"]):
+            met = r["live_fps"] >= TARGET["fps"] and (r["latency_p95_ms"] or 1e9) < TARGET["p95_ms"]
+            print(
+                f"target light 360x640 >= {TARGET['fps']:g} fps, p95 < {TARGET['p95_ms']:g} ms with {r['workers']} worker(s): "
+                f"{'met' if met else 'NOT met'} ({r['live_fps']} fps, p95 {r['latency_p95_ms']} ms; "
+                f"projected idle {r['projected_fps']} fps, ~{r['projected_latency_ms']} ms)"
+            )
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a and b else "n/a"
 
 
 if __name__ == "__main__":
