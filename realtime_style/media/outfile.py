@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 class CheckedFile:
-    """A seekable, unbuffered binary file for PyAV to write into; :attr:`error` keeps the first failure."""
+    """An unbuffered binary file for PyAV to write into; :attr:`error` keeps the first failure."""
 
     def __init__(self, path: Path):
         self.name = str(path)  # PyAV guesses the container format from it
@@ -50,7 +50,7 @@ class CheckedFile:
         return self._raw.tell()
 
     def seekable(self) -> bool:
-        return True
+        return self._raw.seekable()  # False for a pipe: FFmpeg then writes without seeking back
 
     def writable(self) -> bool:
         return True

@@ -190,7 +190,7 @@ def _open_input(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video file")
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path}: is empty (0 bytes), not a readable video file")
     try:
         return av.open(str(path), mode="r")
