@@ -78,12 +78,15 @@ class PipelineOptions:
 
 @dataclass
 class PipelineStats:
-    """What a run did: frames written, wall time, and seconds each stage spent busy."""
+    """What a run did: frames written, wall time, seconds each stage spent busy, and the most
+    frames each queue held at once (``queue_bound`` is the most it can hold)."""
 
     frames: int
     seconds: float
     interrupted: bool
     busy: dict[str, float] = field(default_factory=dict)
+    peak_queued: dict[str, int] = field(default_factory=dict)
+    queue_bound: int = 0
 
     @property
     def fps(self) -> float:
@@ -100,6 +103,8 @@ class _Channel:
     def __init__(self, size: int, abort: threading.Event):
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
         self._abort = abort
+        #: The most items the queue held at once.
+        self.peak = 0
 
     def put(self, item: Any) -> None:
         while True:
@@ -107,6 +112,7 @@ class _Channel:
                 raise _Aborted
             try:
                 self._queue.put(item, timeout=_POLL_S)
+                self.peak = max(self.peak, self._queue.qsize())
                 return
             except queue.Full:
                 continue
@@ -248,6 +254,8 @@ class FilePipeline:
             seconds=time.perf_counter() - started,
             interrupted=stop.is_set(),
             busy=busy,
+            peak_queued={"decoded": decoded.peak, "stylized": stylized.peak},
+            queue_bound=max(1, size),
         )
 
 
