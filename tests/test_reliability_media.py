@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
 from broken_media import audio_only, cut, flip_bits, resolution_change, write_clip
 from media_helpers import probe, single_thread  # noqa: F401  (fixture)
 
 from realtime_style.cli import main
+from realtime_style.media.decoding import MAX_DEMUX_RETRIES, TolerantDecoder
 from realtime_style.pipeline import VideoOptions, process_video
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -62,6 +64,46 @@ def test_a_resolution_change_mid_stream_keeps_the_first_size(tmp_path: Path) -> 
     facts = probe(tmp_path / "out.mp4")
     assert result.frames == facts.frames == 24 and result.skipped_packets == 0
     assert (facts.width, facts.height) == (64, 48)
+
+
+class _Packet:
+    size = 1
+
+    def __init__(self, number: int):
+        self.number = number
+
+
+class _Stream:
+    """Decodes a packet to its number; packet 3 is damaged; None (the flush) gives a last frame -1."""
+
+    def decode(self, packet: _Packet | None) -> list[int]:
+        if packet is not None and packet.number == 3:
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+        return [packet.number] if packet is not None else [-1]
+
+
+class _Container:
+    """A demuxer that reads ``script``: packet numbers, or errors it raises (an unreadable stretch)."""
+
+    def __init__(self, script: list[int | OSError]):
+        self._script = iter(script)
+
+    def demux(self, stream: _Stream):
+        for item in self._script:
+            if isinstance(item, OSError):
+                raise item
+            yield _Packet(item)
+
+
+def test_decoding_skips_damaged_packets_and_resumes_after_read_errors() -> None:
+    eio = OSError(5, "Input/output error")
+    decoder = TolerantDecoder(_Container([1, 2, 3, eio, eio, 4, 5]), _Stream())
+    assert list(decoder) == [1, 2, 4, 5, -1]
+    assert decoder.skipped == 2 and decoder.stopped_early is None  # packet 3, one unreadable stretch
+
+    decoder = TolerantDecoder(_Container([1, *[eio] * (MAX_DEMUX_RETRIES + 1), 2]), _Stream())
+    assert list(decoder) == [1, -1]  # gave up: what the decoder held is still flushed out
+    assert decoder.skipped == 1 and decoder.stopped_early == "Input/output error"
 
 
 def _classic_mp4_cut_in_half(tmp: Path) -> Path:
