@@ -136,21 +136,40 @@ class SoakCurve:
 
 @dataclass
 class SoakReport(SoakCurve):
-    """A live soak: the samples, every frame's latency, and the pipeline's own statistics."""
+    """A live soak: the samples, every frame's latency and work time, and the pipeline's own statistics."""
 
     latencies: list[float] = field(default_factory=list)
+    work_times: list[float] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
 
     def latency_p95_ms(self, first: int, last: int) -> float:
         """p95 latency of output frames ``first`` to ``last`` (0-based, end excluded)."""
         return percentile_ms(self.latencies[first:last], 95) or 0.0
 
+    def _spans(self) -> tuple[slice, slice]:
+        """The first thousand frames after warm-up and the last thousand (shorter runs: halves)."""
+        span = min(1000, (self.frames - self.warmup) // 2)
+        return slice(self.warmup, self.warmup + span), slice(self.frames - span, self.frames)
+
     @property
     def latency_drift(self) -> float:
-        """p95 of the last thousand frames / p95 of the first thousand after warm-up."""
-        span = min(1000, (self.frames - self.warmup) // 2)
-        early = self.latency_p95_ms(self.warmup, self.warmup + span)
-        return self.latency_p95_ms(self.frames - span, self.frames) / early
+        """p95 latency of the last thousand frames / that of the first thousand after warm-up."""
+        early, late = self._spans()
+        return self.latency_p95_ms(late.start, late.stop) / self.latency_p95_ms(early.start, early.stop)
+
+    @property
+    def latency_drift_in_frame_times(self) -> float:
+        """The same ratio with each span's latencies counted in that span's median work time per frame.
+
+        A backlog makes latency grow in frame times; a busier machine (other jobs) slows work and
+        latency alike and leaves this ratio near 1, so it is the measure that holds on a shared machine.
+        """
+        early, late = self._spans()
+
+        def frame_times(part: slice) -> float:
+            return float(np.percentile(self.latencies[part], 95) / np.median(self.work_times[part]))
+
+        return frame_times(late) / frame_times(early)
 
 
 def light_model(style: str, folder: Path) -> Path:
@@ -210,7 +229,9 @@ def soak(
         pipeline = LivePipeline(source, bank, [probe], options, log=lambda _m: None)
         stats = pipeline.run()
         extra = {"loops": source.loops, "workers": workers}
-        return SoakReport(frames, warmup, probe.samples, probe.latencies, {**stats.summary(), **extra})
+        return SoakReport(
+            frames, warmup, probe.samples, list(stats.latencies), list(stats.work_times), {**stats.summary(), **extra}
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     threads, files = report.threads_and_files
     print(
         f"after {report.warmup} warm-up frames: RSS growth {100 * report.rss_growth:+.2f} %, latency p95 last/first "
-        f"thousand {report.latency_drift:.2f}x, threads {sorted(threads)}, open files {sorted(files)}"
+        f"thousand {report.latency_drift:.2f}x ({report.latency_drift_in_frame_times:.2f}x in frame times), "
+        f"threads {sorted(threads)}, open files {sorted(files)}"
     )
     print("run:", report.summary)
     return 0
