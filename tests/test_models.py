@@ -128,3 +128,23 @@ def test_vgg_features_are_real(shared_data: Path) -> None:
         return sum(float(((gram_matrix(a[k]) - gram_matrix(b[k])) ** 2).sum() / (gram_matrix(b[k]) ** 2).sum()) for k in a)
 
     assert distance(left, right) * 3 < distance(other, right)
+
+
+def test_atomic_writes_give_ordinary_file_permissions(tmp_path: Path) -> None:
+    """Atomic saves go through a private temp file; the result must still be readable by others (umask)."""
+    import os
+    import stat
+
+    from realtime_style.atomic_file import write_atomically
+
+    old = os.umask(0o022)
+    try:
+        fresh = write_atomically(tmp_path / "fresh.bin", b"x")
+        kept = tmp_path / "kept.bin"
+        kept.write_bytes(b"old")
+        kept.chmod(0o640)
+        write_atomically(kept, b"new")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_bytes() == b"new"
