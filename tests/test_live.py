@@ -286,18 +286,19 @@ def test_keys_and_stdin_lines():
 
 
 def test_live_prefers_light_on_cpu(tmp_path, monkeypatch):
-    for name in ("mosaic.safetensors", "mosaic.light.safetensors", "candy.safetensors"):
+    """Style names that do not ship, so the shipped light nets cannot answer for them."""
+    for name in ("toy_a.safetensors", "toy_a.light.safetensors", "toy_b.safetensors"):
         arch = "light" if ".light" in name else "standard"
         config = ARCHITECTURES[arch]
         save_model(tmp_path / name, TransformerNet(config), ModelInfo(style=name.split(".")[0], arch=arch, config=config))
     monkeypatch.setenv("RTSTYLE_MODELS_PATH", str(tmp_path))
     names = lambda paths: [p.name for p in paths]  # noqa: E731
-    assert names(resolve_live_styles(["mosaic", "candy"], None, "light")) == [
-        "mosaic.light.safetensors",
-        "candy.safetensors",
+    assert names(resolve_live_styles(["toy_a", "toy_b"], None, "light")) == [
+        "toy_a.light.safetensors",
+        "toy_b.safetensors",
     ]
-    assert names(resolve_live_styles(["mosaic"], "standard")) == ["mosaic.safetensors"]
-    assert "mosaic.light.safetensors" in names(resolve_live_styles([], None, "light"))
+    assert names(resolve_live_styles(["toy_a"], "standard")) == ["toy_a.safetensors"]
+    assert "toy_a.light.safetensors" in names(resolve_live_styles([], None, "light"))
 
 
 def test_no_virtual_camera_device_is_a_clear_error(monkeypatch):
