@@ -172,3 +172,38 @@ def test_init_refuses_another_architecture(shared_data, tmp_path, random_model_f
     config = make_config(shared_data, tmp_path, iterations=1, init=str(random_model_file), arch="standard")
     with pytest.raises(InputError, match="light"):
         train(config)
+
+
+def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(shared_data, tmp_path, monkeypatch, capsys):
+    """Only the checkpoint decides whether a run can go on; the log and the sample sheets are courtesies."""
+    import errno
+
+    import training.train as train_module
+
+    class FullDisk:
+        def write(self, _text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    def no_space(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_init = train_module._Logger.__init__
+
+    def logger_on_a_full_disk(self, run_dir, enabled):
+        real_init(self, run_dir, enabled)
+        self.handle = FullDisk()
+
+    monkeypatch.setattr(train_module._Logger, "__init__", logger_on_a_full_disk)
+    monkeypatch.setattr(train_module, "save_samples", no_space)
+    photo = str(shared_data / "content" / "nst_classics" / "chicago.jpg")
+    config = make_config(shared_data, tmp_path, iterations=2, sample_images=(photo,), sample_size=32)
+    result = train(config)
+    assert result.steps == 2 and Path(config.out).is_file()
+    assert load_checkpoint(Path(config.run_dir) / CHECKPOINT_NAME)["step"] == 2
+    err = capsys.readouterr().err
+    assert "training: warning: could not write sample" in err and "could not write the training log" in err
+    assert "Traceback" not in err

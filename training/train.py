@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -293,7 +294,11 @@ class Trainer:
             return
         save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state(losses))
         if self.sample_photos:
-            save_samples(self.net, self.sample_photos, self.run_dir / "samples" / f"step_{self.step:06d}.png", self.device)
+            path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
+            try:
+                save_samples(self.net, self.sample_photos, path, self.device)
+            except OSError as exc:  # samples are a courtesy: a full disk must not end a run whose checkpoint is safe
+                _warn(f"could not write sample {path} ({exc.strerror or exc}); training goes on")
 
     def _training_info(self, losses: dict[str, float]) -> dict:
         from training.provenance import describe_hardware, sha256_file
@@ -313,6 +318,10 @@ class Trainer:
             "torch": torch.__version__,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+
+
+def _warn(message: str) -> None:
+    print(f"training: warning: {message}", file=sys.stderr, flush=True)
 
 
 class _Logger:
@@ -335,8 +344,13 @@ class _Logger:
     def write(self, record: dict) -> None:
         if self.handle is None:
             return
-        self.handle.write(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}) + "\n")
-        self.handle.flush()
+        line = json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}) + "\n"
+        try:
+            self.handle.write(line)
+            self.handle.flush()
+        except OSError as exc:  # e.g. a full disk: the checkpoint decides whether the run can go on
+            _warn(f"could not write the training log ({exc.strerror or exc}); training goes on")
+            return
         if self.board is not None:
             for key, value in record.items():
                 if key not in ("step", "size") and isinstance(value, (int, float)):
