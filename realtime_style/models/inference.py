@@ -7,8 +7,8 @@
   upcasting it to float32 and back (see :class:`~realtime_style.models.transformer.InstanceNorm`).
 - ``split_output_conv``: the final 9x9 convolution to 3 channels -- 5% of the standard network's
   multiply-accumulates but 20% of its CPU time, because 3 output channels leave the vector units
-  mostly idle -- becomes a :class:`PhaseSplitConv`: a 5x5 convolution to 12 channels on a
-  space-to-depth view of its input (2x faster on CPU; the result is the same sum of products).
+  mostly idle -- becomes a :class:`PhaseSplitConv`: one stride-2 10x10 convolution to 12
+  channels (the 4 output phases), interleaved (2-3x faster on CPU; the same sum of products).
 - ``fold_upsample``: each decoder step -- nearest x2 upsampling, reflection padding, 3x3
   convolution -- becomes a :class:`FoldedUpsampleConv`: one 2x2 convolution to 4x the channels on
   the small map (each output phase sees 2x2 distinct input pixels), interleaved into the large map.
@@ -57,11 +57,13 @@ def phase_split_weight(weight: torch.Tensor, bias: torch.Tensor | None, r: int) 
 
 
 class PhaseSplitConv(nn.Module):
-    """A stride-1, unpadded ``k x k`` convolution computed on a space-to-depth (``r x r``) view.
+    """A stride-1, unpadded ``k x k`` convolution computed as r² output phases of a stride-r one.
 
-    ``pixel_unshuffle`` turns (C, H, W) into (C r², H/r, W/r); a ``ceil((k + r - 1)/r)``-tap
-    convolution to O r² channels computes all r² output phases at once and ``pixel_shuffle``
-    interleaves them back. More channels on both sides keep the vector units busy.
+    The phase-split kernel of :func:`phase_split_weight` acts on ``pixel_unshuffle(x, r)``; laid
+    out back in (row, column) order it is a ``r*K``-tap kernel applied with stride ``r`` to ``x``
+    itself, which spares the space-to-depth copy (on the light network the copy cost as much as the
+    convolution). ``pixel_shuffle`` interleaves the r² phases. More output channels keep the vector
+    units busy.
     """
 
     def __init__(self, conv: nn.Conv2d, r: int = 2):
@@ -69,10 +71,13 @@ class PhaseSplitConv(nn.Module):
         if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1 or conv.padding != (0, 0):
             raise ValueError("phase split handles plain stride-1 unpadded convolutions only")
         weight, bias = phase_split_weight(conv.weight.detach(), conv.bias.detach() if conv.bias is not None else None, r)
+        out_ch, taps = weight.shape[0], weight.shape[-1]
+        # (O', C*r*r, K, K) with input channel c*r*r + q*r + t -> (O', C, K*r, K*r) at row r*A + q, column r*B + t.
+        strided = weight.view(out_ch, conv.in_channels, r, r, taps, taps).permute(0, 1, 4, 2, 5, 3)
         self.r = r
         self.kernel_size = conv.kernel_size[0]
-        self.taps = weight.shape[-1]
-        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.taps = taps
+        self.weight = nn.Parameter(strided.reshape(out_ch, conv.in_channels, taps * r, taps * r).contiguous(), requires_grad=False)
         self.bias = nn.Parameter(bias, requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +90,7 @@ class PhaseSplitConv(nn.Module):
         need_w = r * (-(-width // r) + self.taps - 1)
         if need_h != x.shape[-2] or need_w != x.shape[-1]:
             x = F.pad(x, (0, need_w - x.shape[-1], 0, need_h - x.shape[-2]))
-        y = F.pixel_shuffle(F.conv2d(F.pixel_unshuffle(x, r), self.weight, self.bias), r)
+        y = F.pixel_shuffle(F.conv2d(x, self.weight, self.bias, stride=r), r)
         return y if (y.shape[-2], y.shape[-1]) == (height, width) else y[..., :height, :width]
 
 
