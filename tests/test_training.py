@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from realtime_style.models.store import load_model, read_info
+from realtime_style.models.store import ModelInfo, load_model, read_info, save_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.config import Phase, TrainConfig
 from training.loss import LossWeights
+from training.shrink import shrink_state_dict
 from training.train import TrainingInterrupted, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,3 +209,17 @@ def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(shared_data, 
     err = capsys.readouterr().err
     assert "training: warning: could not write sample" in err and "could not write the training log" in err
     assert "Traceback" not in err
+
+
+def test_init_from_a_wider_net_shrinks_it(shared_data, tmp_path):
+    """--init with a standard net on a light run starts from the standard net's most-used channels."""
+    torch.manual_seed(0)
+    wide = TransformerNet(ARCHITECTURES["standard"])
+    info = ModelInfo(style="random", arch="standard", config=ARCHITECTURES["standard"], license="test")
+    wide_file = save_model(tmp_path / "random.safetensors", wide, info)
+    config = make_config(shared_data, tmp_path, iterations=1, init=str(wide_file), lr=1e-12)
+    train(config)
+    tuned = load_model(config.out)
+    assert tuned.net.config == ARCHITECTURES["light"]
+    expected = shrink_state_dict(wide, ARCHITECTURES["light"])
+    assert all(torch.allclose(expected[k], v, atol=1e-6) for k, v in tuned.net.state_dict().items())

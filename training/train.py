@@ -28,6 +28,7 @@ from realtime_style.models.store import load_model
 from training.loss import DistillationLoss, PerceptualLoss
 from training.stability import stability_loss
 from training.samples import load_sample_photos, save_samples
+from training.shrink import can_shrink, describe_config, shrink_state_dict
 
 
 class TrainingInterrupted(RtStyleError):
@@ -156,11 +157,20 @@ class Trainer:
         self.stop_signal: int | None = None
 
     def _load_init(self, path: str) -> None:
-        """Start from a trained model's weights (same architecture), e.g. another style's net."""
+        """Start from a trained model's weights, e.g. another style's net, or a wider net shrunk to this size."""
         start = load_model(path)
-        if start.info.arch != self.config.arch:
-            raise InputError(f"--init model {path} is a {start.info.arch!r} net; this run trains {self.config.arch!r}")
-        self.net.load_state_dict(start.net.state_dict())
+        source, target = start.net.config, self.net.config
+        if source == target:
+            self.net.load_state_dict(start.net.state_dict())
+        elif can_shrink(source, target):
+            self.net.load_state_dict(shrink_state_dict(start.net, target))
+            if self.ctx.is_main:
+                print(f"init: {path} shrunk from {describe_config(source)} to {describe_config(target)}", flush=True)
+        else:
+            raise InputError(
+                f"--init model {path} is a {start.info.arch!r} net ({describe_config(source)}); this run trains a "
+                f"{describe_config(target)} {self.config.arch!r} net (an init must be the same size or wider)"
+            )
 
     # --- state -------------------------------------------------------------------------------
     def _state(self, losses: dict[str, float]) -> dict:
