@@ -59,10 +59,10 @@ def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Bilinear sample of ``image`` at ``x + flow(x)`` (edge pixels repeat outside the image)."""
+def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Sample ``image`` at ``x + flow(x)``, bilinear unless told (edge pixels repeat outside the image)."""
     xs, ys = sample_grid(flow)
-    return cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, xs, ys, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def inside(flow: np.ndarray) -> np.ndarray:
