@@ -21,6 +21,9 @@ from realtime_style.models.transformer import ARCHITECTURES
 
 #: Output rate held by default on a CPU, where full-size frames are too slow for live use.
 CPU_TARGET_FPS = 15.0
+#: Live ``flow`` smoothing computes flow at 320 px wide: on bikes.mp4 (640x360) 29 ms a frame and -40%
+#: warping error at +7% style ratio, against 64 ms and -45% / +5% at the file default of 640.
+LIVE_FLOW_WIDTH = 320
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -203,4 +206,4 @@ def _smoother(args: argparse.Namespace):
 
     if args.temporal == "off":
         return make_smoother("ema")
-    return make_smoother(args.temporal, args.temporal_strength)
+    return make_smoother(args.temporal, args.temporal_strength, flow_width=LIVE_FLOW_WIDTH)

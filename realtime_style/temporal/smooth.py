@@ -220,8 +220,11 @@ def restore_contrast(blend: np.ndarray, reference: np.ndarray, max_gain: float, 
     return mean + (blend - mean) * gain
 
 
-def make_smoother(mode: str, strength: float | None = None) -> Smoother | None:
-    """The smoother for ``mode`` (``off`` gives None); ``strength`` in [0, 1], None for the mode's default."""
+def make_smoother(mode: str, strength: float | None = None, flow_width: int | None = None) -> Smoother | None:
+    """The smoother for ``mode`` (``off`` gives None); ``strength`` in [0, 1], None for the mode's default.
+
+    ``flow_width``: width ``flow`` computes optical flow at (None: :class:`FlowSmoother`'s default).
+    """
     if mode not in MODES:
         raise ValueError(f"temporal mode must be one of {', '.join(MODES)}; got {mode!r}")
     if mode == "off":
@@ -229,4 +232,6 @@ def make_smoother(mode: str, strength: float | None = None) -> Smoother | None:
     value = DEFAULT_STRENGTH[mode] if strength is None else float(strength)
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"temporal strength must be between 0 and 1, got {value}")
-    return EmaSmoother(value) if mode == "ema" else FlowSmoother(value)
+    if mode == "ema":
+        return EmaSmoother(value)
+    return FlowSmoother(value) if flow_width is None else FlowSmoother(value, flow_width=flow_width)
