@@ -38,7 +38,7 @@ from realtime_style.live.sinks import OutputMeta
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import usable_cores
 from realtime_style.models.store import ModelInfo, save_model
-from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 
 TARGET = {"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0}
 SHARED_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "bikes.mp4"
@@ -143,9 +143,30 @@ def projection(live: dict, workers: int, source_fps: float, cores: int) -> tuple
     return round(fps, 2), round(worker_ms + 1000 / source_fps, 1)
 
 
+def arch_spec(text: str) -> str:
+    """argparse type: an architecture name or ``C1/C2/C3xBLOCKS``."""
+    try:
+        arch_config(text)
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r}: use {', '.join(sorted(ARCHITECTURES))} or C1/C2/C3xBLOCKS") from None
+    return text
+
+
+def arch_config(arch: str) -> TransformerConfig:
+    """The TransformerConfig of a name in ARCHITECTURES or of ``C1/C2/C3xBLOCKS``."""
+    if arch in ARCHITECTURES:
+        return ARCHITECTURES[arch]
+    channels, blocks = arch.split("x")
+    c1, c2, c3 = (int(c) for c in channels.split("/"))
+    return TransformerConfig(channels=(c1, c2, c3), residual_blocks=int(blocks))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--arch", nargs="+", choices=sorted(ARCHITECTURES), default=["standard", "light"])
+    parser.add_argument(
+        "--arch", nargs="+", type=arch_spec, default=["standard", "light"],
+        help=f"{', '.join(sorted(ARCHITECTURES))} or a size C1/C2/C3xBLOCKS, e.g. 16/32/64x3 (the earlier light net)",
+    )
     parser.add_argument("--resolution", nargs="+", default=["240x426", "360x640"], help="HxW")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each timed run")
     parser.add_argument("--source-fps", type=float, default=60.0, help="rate of the (faster than engine) source")
@@ -161,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         for arch in args.arch:
             torch.manual_seed(0)
-            config = ARCHITECTURES[arch]
-            path = save_model(Path(folder) / f"bench.{arch}.safetensors", TransformerNet(config), ModelInfo("bench", arch, config))
+            config = arch_config(arch)
+            name = arch if arch in ARCHITECTURES else "light"  # a model file's arch is a known name
+            path = save_model(
+                Path(folder) / f"bench.{arch.replace('/', '-')}.safetensors", TransformerNet(config), ModelInfo("bench", name, config)
+            )
             for text in args.resolution:
                 height, width = (int(v) for v in text.split("x"))
                 frames = load_frames(height, width)
