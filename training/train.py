@@ -129,6 +129,8 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.net = TransformerNet(ARCHITECTURES[config.arch])
+        #: The --init model's hash and size, as found at start (recorded in the model file).
+        self.init_facts: dict[str, str] = {}
         if config.init:
             self._load_init(config.init)
         self.net = self.net.to(self.device)
@@ -158,8 +160,11 @@ class Trainer:
 
     def _load_init(self, path: str) -> None:
         """Start from a trained model's weights, e.g. another style's net, or a wider net shrunk to this size."""
+        from training.provenance import sha256_file
+
         start = load_model(path)
         source, target = start.net.config, self.net.config
+        self.init_facts = {"init_sha256": sha256_file(path), "init_size": describe_config(source)}
         if source == target:
             self.net.load_state_dict(start.net.state_dict())
         elif can_shrink(source, target):
@@ -325,6 +330,7 @@ class Trainer:
             "skipped_images": len(self.skipped),
             **({"recipe_history": self.recipe_history} if self.recipe_history else {}),
             **({"teacher_sha256": sha256_file(self.config.teacher)} if self.config.teacher else {}),
+            **self.init_facts,
             "torch": torch.__version__,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
