@@ -21,9 +21,9 @@ from realtime_style.temporal.flow import FlowEstimator, consistent, resize_flow,
 
 #: Modes accepted by :func:`make_smoother` and the ``--temporal`` option.
 MODES = ("off", "ema", "flow")
-#: Strength used when none is given, per mode. flow 0.7 balances flicker against texture loss (measured on
-#: bikes.mp4, 80 frames, mosaic: -45% warping error at +5% style ratio; 0.55 -> -42% / +3%; bench_temporal.py).
-DEFAULT_STRENGTH = {"ema": 0.5, "flow": 0.7}
+#: Strength used when none is given, per mode. flow 0.8 balances flicker against texture loss (measured on
+#: bikes.mp4, 80 frames: mosaic -46% warping error at +3% style ratio, starry_night -66% at +9%; bench_temporal.py).
+DEFAULT_STRENGTH = {"ema": 0.5, "flow": 0.8}
 
 
 class Smoother(Protocol):
@@ -115,13 +115,13 @@ class FlowSmoother:
     is dropped at a histogram scene cut or where fewer than ``min_reliable`` of the pixels are reliable.
 
     Two things keep the texture from washing out (measured on bikes.mp4 with mosaic at strength 0.5,
-    against bilinear history and no contrast gain: style ratio +15% -> +8.5% -> +1%):
+    against bilinear history and no contrast gain: style ratio +15% -> +8.5% -> +1% with a gain of 0.5):
 
     - the history is warped with ``history_interpolation`` (bicubic): it is resampled again every
       frame, and repeated bilinear resampling blurs it;
     - averaging two textures lowers local contrast: the output's local standard deviation (Gaussian
       window of ``contrast_sigma`` px) is raised towards the new frame's, by at most a factor
-      ``1 + contrast_gain``. The history itself keeps the plain blend.
+      ``1 + contrast_gain`` (never past the new frame's own contrast). The history keeps the plain blend.
     """
 
     strength: float = DEFAULT_STRENGTH["flow"]
@@ -131,7 +131,7 @@ class FlowSmoother:
     min_reliable: float = 0.2
     mask_blur: int = 5
     history_interpolation: int = cv2.INTER_CUBIC
-    contrast_gain: float = 0.25
+    contrast_gain: float = 1.0
     contrast_sigma: float = 2.0
     cuts: SceneCutDetector = field(default_factory=SceneCutDetector)
     _flow: FlowEstimator = field(init=False, repr=False)
