@@ -83,25 +83,31 @@ def test_workers_show_frames_in_capture_order_identical_to_the_engine(random_mod
 
 
 def test_a_frame_finishing_after_a_newer_one_is_dropped_as_late(random_model_file):
-    """Worker 0's first frame is held until worker 1 has finished the next one: it comes out too late."""
-    newer_done = threading.Event()
-    made: list[Engine] = []
+    """The first frame a worker takes is held until a newer one has been shown: it comes out too late.
+
+    The held worker is whichever starts a frame first (either may get the first frame), and it waits for the
+    sink to have received the other worker's newer frame, not just for that frame to be computed: results
+    finishing together may be collected in one batch, in either order.
+    """
+    sink = RecordingSink()
+    lock = threading.Lock()
+    held: list[Engine] = []
 
     class Gated(Engine):
         def run_tensor(self, images):
-            out = super().run_tensor(images)
             if threading.current_thread() is not threading.main_thread():  # not the warm-up
-                if self is made[0]:
-                    newer_done.wait(10)
-                else:
-                    newer_done.set()
-            return out
+                with lock:
+                    if not held:
+                        held.append(self)
+                if self is held[0] and not sink.frames:
+                    deadline = time.monotonic() + 10
+                    while not sink.frames and time.monotonic() < deadline:
+                        time.sleep(0.002)
+            return super().run_tensor(images)
 
     def factory(model):
-        made.append(Gated(model, CPU))
-        return made[-1]
+        return Gated(model, CPU)
 
-    sink = RecordingSink()
     options = LiveOptions(max_frames=6, size=(WIDTH, HEIGHT), workers=2)
     bank = StyleBank([random_model_file], engine_factory=factory)
     stats = LivePipeline(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
