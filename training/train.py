@@ -24,6 +24,7 @@ from training.config import TrainConfig
 from training.data import PhotoFolder, ResumableSampler, collate, find_images, load_rgb, resize_long_side, to_tensor
 from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from training.export import export_model
+from training.lineage import ancestry, lineage_totals
 from realtime_style.models.store import load_model
 from training.loss import DistillationLoss, PerceptualLoss
 from training.stability import stability_loss
@@ -129,8 +130,8 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.net = TransformerNet(ARCHITECTURES[config.arch])
-        #: The --init model's hash and size, as found at start (recorded in the model file).
-        self.init_facts: dict[str, str] = {}
+        #: The --init model's hash, size and lineage, as found at start (recorded in the model file).
+        self.init_facts: dict = {}
         if config.init:
             self._load_init(config.init)
         self.net = self.net.to(self.device)
@@ -164,7 +165,7 @@ class Trainer:
 
         start = load_model(path)
         source, target = start.net.config, self.net.config
-        self.init_facts = {"init_sha256": sha256_file(path), "init_size": describe_config(source)}
+        self.init_facts = {"init_sha256": sha256_file(path), "init_size": describe_config(source), "lineage": ancestry(path)}
         if source == target:
             self.net.load_state_dict(start.net.state_dict())
         elif can_shrink(source, target):
@@ -331,6 +332,7 @@ class Trainer:
             **({"recipe_history": self.recipe_history} if self.recipe_history else {}),
             **({"teacher_sha256": sha256_file(self.config.teacher)} if self.config.teacher else {}),
             **self.init_facts,
+            **(lineage_totals(self.step, self.elapsed(), self.init_facts["lineage"]) if self.init_facts else {}),
             "torch": torch.__version__,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
