@@ -161,11 +161,10 @@ class Trainer:
 
     def _load_init(self, path: str) -> None:
         """Start from a trained model's weights, e.g. another style's net, or a wider net shrunk to this size."""
-        from training.provenance import sha256_file
-
         start = load_model(path)
         source, target = start.net.config, self.net.config
-        self.init_facts = {"init_sha256": sha256_file(path), "init_size": describe_config(source), "lineage": ancestry(path)}
+        lineage = ancestry(path)  # its last entry is the init file itself, hashed once
+        self.init_facts = {"init_sha256": lineage[-1]["sha256"], "init_size": describe_config(source), "lineage": lineage}
         if source == target:
             self.net.load_state_dict(start.net.state_dict())
         elif can_shrink(source, target):
