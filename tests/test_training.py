@@ -19,6 +19,7 @@ from realtime_style.models.store import ModelInfo, load_model, read_info, save_m
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from training.config import Phase, TrainConfig
+from training.export import export_checkpoint
 from training.loss import LossWeights
 from training.shrink import shrink_state_dict
 from training.train import TrainingInterrupted, train
@@ -227,3 +228,9 @@ def test_init_from_a_wider_net_shrinks_it(shared_data, tmp_path):
     assert facts["init_size"] == "32/64/128 x5 k9" and len(facts["init_sha256"]) == 64
     assert [entry["sha256"] for entry in facts["lineage"]] == [facts["init_sha256"]]
     assert facts["total_iterations"] == 1
+    # A checkpoint exported later carries the same ancestry, even once the init file is gone.
+    wide_file.unlink()
+    exported = export_checkpoint(Path(config.run_dir) / CHECKPOINT_NAME, tmp_path / "exported.safetensors")
+    again = read_info(exported).training
+    assert again["lineage"] == facts["lineage"] and again["init_sha256"] == facts["init_sha256"]
+    assert again["total_iterations"] == 1

@@ -13,6 +13,7 @@ from realtime_style.errors import ModelError, OutputError
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
 from training.config import TrainConfig
+from training.lineage import lineage_totals
 from training.provenance import sha256_file, style_provenance
 
 
@@ -53,12 +54,16 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     if not Path(config.style_image).is_file():
         raise ModelError(f"the checkpoint's style image {config.style_image} is missing (needed for its hash)")
     losses = json.loads(state.get("losses") or "{}")
+    init_facts = json.loads(state.get("init_facts") or "{}")
+    elapsed = float(state.get("elapsed_s", 0.0))
     training = {
         "from_checkpoint_step": step,
         **({"teacher_sha256": sha256_file(config.teacher)} if config.teacher and Path(config.teacher).is_file() else {}),
         **({"recipe_history": json.loads(state["recipe_history"])} if state.get("recipe_history", "[]") != "[]" else {}),
-        "wall_time_s": round(float(state.get("elapsed_s", 0.0)), 1),
+        "wall_time_s": round(elapsed, 1),
         "final_losses": {k: round(v, 6) for k, v in losses.items()},
+        **init_facts,
+        **(lineage_totals(step, elapsed, init_facts["lineage"]) if init_facts.get("lineage") else {}),
     }
     return export_model(net, config, training)
 

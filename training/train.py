@@ -193,6 +193,7 @@ class Trainer:
             "losses": json.dumps(losses),
             "skipped": sorted(self.skipped),
             "recipe_history": json.dumps(self.recipe_history),
+            "init_facts": json.dumps(self.init_facts),
         }
 
     def _restore(self, state: dict) -> None:
@@ -211,6 +212,8 @@ class Trainer:
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.skipped = set(int(i) for i in state.get("skipped", []))
         self.recipe_history = json.loads(state.get("recipe_history", "[]"))
+        # The init as it was when the run began: the --init file may have changed (or gone) since.
+        self.init_facts = json.loads(state.get("init_facts", "{}")) or self.init_facts
         previous = TrainConfig.from_json(state["config"]).recipe()
         if previous != self.config.recipe():
             self.recipe_history.append({"until_step": self.step, "recipe": previous})
