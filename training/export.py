@@ -13,7 +13,7 @@ from realtime_style.errors import ModelError, OutputError
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
 from training.config import TrainConfig
-from training.lineage import lineage_totals
+from training.lineage import init_record
 from training.provenance import sha256_file, style_provenance
 
 
@@ -62,8 +62,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
         **({"recipe_history": json.loads(state["recipe_history"])} if state.get("recipe_history", "[]") != "[]" else {}),
         "wall_time_s": round(elapsed, 1),
         "final_losses": {k: round(v, 6) for k, v in losses.items()},
-        **init_facts,
-        **(lineage_totals(step, elapsed, init_facts["lineage"]) if init_facts.get("lineage") else {}),
+        **init_record(init_facts, step, elapsed),
     }
     return export_model(net, config, training)
 

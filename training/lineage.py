@@ -84,6 +84,13 @@ def lineage_totals(iterations: int, wall_time_s: float, lineage: list[dict]) -> 
     }
 
 
+def init_record(init_facts: dict, iterations: int, wall_time_s: float) -> dict:
+    """What a model file records of its ``--init`` (hash, size, lineage), with the chain's totals; {} without one."""
+    if not init_facts:
+        return {}
+    return {**init_facts, **lineage_totals(iterations, wall_time_s, init_facts["lineage"])}
+
+
 def with_lineage(info: ModelInfo, ancestors: list[str | Path]) -> ModelInfo:
     """``info`` with the lineage of ``ancestors`` (nearest first; see :func:`chain_ancestry`)."""
     lineage = chain_ancestry(info.training.get("init_sha256"), ancestors)

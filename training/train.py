@@ -24,7 +24,7 @@ from training.config import TrainConfig
 from training.data import PhotoFolder, ResumableSampler, collate, find_images, load_rgb, resize_long_side, to_tensor
 from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from training.export import export_model
-from training.lineage import ancestry, lineage_totals
+from training.lineage import ancestry, init_record
 from realtime_style.models.store import load_model
 from training.loss import DistillationLoss, PerceptualLoss
 from training.stability import stability_loss
@@ -333,8 +333,7 @@ class Trainer:
             "skipped_images": len(self.skipped),
             **({"recipe_history": self.recipe_history} if self.recipe_history else {}),
             **({"teacher_sha256": sha256_file(self.config.teacher)} if self.config.teacher else {}),
-            **self.init_facts,
-            **(lineage_totals(self.step, self.elapsed(), self.init_facts["lineage"]) if self.init_facts else {}),
+            **init_record(self.init_facts, self.step, self.elapsed()),
             "torch": torch.__version__,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
