@@ -234,3 +234,8 @@ def test_init_from_a_wider_net_shrinks_it(shared_data, tmp_path):
     again = read_info(exported).training
     assert again["lineage"] == facts["lineage"] and again["init_sha256"] == facts["init_sha256"]
     assert again["total_iterations"] == 1
+    # So does a resumed run: its checkpoint replaces the init, which is not read again.
+    longer = replace(config, schedule=(Phase(64, 2),))
+    train(longer, resume=str(Path(config.run_dir) / CHECKPOINT_NAME))
+    resumed = read_info(config.out).training
+    assert resumed["lineage"] == facts["lineage"] and resumed["total_iterations"] == 2

@@ -106,6 +106,11 @@ def optimizer_step(
     return terms
 
 
+def _recorded_init(state: dict | None) -> bool:
+    """Whether a checkpoint already records its run's ``--init`` (so the init file is not needed again)."""
+    return bool(state and json.loads(state.get("init_facts", "{}")))
+
+
 class Trainer:
     """One training run (one process of a DDP job)."""
 
@@ -132,8 +137,8 @@ class Trainer:
         self.net = TransformerNet(ARCHITECTURES[config.arch])
         #: The --init model's hash, size and lineage, as found at start (recorded in the model file).
         self.init_facts: dict = {}
-        if config.init:
-            self._load_init(config.init)
+        if config.init and not _recorded_init(resume_state):
+            self._load_init(config.init)  # a resumed run takes its weights and init facts from the checkpoint
         self.net = self.net.to(self.device)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
