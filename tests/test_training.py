@@ -107,10 +107,12 @@ def _send_sigterm_after(run_dir: Path, step: int) -> threading.Thread:
 
 @pytest.mark.slow
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(shared_data, tmp_path):
-    whole = make_config(shared_data, tmp_path / "whole", iterations=6)
+    # a cosine learning rate too: the rate is a function of the step, so a resumed run picks it up where it was
+    cosine = {"lr_schedule": "cosine", "lr_min": 5e-4}
+    whole = make_config(shared_data, tmp_path / "whole", iterations=6, **cosine)
     train(whole)
 
-    parts = make_config(shared_data, tmp_path / "parts", iterations=6)
+    parts = make_config(shared_data, tmp_path / "parts", iterations=6, **cosine)
     watcher = _send_sigterm_after(Path(parts.run_dir), step=2)
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(parts)
@@ -126,6 +128,21 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(shared_data, t
     whole_log = {r["step"]: r["total"] for r in read_log(whole.run_dir)}
     parts_log = {r["step"]: r["total"] for r in read_log(parts.run_dir)}
     assert all(abs(parts_log[s] - whole_log[s]) <= 1e-5 * abs(whole_log[s]) for s in whole_log)
+    rates = [r["lr"] for r in read_log(parts.run_dir)]
+    assert rates[0] == pytest.approx(5e-3) and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 5e-4
+    assert read_info(parts.out).recipe["lr_schedule"] == "cosine"
+
+
+def test_cosine_learning_rate_falls_from_lr_to_lr_min(tmp_path):
+    config = TrainConfig(style_image="s.jpg", dataset="d", out="o", run_dir="r", schedule=(Phase(64, 100),), lr=1e-3,
+                         lr_schedule="cosine", lr_min=1e-5)
+    assert config.lr_at_step(0) == pytest.approx(1e-3)
+    assert config.lr_at_step(50) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert config.lr_at_step(100) == pytest.approx(1e-5)
+    assert config.recipe()["lr_min"] == 1e-5
+    constant = replace(config, lr_schedule="constant")
+    assert {constant.lr_at_step(s) for s in (0, 50, 99)} == {1e-3}
+    assert "lr_schedule" not in constant.recipe()  # recipes of constant-rate runs read as before
 
 
 @pytest.mark.slow

@@ -39,6 +39,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fast-size", type=int, default=128)
     parser.add_argument("--final-fraction", type=float, default=0.15)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                        help="constant, or cosine decay from --lr to --lr-min over the run (default constant)")
+    parser.add_argument("--lr-min", type=float, default=0.0, help="the learning rate a cosine schedule ends at (default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--content-layer", default=DEFAULTS.content_layer)
     parser.add_argument("--style-layers", default=",".join(DEFAULTS.style_layers), help="comma-separated VGG19 layers")
@@ -47,6 +50,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tv-weight", type=float, default=DEFAULTS.tv_weight)
     parser.add_argument("--stability-weight", type=float, default=DEFAULTS.stability_weight,
                         help="weight of the stability loss against flicker (training/stability.py; default 0 = off)")
+    parser.add_argument("--clamp-output", action=argparse.BooleanOptionalAction, default=DEFAULTS.clamp_output,
+                        help="score the output clamped to [0, 1], as it is shown (straight-through gradient; for fine-tuning a trained net)")
     parser.add_argument("--teacher", metavar="MODEL",
                         help="distill: train to reproduce this trained model (pixel L1; no VGG), e.g. a light net from the standard one")
     parser.add_argument("--init", metavar="MODEL",
@@ -76,6 +81,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     for name in ("image_size", "style_size", "batch_size", "checkpoint_every", "log_every"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive")
+    if not 0 <= args.lr_min <= args.lr:
+        raise InputError(f"--lr-min must be between 0 and --lr ({args.lr}), got {args.lr_min}")
     style_name = args.style_name or style.stem
     run_dir = args.run_dir or str(Path("runs") / f"{style_name}-{args.arch}")
     if args.schedule:
@@ -100,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         style_weight=args.style_weight,
         tv_weight=args.tv_weight,
         stability_weight=args.stability_weight,
+        clamp_output=args.clamp_output,
     )
     config = TrainConfig(
         style_image=str(style),
@@ -114,6 +122,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         scale_size=args.scale_size,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        lr_min=args.lr_min,
         seed=args.seed,
         weights=weights,
         checkpoint_every=args.checkpoint_every,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields
 
@@ -34,6 +35,9 @@ class TrainConfig:
     scale_size: int | None = None
     batch_size: int = 4
     lr: float = 1e-3
+    #: ``constant``, or ``cosine``: from ``lr`` down to ``lr_min`` over the run's steps (a quieter finish).
+    lr_schedule: str = "constant"
+    lr_min: float = 0.0
     seed: int = 0
     weights: LossWeights = field(default_factory=LossWeights)
     checkpoint_every: int = 200
@@ -63,6 +67,13 @@ class TrainConfig:
             step -= phase.iterations
         return self.schedule[-1].size
 
+    def lr_at_step(self, step: int) -> float:
+        """Adam's learning rate for optimizer step ``step`` (0-based); a function of the step, so resume is exact."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        progress = min(step / self.iterations, 1.0)
+        return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1.0 + math.cos(math.pi * progress))
+
     def schedule_until(self, steps: int) -> tuple[Phase, ...]:
         """The schedule cut off after ``steps`` steps (what a run stopped there actually trained)."""
         phases, left = [], steps
@@ -87,6 +98,7 @@ class TrainConfig:
             "scale_size": self.photo_scale,
             "batch_size": self.batch_size,
             "lr": self.lr,
+            **({"lr_schedule": self.lr_schedule, "lr_min": self.lr_min} if self.lr_schedule != "constant" else {}),
             "seed": self.seed,
             "exclude": list(self.exclude),
             **({"teacher": Path(self.teacher).name} if self.teacher else self.weights.to_dict()),

@@ -251,6 +251,8 @@ class Trainer:
 
     def _train_step(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
         photos = photos.to(self.device, non_blocking=True)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr_at_step(self.step)
         return optimizer_step(
             self.model, self.loss, self.optimizer, self.scaler, photos, self.amp_dtype, self.channels_last,
             self.config.weights.stability_weight,
@@ -287,7 +289,8 @@ class Trainer:
                     now = time.monotonic()
                     last = {k: v / count for k, v in window.items()}
                     logger.write(
-                        {"step": self.step, "size": photos.shape[-1], **last, "it_s": count / (now - tick),
+                        {"step": self.step, "size": photos.shape[-1], **last, "lr": self.optimizer.param_groups[0]["lr"],
+                         "it_s": count / (now - tick),
                          "elapsed_s": round(self.elapsed(), 1), "skipped_images": len(self.skipped)}
                     )
                     bar.set_postfix(loss=f"{last['total']:.3f}", size=photos.shape[-1], refresh=False)
