@@ -133,6 +133,33 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(shared_data, t
     assert read_info(parts.out).recipe["lr_schedule"] == "cosine"
 
 
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_checkpoints_without_a_traceback(shared_data, tmp_path):
+    """``kill -- -PGID`` (pkill -f, service managers) also reaches the DataLoader worker; the run must still stop cleanly."""
+    run_dir = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "training", "--style-image", str(shared_data / "styles" / "mosaic.jpg"),
+        "--dataset", str(shared_data / "content" / "nst_classics"), "--out", str(tmp_path / "m.light.safetensors"),
+        "--run-dir", str(run_dir), "--arch", "light", "--image-size", "64", "--batch-size", "2", "--style-size", "128",
+        "--iterations", "100000", "--checkpoint-every", "100000", "--log-every", "1", "--workers", "1", "--no-progress",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ((run_dir / "log.jsonl").is_file() and (run_dir / "log.jsonl").read_text().strip()):
+            assert process.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "training stopped at step" in stderr, stderr
+    assert load_checkpoint(run_dir / CHECKPOINT_NAME)["step"] >= 1
+
+
 def test_cosine_learning_rate_falls_from_lr_to_lr_min(tmp_path):
     config = TrainConfig(style_image="s.jpg", dataset="d", out="o", run_dir="r", schedule=(Phase(64, 100),), lr=1e-3,
                          lr_schedule="cosine", lr_min=1e-5)

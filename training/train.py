@@ -106,6 +106,18 @@ def optimizer_step(
     return terms
 
 
+def leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
+    """DataLoader worker init: ignore SIGINT and SIGTERM, which the main process turns into a checkpoint.
+
+    A stop sent to the whole process group (``kill -- -PGID``, ``pkill -f``, a service manager, Ctrl-C)
+    reaches the workers too. A worker killed by SIGTERM made the main process fail with a traceback before
+    it could checkpoint; ignoring the signal here lets the main process stop cleanly and end its workers.
+    A worker whose main process dies outright still exits (the DataLoader watches its parent).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _recorded_init(state: dict | None) -> bool:
     """Whether a checkpoint already records its run's ``--init`` (so the init file is not needed again)."""
     return bool(state and json.loads(state.get("init_facts", "{}")))
@@ -245,6 +257,7 @@ class Trainer:
             sampler=sampler,
             num_workers=workers,
             collate_fn=collate,
+            worker_init_fn=leave_stop_signals_to_the_trainer if workers else None,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=2 if workers else None,
         )
