@@ -170,6 +170,8 @@ def test_cosine_learning_rate_falls_from_lr_to_lr_min(tmp_path):
     constant = replace(config, lr_schedule="constant")
     assert {constant.lr_at_step(s) for s in (0, 50, 99)} == {1e-3}
     assert "lr_schedule" not in constant.recipe()  # recipes of constant-rate runs read as before
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        replace(config, lr_schedule="linear").lr_at_step(0)
 
 
 @pytest.mark.slow

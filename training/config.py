@@ -71,6 +71,8 @@ class TrainConfig:
         """Adam's learning rate for optimizer step ``step`` (0-based); a function of the step, so resume is exact."""
         if self.lr_schedule == "constant":
             return self.lr
+        if self.lr_schedule != "cosine":  # e.g. a checkpoint from a newer version: never guess a schedule
+            raise ValueError(f"unknown learning-rate schedule {self.lr_schedule!r}")
         progress = min(step / self.iterations, 1.0)
         return self.lr_min + 0.5 * (self.lr - self.lr_min) * (1.0 + math.cos(math.pi * progress))
 
