@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -274,9 +275,17 @@ def select_photos(folder: str | Path, count: int = DEFAULT_PHOTO_COUNT, pattern:
     files = sorted(p for p in folder.rglob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) matching {pattern!r} under {folder}")
-    if len(files) <= count:
-        return files
-    return [files[(index * len(files)) // count] for index in range(count)]
+    return spread_evenly(files, count)
+
+
+T = TypeVar("T")
+
+
+def spread_evenly(items: Sequence[T], count: int | None) -> list[T]:
+    """``count`` items spread evenly over ``items``, first one included (all of them if ``count`` is None or larger)."""
+    if count is None or count >= len(items):
+        return list(items)
+    return [items[(index * len(items)) // count] for index in range(count)]
 
 
 def default_photos(count: int = DEFAULT_PHOTO_COUNT) -> list[Path]:
@@ -358,5 +367,6 @@ __all__ = [
     "resize_for_eval",
     "resolve_style_image",
     "select_photos",
+    "spread_evenly",
     "stylize_for_eval",
 ]
