@@ -54,8 +54,45 @@ def test_model_file_round_trip(random_model_file: Path) -> None:
     assert read_info(random_model_file).config == ARCHITECTURES["light"]
     torch.manual_seed(0)
     expected = TransformerNet(ARCHITECTURES["light"]).state_dict()
-    for key, value in model.net.state_dict().items():
-        assert torch.equal(value, expected[key])
+    for key, value in model.net.state_dict().items():  # stored as float16, loaded as float32
+        assert value.dtype == torch.float32 and torch.equal(value, expected[key].half().float())
+
+
+def stored_dtypes(path: Path) -> set[torch.dtype]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return {handle.get_tensor(key).dtype for key in handle.keys()}
+
+
+def test_model_files_store_float16_unless_a_weight_does_not_fit(tmp_path: Path) -> None:
+    info = ModelInfo(style="x", arch="light", config=ARCHITECTURES["light"])
+    net = TransformerNet(ARCHITECTURES["light"])
+    assert stored_dtypes(save_model(tmp_path / "half.safetensors", net, info)) == {torch.float16}
+    assert stored_dtypes(save_model(tmp_path / "full.safetensors", net, info, dtype=torch.float32)) == {torch.float32}
+    key = "encoder.0.0.1.bias"
+    with torch.no_grad():
+        net.state_dict()[key][0] = 1e6  # beyond float16's 65504
+    path = save_model(tmp_path / "big.safetensors", net, info)
+    assert stored_dtypes(path) == {torch.float32}
+    assert load_model(path).net.state_dict()[key][0].item() == 1e6
+
+
+def test_export_rewrites_a_model_file_and_records_its_source(tmp_path: Path, capsys) -> None:
+    from realtime_style.cli import main as rtstyle
+    from training.provenance import sha256_file
+
+    info = ModelInfo(style="old", arch="light", config=ARCHITECTURES["light"], training={"wall_time_s": 5.0})
+    old = save_model(tmp_path / "old.light.safetensors", TransformerNet(ARCHITECTURES["light"]), info, dtype=torch.float32)
+    assert rtstyle(["export", str(old), "--out", str(tmp_path / "new.light.safetensors")]) == 0
+    new = tmp_path / "new.light.safetensors"
+    assert "wrote" in capsys.readouterr().out and stored_dtypes(new) == {torch.float16}
+    assert new.stat().st_size < 0.6 * old.stat().st_size
+    facts = read_info(new).training
+    assert facts["wall_time_s"] == 5.0 and facts["rewritten_from_sha256"] == [sha256_file(old)]
+    image = torch.rand(1, 3, 24, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(new).net(image), load_model(old).net(image), atol=2e-3, rtol=0)
 
 
 def test_truncated_model_file_is_a_clear_error(random_model_file: Path, tmp_path: Path) -> None:

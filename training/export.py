@@ -1,4 +1,4 @@
-"""Trained weights -> a model file with full metadata; model file -> ONNX (checked with onnxruntime)."""
+"""Trained weights -> a model file with full metadata; model file -> ONNX (checked with onnxruntime) or a rewritten model file."""
 
 from __future__ import annotations
 
@@ -65,6 +65,23 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
         **init_record(init_facts, step, elapsed),
     }
     return export_model(net, config, training)
+
+
+def rewrite_model(model: str | Path, out: str | Path) -> Path:
+    """A model file (or shipped style name) -> ``out`` in the current storage format, metadata kept.
+
+    The source file's sha256 is appended to ``training.rewritten_from_sha256``, so that the
+    ``init_sha256`` and ``teacher_sha256`` of nets trained from the earlier file still lead here.
+    """
+    style = load_model(model)
+    assert style.path is not None  # load_model always resolves a file
+    info = style.info
+    history = [*info.training.get("rewritten_from_sha256", []), sha256_file(style.path)]
+    info.training = {**info.training, "rewritten_from_sha256": history}
+    try:
+        return save_model(out, style.net, info)
+    except OSError as exc:
+        raise OutputError(f"cannot write model file {out}: {exc.strerror or exc}") from None
 
 
 class _AnySizeNet(torch.nn.Module):

@@ -23,10 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser(
         "export",
         help="turn a training checkpoint into a model file, or a model into ONNX",
-        description="MODEL is a model file, a shipped style name or a training checkpoint (.pt).",
+        description="MODEL is a model file, a shipped style name or a training checkpoint (.pt). "
+        "--out writes a model file: from a checkpoint, or a model file rewritten in the current storage format (float16).",
     )
     export.add_argument("model", metavar="MODEL")
-    export.add_argument("--out", help="model file to write (from a checkpoint)")
+    export.add_argument("--out", help="model file to write (from a checkpoint, or a model file rewritten as float16)")
     export.add_argument("--onnx", metavar="OUT.onnx", help="also export to ONNX (dynamic batch, height, width)")
     export.add_argument("--opset", type=int, default=17)
     export.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison")
@@ -34,21 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from training.export import export_checkpoint, export_onnx
+    from training.export import export_checkpoint, export_onnx, rewrite_model
 
     model = args.model
-    if model.endswith(".pt"):
-        if not args.out:
-            raise InputError("exporting a checkpoint needs --out MODEL.safetensors")
-        model = str(export_checkpoint(model, args.out))
+    if model.endswith(".pt") and not args.out:
+        raise InputError("exporting a checkpoint needs --out MODEL.safetensors")
+    if not args.out and not args.onnx:
+        raise InputError("nothing to do: give --onnx OUT.onnx and/or --out MODEL.safetensors")
+    if args.out:
+        model = str(export_checkpoint(model, args.out) if model.endswith(".pt") else rewrite_model(model, args.out))
         print(f"wrote {model}")
-    elif args.out:
-        raise InputError("--out is for checkpoints; a model file is already a model file")
     if args.onnx:
         difference = export_onnx(model, args.onnx, opset=args.opset, check=args.check)
         check = "" if difference is None else f" (max |onnxruntime - torch| = {difference:.2e})"
         print(f"wrote {Path(args.onnx)}{check}")
-    elif not model.endswith(".safetensors") or not args.out:
-        if not args.out:
-            raise InputError("nothing to do: give --onnx OUT.onnx (or --out for a checkpoint)")
     return 0
