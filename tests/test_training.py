@@ -133,6 +133,22 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(shared_data, t
     assert read_info(parts.out).recipe["lr_schedule"] == "cosine"
 
 
+def test_time_limit_stops_with_a_model_file_and_resume_goes_on(shared_data, tmp_path):
+    """--time-limit: a checkpoint and a model file at the step reached, which says so; --resume finishes the plan."""
+    config = make_config(shared_data, tmp_path, iterations=4, lr_schedule="cosine", lr_min=5e-4, time_limit_s=1e-9)
+    result = train(config)
+    assert result.steps == 1 and load_checkpoint(Path(config.run_dir) / CHECKPOINT_NAME)["step"] == 1
+    info = read_info(config.out)
+    assert info.iterations == 1 and info.recipe["schedule"] == [[64, 1]]
+    assert info.training["planned_iterations"] == 4
+    longer = replace(config, time_limit_s=None)
+    assert train(longer, resume=str(Path(config.run_dir) / CHECKPOINT_NAME)).steps == 4
+    finished = read_info(config.out)
+    assert finished.iterations == 4 and "planned_iterations" not in finished.training
+    rates = [r["lr"] for r in read_log(config.run_dir)]
+    assert len(rates) == 4 and all(a > b for a, b in zip(rates, rates[1:]))  # one cosine curve over the 4 planned steps
+
+
 @pytest.mark.slow
 def test_sigterm_to_the_whole_process_group_checkpoints_without_a_traceback(shared_data, tmp_path):
     """``kill -- -PGID`` (pkill -f, service managers) also reaches the DataLoader worker; the run must still stop cleanly."""

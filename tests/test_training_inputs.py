@@ -114,6 +114,11 @@ def test_unwritable_output(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--out": str(blocker / "m.safetensors")}), "cannot create folder")
 
 
+@pytest.mark.parametrize("minutes", ["0", "-5", "nan"])
+def test_time_limit_must_be_positive(train_args, capsys, minutes):
+    _fails_with(capsys, train_args(**{"--time-limit": minutes}), "--time-limit must be a positive number")
+
+
 def test_corrupt_checkpoint(train_args, tmp_path, capsys):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"PK\x03\x04 not really a checkpoint" * 10)

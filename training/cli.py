@@ -59,6 +59,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", help="checkpoints, logs and samples (default: runs/<style>-<arch>)")
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
                         help=f"continue from CHECKPOINT (default: <run-dir>/{CHECKPOINT_NAME})")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                        help="stop after MINUTES of training in this run: checkpoint and model file at the step reached (--resume goes on)")
     parser.add_argument("--checkpoint-every", type=int, default=200, metavar="N")
     parser.add_argument("--log-every", type=int, default=20, metavar="N")
     parser.add_argument("--sample-images", nargs="*", default=None, metavar="PHOTO",
@@ -81,6 +83,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     for name in ("image_size", "style_size", "batch_size", "checkpoint_every", "log_every"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be positive")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise InputError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
     if not 0 <= args.lr_min <= args.lr:
         raise InputError(f"--lr-min must be between 0 and --lr ({args.lr}), got {args.lr_min}")
     style_name = args.style_name or style.stem
@@ -137,6 +141,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         sources=args.sources,
         teacher=args.teacher,
         init=args.init,
+        time_limit_s=args.time_limit * 60.0 if args.time_limit is not None else None,
     )
     resume = None
     if args.resume:
@@ -146,14 +151,14 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``rtstyle train`` / ``python -m training``."""
+    from realtime_style.metrics.style import spread_evenly
     from training.data import find_images
     from training.train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
     if args.sample_images is None:
         files = find_images(config.dataset, config.exclude)
-        picks = [files[i * len(files) // 4] for i in range(min(4, len(files)))]
-        config.sample_images = tuple(str(p) for p in picks)
+        config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))
     try:
         result = train(config, resume)
     except TrainingInterrupted as stop:
@@ -165,6 +170,8 @@ def run_train(args: argparse.Namespace) -> int:
             f"final loss {result.losses.get('total', float('nan')):.4f}"
             + (f", {result.skipped_images} unreadable images skipped" if result.skipped_images else "")
         )
+        if result.steps < config.iterations:
+            print(f"time limit reached at step {result.steps}/{config.iterations}; continue with --resume")
     return 0
 
 

@@ -54,6 +54,9 @@ class TrainConfig:
     teacher: str | None = None
     #: A trained model file whose weights start the run (fine-tuning) instead of a random init.
     init: str | None = None
+    #: Stop after this many seconds of training in this process, with a checkpoint and a model file at the
+    #: step reached (``--resume`` goes on to ``iterations``); not part of the recipe.
+    time_limit_s: float | None = None
 
     @property
     def iterations(self) -> int:

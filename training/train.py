@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -271,6 +271,13 @@ class Trainer:
             self.config.weights.stability_weight,
         )
 
+    def _out_of_time(self) -> bool:
+        """Whether ``time_limit_s`` has passed since this process began training (agreed by every rank)."""
+        limit = self.config.time_limit_s
+        if limit is None:
+            return False
+        return any_rank(self.ctx, time.monotonic() - self.started >= limit, self.device)
+
     def _on_signal(self, signum: int, _frame) -> None:
         self.stop_signal = signum
 
@@ -297,7 +304,8 @@ class Trainer:
                     window[key] = window.get(key, 0.0) + float(value.detach())
                 count += 1
                 bar.update(1)
-                finished = self.step == cfg.iterations
+                out_of_time = self._out_of_time()
+                finished = self.step == cfg.iterations or out_of_time
                 if self.step % cfg.log_every == 0 or finished:
                     now = time.monotonic()
                     last = {k: v / count for k, v in window.items()}
@@ -316,6 +324,8 @@ class Trainer:
                         f"stopped at step {self.step}/{cfg.iterations}; checkpoint in {self.run_dir / CHECKPOINT_NAME}"
                         " (continue with --resume)"
                     )
+                if out_of_time:
+                    break
         finally:
             bar.close()
             logger.close()
@@ -324,7 +334,12 @@ class Trainer:
         in_sync = ranks_in_sync(self.ctx, self.net, self.device)
         out = None
         if main:
-            out = export_model(self.net, cfg, {**self._training_info(last), "ranks_identical": in_sync})
+            facts = {**self._training_info(last), "ranks_identical": in_sync}
+            trained = cfg
+            if self.step < cfg.iterations:  # stopped by --time-limit: the file tells what was trained
+                facts["planned_iterations"] = cfg.iterations
+                trained = replace(cfg, schedule=cfg.schedule_until(self.step), scale_size=cfg.photo_scale)
+            out = export_model(self.net, trained, facts)
         barrier(self.ctx)
         return TrainResult(out, self.step, self.elapsed(), last, len(self.skipped))
 
