@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from training.loss import LossWeights
 
@@ -88,6 +88,10 @@ class TrainConfig:
             phases.append(Phase(phase.size, min(phase.iterations, left)))
             left -= phase.iterations
         return tuple(phases)
+
+    def as_trained(self, steps: int) -> "TrainConfig":
+        """This configuration as a run stopped after ``steps`` steps trained it (same photo scale), for its model file."""
+        return replace(self, schedule=self.schedule_until(steps), scale_size=self.photo_scale)
 
     @property
     def photo_scale(self) -> int:

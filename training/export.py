@@ -48,7 +48,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     state = load_checkpoint(Path(checkpoint))
     step = int(state["step"])
     config = TrainConfig.from_json(state["config"])
-    config = replace(config, out=str(out), schedule=config.schedule_until(step), scale_size=config.photo_scale)
+    config = replace(config.as_trained(step), out=str(out))
     net = TransformerNet(ARCHITECTURES[config.arch])
     net.load_state_dict(state["model"])
     if not Path(config.style_image).is_file():

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from realtime_style.errors import InputError, RtStyleError
+from realtime_style.errors import InputError, OutputError, RtStyleError
 from realtime_style.metrics.style import spread_evenly
 from training.data import find_images, load_rgb, resize_short_side
 
@@ -72,7 +72,7 @@ def resize_photos(job: ResizeJob) -> ResizeReport:
             target.parent.mkdir(parents=True, exist_ok=True)
             image.save(target, "JPEG", quality=job.quality)
         except OSError as exc:
-            raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
         written += 1
         total += target.stat().st_size
     return ResizeReport(written=written, skipped=skipped, total_bytes=total)

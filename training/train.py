@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -338,7 +338,7 @@ class Trainer:
             trained = cfg
             if self.step < cfg.iterations:  # stopped by --time-limit: the file tells what was trained
                 facts["planned_iterations"] = cfg.iterations
-                trained = replace(cfg, schedule=cfg.schedule_until(self.step), scale_size=cfg.photo_scale)
+                trained = cfg.as_trained(self.step)
             out = export_model(self.net, trained, facts)
         barrier(self.ctx)
         return TrainResult(out, self.step, self.elapsed(), last, len(self.skipped))
