@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from realtime_style.errors import InputError, RtStyleError
+from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
 from realtime_style.models.transformer import ARCHITECTURES
 from training.checkpoint import CHECKPOINT_NAME
 from training.config import TrainConfig, build_schedule, parse_schedule
-from training.data import IMAGE_SUFFIXES
 from training.loss import LossWeights
 
 DEFAULTS = LossWeights()
@@ -78,7 +78,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     style = Path(args.style_image)
     if not style.is_file():
         raise InputError(f"style image not found: {style}")
-    if style.suffix.lower() not in IMAGE_SUFFIXES:
+    if not is_image_file(style):
         raise InputError(f"style image {style} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
     for name in ("image_size", "style_size", "batch_size", "checkpoint_every", "log_every"):
         if getattr(args, name) < 1:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from realtime_style.errors import InputError
+from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 #: A sample request: (dataset index, crop seed, crop size, short side the photo is scaled to first).
 Draw = tuple[int, int, int, int]
 
@@ -30,24 +30,12 @@ def find_images(root: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"dataset folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(p for p in root.rglob("*") if is_image_file(p) and p.is_file())
     if exclude:
         files = [p for p in files if not any(p.relative_to(root).match(pattern) for pattern in exclude)]
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
     return files
-
-
-def load_rgb(path: str | Path) -> Image.Image:
-    """Decode an image file to RGB; raises InputError when it is missing or not a readable image."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise InputError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from None
 
 
 def resize_short_side(image: Image.Image, size: int) -> Image.Image:

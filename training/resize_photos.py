@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realtime_style.errors import InputError, OutputError, RtStyleError
+from realtime_style.image_files import load_rgb
 from realtime_style.metrics.style import spread_evenly
-from training.data import find_images, load_rgb, resize_short_side
+from training.data import find_images, resize_short_side
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from training.data import load_rgb, resize_long_side, to_tensor
+from realtime_style.image_files import load_rgb
+from training.data import resize_long_side, to_tensor
 
 
 def load_sample_photos(paths: Sequence[str | Path], size: int) -> list[torch.Tensor]:

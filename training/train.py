@@ -18,18 +18,19 @@ from tqdm import tqdm
 
 from realtime_style.engine import cpu_has_fast_bf16, select_device
 from realtime_style.errors import InputError, OutputError, RtStyleError
+from realtime_style.image_files import load_rgb
+from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
-from training.data import PhotoFolder, ResumableSampler, collate, find_images, load_rgb, resize_long_side, to_tensor
+from training.data import PhotoFolder, ResumableSampler, collate, find_images, resize_long_side, to_tensor
 from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from training.export import export_model
 from training.lineage import ancestry, init_record
-from realtime_style.models.store import load_model
 from training.loss import DistillationLoss, PerceptualLoss
-from training.stability import stability_loss
 from training.samples import load_sample_photos, save_samples
 from training.shrink import can_shrink, describe_config, shrink_state_dict
+from training.stability import stability_loss
 
 
 class TrainingInterrupted(RtStyleError):

@@ -21,7 +21,8 @@ import numpy as np
 from realtime_style import color
 from realtime_style.cli.common import positive, report
 from realtime_style.errors import InputError, OutputError, StyleNotFoundError
-from realtime_style.media.images import IMAGE_SUFFIXES, StillImage, read_image, write_image
+from realtime_style.image_files import is_image_file
+from realtime_style.media.images import StillImage, read_image, write_image
 from realtime_style.optimize import (
     INITS,
     OPTIMIZERS,
@@ -123,7 +124,7 @@ def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
     path = Path(text).expanduser()
     if path.is_file():
         return path
-    if path.suffix.lower() in IMAGE_SUFFIXES or "/" in text:
+    if is_image_file(path) or "/" in text:
         raise InputError(f"style image not found: {path}")
     from realtime_style.metrics.style import resolve_style_image
     from realtime_style.models.store import read_info, resolve_style
@@ -195,7 +196,7 @@ def _check_output(path: Path, source: Path) -> None:
         raise OutputError(f"{path}: is a folder; --optimize writes one image file")
     if not path.parent.is_dir():
         raise OutputError(f"{path}: folder {path.parent} does not exist")
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
+    if not is_image_file(path):
         raise OutputError(f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use .jpg or .png")
     refuse_same_file(source, path)
 

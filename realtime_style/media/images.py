@@ -10,11 +10,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from realtime_style.errors import InputError, OutputError
+from realtime_style.image_files import is_image_file
 from realtime_style.media.geometry import Resize
 from realtime_style.media.util import first_line
 
-#: Extensions treated as images when a whole folder is stylized.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 JPEG_QUALITY = 95
 #: Formats that can store an alpha channel; elsewhere it is dropped.
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
@@ -86,6 +85,6 @@ def find_images(folder: str | Path) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            if not name.startswith(".") and is_image_file(name):
                 found.append((Path(root) / name).relative_to(folder))
     return sorted(found)

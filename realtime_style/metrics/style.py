@@ -23,9 +23,10 @@ from typing import TypeVar
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from realtime_style.errors import InputError
+from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
 from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_feature_distance
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.vgg import VGG19Features
@@ -36,22 +37,12 @@ METRIC_LAYERS: tuple[str, ...] = (*STYLE_LAYERS, CONTENT_LAYER)
 DEFAULT_PHOTO_COUNT = 32
 #: Training holds out ``content/bsds500/val_*``; the default evaluation photos come from there.
 DEFAULT_PHOTO_PATTERN = "val_*"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 #: ``../shared/data`` beside the checkout (absent in an installed package or a fresh clone).
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 #: Anything that maps RGB [0, 1] (1, 3, H, W) to named feature maps (VGG19Features, or a stand-in in tests).
 FeatureExtractor = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 ImageLike = Image.Image | np.ndarray | str | Path
-
-
-def load_rgb(path: str | Path) -> Image.Image:
-    """Open an image file as 8-bit RGB; an unreadable file is an :class:`InputError`."""
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from None
 
 
 def as_pil(image: ImageLike) -> Image.Image:
@@ -272,7 +263,7 @@ def select_photos(folder: str | Path, count: int = DEFAULT_PHOTO_COUNT, pattern:
         raise InputError(f"photo folder not found: {folder}")
     if count < 1:
         raise InputError(f"the photo count must be at least 1, got {count}")
-    files = sorted(p for p in folder.rglob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.rglob(pattern) if p.is_file() and is_image_file(p))
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) matching {pattern!r} under {folder}")
     return spread_evenly(files, count)
@@ -362,7 +353,6 @@ __all__ = [
     "eval_size",
     "evaluate_model",
     "evaluate_styles",
-    "load_rgb",
     "prepare_photos",
     "resize_for_eval",
     "resolve_style_image",
