@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
 SIZES = ((256, 256), (360, 640), (720, 1280), (1080, 1920))

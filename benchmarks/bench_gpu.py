@@ -28,10 +28,10 @@ import torch
 
 from benchmarks import bench_video
 from benchmarks.bench_engine import frames_for, parse_size
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.sinks import VideoFileSink
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.pending import in_order
+from realtime_style.runtime.pending import in_order
 
 PLAIN = dict(
     precision="fp32", channels_last=False, cudnn_benchmark=False, pinned_buffers=False, copy_streams=False, cuda_graphs=False

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.sinks import OutputMeta
 from realtime_style.live.styles import StyleBank

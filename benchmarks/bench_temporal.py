@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import MotionReference
 from realtime_style.metrics.style import SHARED_DATA, StyleMetric, resolve_style_image

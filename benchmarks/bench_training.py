@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from realtime_style.engine import select_device
+from realtime_style.runtime.engine import select_device
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.loss import LossWeights, PerceptualLoss
 from training.train import autocast_dtype, optimizer_step

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from realtime_style.cli.speed import add_speed_arguments, speed_options
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.geometry import Resize
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import load_model

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from realtime_style.demo import draw_label
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
 from realtime_style.metrics.style import SHARED_DATA, resolve_style_image

@@ -124,7 +124,7 @@ def time_shares(engine, frames: np.ndarray, runs: int = 2) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from realtime_style.engine import Engine, EngineOptions
+    from realtime_style.runtime.engine import Engine, EngineOptions
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="standard")

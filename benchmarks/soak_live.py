@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_style.engine import EngineOptions
+from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.sinks import OutputMeta

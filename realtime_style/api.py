@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media.geometry import Resize
 from realtime_style.image_files import IMAGE_SUFFIXES

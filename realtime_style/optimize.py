@@ -36,8 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from realtime_style import color
-from realtime_style.engine import select_device
+from realtime_style.runtime import color
+from realtime_style.runtime.engine import select_device
 from realtime_style.errors import InputError
 from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_feature_distance, total_variation
 from realtime_style.models.vgg import LAYER_NAMES, VGG19Features

@@ -33,7 +33,7 @@ from realtime_style.errors import OutputError
 from realtime_style.media.geometry import Resize
 from realtime_style.media.sinks import DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
 from realtime_style.media.sources import Frame, VideoFileSource, VideoInfo
-from realtime_style.pending import BatchSubmitter, Pending, eager, in_order
+from realtime_style.runtime.pending import BatchSubmitter, Pending, eager, in_order
 
 #: uint8 (N, H, W, 3) RGB frames in, stylized frames of the same shape out (e.g. ``Engine.stylize``).
 BatchStylizer = Callable[[np.ndarray], np.ndarray]

@@ -12,7 +12,7 @@ from PIL import Image
 
 import realtime_style
 from realtime_style import Stylizer
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.media import Resize
 from realtime_style.models.store import MODELS_PATH_ENV, load_model

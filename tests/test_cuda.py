@@ -20,7 +20,7 @@ import torch
 from test_engine import PLAIN, images, level_error, net, plain  # noqa: F401  (fixtures)
 from test_video_pipeline import Recorder
 
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media import Frame
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.pipeline import FilePipeline, PipelineOptions

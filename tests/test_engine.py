@@ -15,8 +15,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from realtime_style.allocator import tune_glibc_malloc
-from realtime_style.engine import Engine, EngineOptions, cpu_has_fast_bf16
+from realtime_style.runtime.allocator import tune_glibc_malloc
+from realtime_style.runtime.engine import Engine, EngineOptions, cpu_has_fast_bf16
 from realtime_style.models.inference import FoldedUpsampleConv, PhaseSplitConv, prepare_for_inference
 from realtime_style.models.transformer import ARCHITECTURES, InstanceNorm, TransformerNet
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from realtime_style.cli import main
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.store import MODELS_PATH_ENV, list_styles, load_model, shipped_models_dir
 
 SHIPPED = [path for path, _ in list_styles() if path.parent == shipped_models_dir()]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_style.engine import EngineOptions
+from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import DeviceError
 from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, parse_size, scaled_size
 from realtime_style.live.capture import LatestFrameGrabber, ReconnectPolicy

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from realtime_style.cli import main
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.store import load_model
 from test_live_support import HEIGHT, WIDTH, pattern, write_clip
 

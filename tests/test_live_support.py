@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_style.engine import Engine
+from realtime_style.runtime.engine import Engine
 from realtime_style.errors import DeviceError
 from realtime_style.live.sinks import OutputMeta
 from realtime_style.models.store import ModelInfo, save_model

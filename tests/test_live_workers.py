@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import WorkerPool, default_workers

@@ -9,7 +9,7 @@ import torch
 from media_helpers import single_thread  # noqa: F401 - fixture
 from optimize_helpers import checker, stripes, synthetic_content
 
-from realtime_style import color
+from realtime_style.runtime import color
 from realtime_style.errors import InputError
 from realtime_style.optimize import (
     MEMORY_BASE,

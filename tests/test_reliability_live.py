@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from media_helpers import probe
-from realtime_style.engine import EngineOptions
+from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import DeviceError, OutputError
 from realtime_style.live.capture import ReconnectPolicy
 from realtime_style.live.pipeline import LiveOptions, LivePipeline

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from realtime_style.engine import cpu_has_fast_bf16
+from realtime_style.runtime.engine import cpu_has_fast_bf16
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from realtime_style.engine import cpu_has_fast_bf16, select_device
+from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device
 from realtime_style.errors import InputError, OutputError, RtStyleError
 from realtime_style.image_files import load_rgb
 from realtime_style.models.store import load_model

@@ -8,7 +8,7 @@ import platform
 
 import torch
 
-from realtime_style.engine import cpu_has_fast_bf16, select_device, select_precision
+from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device, select_precision
 from realtime_style.models.store import list_styles, model_folders
 
 

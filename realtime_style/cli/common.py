@@ -8,7 +8,7 @@ import sys
 from realtime_style.api import Stylizer
 from realtime_style.cli.argtypes import bounded_float, positive
 from realtime_style.cli.speed import add_speed_arguments, speed_options
-from realtime_style.engine import PRECISIONS
+from realtime_style.runtime.engine import PRECISIONS
 from realtime_style.media.geometry import Resize
 from realtime_style.models.transformer import ARCHITECTURES
 

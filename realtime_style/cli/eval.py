@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from realtime_style.cli.eval_flicker import register_flicker
-from realtime_style.engine import select_device
+from realtime_style.runtime.engine import select_device
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.metrics import style as style_metric
 from realtime_style.models.store import list_styles

@@ -11,7 +11,7 @@ import argparse
 from dataclasses import fields
 
 from realtime_style.cli.argtypes import positive
-from realtime_style.engine import EngineOptions
+from realtime_style.runtime.engine import EngineOptions
 
 #: flag -> (EngineOptions field, value it sets, help)
 SWITCHES: dict[str, tuple[str, bool, str]] = {

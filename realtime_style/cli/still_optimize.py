@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_style import color
+from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
 from realtime_style.errors import InputError, OutputError, StyleNotFoundError
 from realtime_style.image_files import is_image_file

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.speed import add_speed_arguments, speed_options
-from realtime_style.engine import PRECISIONS, EngineOptions, select_device
+from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError
 from realtime_style.live.adaptive import parse_size
 from realtime_style.live.controls import HELP, start_stdin_controls

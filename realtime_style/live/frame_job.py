@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from realtime_style.engine import Engine
+from realtime_style.runtime.engine import Engine
 from realtime_style.live.capture import CapturedFrame
 
 

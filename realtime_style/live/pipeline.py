@@ -8,7 +8,7 @@ most, whatever the engine's speed. With several workers, frames are stylized in 
 shown in capture order: a frame that finishes after a newer one was shown is dropped (counted as
 late). Controls (keys, stdin, Python calls), temporal smoothing and the sinks run on this thread,
 between frames. On CUDA the engine moves frames through pinned memory with non-blocking copies
-and runs in fp16 (see :class:`~realtime_style.engine.Engine`).
+and runs in fp16 (see :class:`~realtime_style.runtime.engine.Engine`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from realtime_style.engine import Engine, EngineOptions
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.models.store import MODEL_SUFFIX, StyleModel, list_styles, load_model, resolve_style
 

@@ -1,6 +1,6 @@
 """Batches in flight: a handle per submitted batch, and an in-order window over them.
 
-:meth:`Engine.submit <realtime_style.engine.Engine.submit>` returns a :class:`Pending` handle.
+:meth:`Engine.submit <realtime_style.runtime.engine.Engine.submit>` returns a :class:`Pending` handle.
 On a GPU the work behind it is queued and runs while the caller prepares the next batch; on a
 CPU it is already done (:class:`Ready`). :func:`in_order` keeps a few batches in flight and
 hands back results in submission order, so callers never need to know which kind they hold.

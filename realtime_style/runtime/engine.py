@@ -16,8 +16,8 @@ Every speed-up is on by default where it was measured to help and has an off swi
 - GPU only (not measured on hardware yet): channels_last, cuDNN autotuning, page-locked staging
   buffers reused between batches, ``copy_streams`` (uploads and downloads on side streams, so
   :meth:`Engine.submit` returns while the batch is still on the GPU and transfers overlap compute;
-  see :mod:`realtime_style.cuda_streams`), ``cuda_graphs`` (off until measured; see
-  :mod:`realtime_style.cuda_graphs`); ``compile`` (torch.compile, off by default: on CPU it measured
+  see :mod:`realtime_style.runtime.cuda_streams`), ``cuda_graphs`` (off until measured; see
+  :mod:`realtime_style.runtime.cuda_graphs`); ``compile`` (torch.compile, off by default: on CPU it measured
   no faster than this eager path and costs a minute of compilation on first use).
 """
 
@@ -28,15 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from realtime_style import color
-from realtime_style.allocator import allocator_note, tune_glibc_malloc
-from realtime_style.cuda_graphs import GraphCache
-from realtime_style.cuda_streams import CopyStreams, PinnedStaging
+from realtime_style.runtime import color
+from realtime_style.runtime.allocator import allocator_note, tune_glibc_malloc
+from realtime_style.runtime.cuda_graphs import GraphCache
+from realtime_style.runtime.cuda_streams import CopyStreams, PinnedStaging
 from realtime_style.errors import DeviceError
 from realtime_style.models.inference import prepare_for_inference
 from realtime_style.models.store import StyleModel
 from realtime_style.models.transformer import TransformerNet
-from realtime_style.pending import Pending, Ready, in_order
+from realtime_style.runtime.pending import Pending, Ready, in_order
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
