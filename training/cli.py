@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from realtime_style.errors import InputError, RtStyleError
+from realtime_style.cli.outcome import run_reporting_errors
+from realtime_style.errors import InputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
 from realtime_style.models.transformer import ARCHITECTURES
+from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
 from training.checkpoint import CHECKPOINT_NAME
-from training.config import TrainConfig, build_schedule, parse_schedule
+from training.config import Phase, TrainConfig, build_schedule, parse_schedule
 from training.loss import LossWeights
 
 DEFAULTS = LossWeights()
@@ -113,6 +115,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         stability_weight=args.stability_weight,
         clamp_output=args.clamp_output,
     )
+    check_crop_sizes(schedule, weights, args.teacher)
     config = TrainConfig(
         style_image=str(style),
         dataset=args.dataset,
@@ -149,6 +152,23 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     return config, resume
 
 
+def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher: str | None) -> None:
+    """Refuse crops too small for the loss network's deepest layer (each VGG pooling halves the crop)."""
+    layers = (*weights.style_layers, weights.content_layer)
+    unknown = [layer for layer in layers if layer not in LAYER_NAMES]
+    if unknown:
+        raise InputError(f"unknown VGG19 layer(s) {', '.join(unknown)}; known: relu1_1 ... relu5_4 (see --help)")
+    if teacher:  # distillation compares pixels: the transform network takes any size
+        return
+    smallest = minimum_input_size(layers)
+    for phase in schedule:
+        if phase.size < smallest:
+            raise InputError(
+                f"crop size {phase.size} is too small: the loss layers (deepest {max(layers, key=LAYER_NAMES.index)}) "
+                f"need at least {smallest} pixels (--image-size / --fast-size / --schedule)"
+            )
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``rtstyle train`` / ``python -m training``."""
     from realtime_style.metrics.style import spread_evenly
@@ -180,8 +200,4 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train a style transform network.")
     add_train_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run_train(args)
-    except RtStyleError as exc:
-        print(f"training: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_reporting_errors(lambda: run_train(args), "training")

@@ -119,6 +119,17 @@ def leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def end_workers(batches: object) -> None:
+    """Stop a DataLoader iterator's worker processes now, whatever ended the loop.
+
+    Left to garbage collection, the workers of a loop ended by an exception outlive it (the traceback
+    keeps the iterator alive), and the process hung at exit waiting for them.
+    """
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+
+
 def _recorded_init(state: dict | None) -> bool:
     """Whether a checkpoint already records its run's ``--init`` (so the init file is not needed again)."""
     return bool(state and json.loads(state.get("init_facts", "{}")))
@@ -294,6 +305,7 @@ class Trainer:
             dynamic_ncols=True, mininterval=2.0, smoothing=0.05,
         )
         tick = time.monotonic()
+        batches = None
         try:
             batches = iter(self._loader())
             while self.step < cfg.iterations:
@@ -328,6 +340,7 @@ class Trainer:
                 if out_of_time:
                     break
         finally:
+            end_workers(batches)
             bar.close()
             logger.close()
             for sig, handler in handlers.items():

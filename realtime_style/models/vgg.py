@@ -41,6 +41,12 @@ def layer_names() -> list[str]:
 LAYER_NAMES: tuple[str, ...] = tuple(layer_names())
 
 
+def minimum_input_size(layers: Iterable[str]) -> int:
+    """The smallest image side that still reaches every layer in ``layers`` (each 2x2 pooling halves it)."""
+    deepest = max(LAYER_NAMES.index(name) for name in layers)
+    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[:deepest])
+
+
 def caffe_preprocess(rgb01: torch.Tensor) -> torch.Tensor:
     """RGB in [0, 1] (N, 3, H, W) -> BGR in 0-255 with the ImageNet mean subtracted."""
     mean = torch.tensor(CAFFE_MEAN_BGR, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
