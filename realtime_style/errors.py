@@ -27,3 +27,7 @@ class StyleNotFoundError(ModelError):
 
 class DeviceError(RtStyleError):
     """A device (GPU, camera, virtual camera, stream) that is absent or was lost."""
+
+
+class UsageError(RtStyleError):
+    """Options that do not go together, or that do not apply to what was asked."""

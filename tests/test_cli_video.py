@@ -43,6 +43,12 @@ def test_audio_kept_on_a_real_clip(tmp_path: Path, random_model_file: Path, shar
     assert abs(facts.audio_seconds - facts.frames / 12.5) < 0.1
 
 
+def test_a_tiny_max_size_works(tmp_path: Path, random_model_file: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=3, size=(64, 48))
+    assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "--max-size", "6", "-q") == 0
+    assert probe(tmp_path / "out.mp4").frames == 3
+
+
 def test_rotation_kept(tmp_path: Path, random_model_file: Path) -> None:
     clip = make_clip(tmp_path / "rot.mp4", count=3, rotation=-90)
     assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "-q") == 0

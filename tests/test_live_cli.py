@@ -128,6 +128,14 @@ def test_workers_and_engine_switches_reach_the_live_engine(clip, random_model_fi
     assert "fast-norm" in stats["engine"] and "split-conv" not in stats["engine"] and "1 threads" in stats["engine"]
 
 
+def test_the_smallest_processing_size_works(clip, random_model_file, tmp_path, capsys):
+    stats_path = tmp_path / "stats.json"
+    argv = ["--source", str(clip), "--style", str(random_model_file), "--size", "4", "--max-frames", "3"]
+    code, err = run_cli([*argv, "--stats-json", str(stats_path), "--record", str(tmp_path / "r.mp4")], capsys)
+    assert code == 0, err
+    assert json.loads(stats_path.read_text())["frames_out"] == 3
+
+
 def test_no_camera_is_a_one_line_error(random_model_file, capsys):
     started = time.monotonic()
     code, err = run_cli(["--camera", "7", "--style", str(random_model_file), "--max-frames", "1"], capsys)

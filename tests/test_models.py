@@ -18,7 +18,7 @@ from realtime_style.models.vgg import LAYER_NAMES, VGG19Features, caffe_preproce
 
 
 @pytest.mark.parametrize("arch", ["standard", "light"])
-@pytest.mark.parametrize("size", [(338, 640), (17, 23), (64, 64)])
+@pytest.mark.parametrize("size", [(338, 640), (17, 23), (64, 64), (1, 1), (2, 2), (3, 3), (4, 4), (1, 200), (7, 5)])
 def test_any_size_comes_out_the_same_size(arch: str, size: tuple[int, int]) -> None:
     net = TransformerNet(ARCHITECTURES[arch]).eval()
     with torch.no_grad():

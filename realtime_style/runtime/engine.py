@@ -32,7 +32,7 @@ from realtime_style.runtime import color
 from realtime_style.runtime.allocator import allocator_note, tune_glibc_malloc
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.cuda_streams import CopyStreams, PinnedStaging
-from realtime_style.errors import DeviceError
+from realtime_style.errors import DeviceError, UsageError
 from realtime_style.models.inference import prepare_for_inference
 from realtime_style.models.store import StyleModel
 from realtime_style.models.transformer import TransformerNet
@@ -126,6 +126,8 @@ class Engine:
 
     def __init__(self, model: StyleModel | TransformerNet, options: EngineOptions | None = None):
         self.options = options or EngineOptions()
+        if self.options.cuda_graphs and self.options.compile:  # refused on any device: asked for, it is a mistake
+            raise UsageError("--cuda-graphs and --compile do not go together (torch.compile brings its own CUDA graphs)")
         self.device = select_device(self.options.device)
         self.dtype = select_precision(self.device, self.options.precision)
         on_cpu, on_cuda = self.device.type == "cpu", self.device.type == "cuda"
@@ -143,8 +145,6 @@ class Engine:
             torch.set_num_threads(self.options.threads)
         self.copy_streams = on_cuda and _auto(self.options.copy_streams, True)
         self.cuda_graphs = on_cuda and _auto(self.options.cuda_graphs, False)
-        if self.cuda_graphs and self.options.compile:
-            raise ValueError("cuda_graphs and compile do not go together (torch.compile brings its own CUDA graphs)")
         if on_cuda:
             torch.backends.cudnn.benchmark = self.options.cudnn_benchmark
         self._staging = PinnedStaging() if on_cuda and self.options.pinned_buffers else None
