@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from realtime_style.errors import OutputError
-from realtime_style.media.geometry import Resize
+from realtime_style.media.geometry import Resize, even_size
 from realtime_style.media.sinks import DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
 from realtime_style.media.sources import Frame, VideoFileSource, VideoInfo
 from realtime_style.runtime.pending import BatchSubmitter, Pending, eager, in_order
@@ -53,6 +53,24 @@ class FrameProcessor(Protocol):
     def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray: ...
 
     def reset(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FitFrames:
+    """The last processor when the output size differs by a pixel: crop (or repeat the edge) to ``width`` x ``height``."""
+
+    width: int
+    height: int
+
+    def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        image = stylized[: self.height, : self.width]
+        short_h, short_w = self.height - image.shape[0], self.width - image.shape[1]
+        if short_h or short_w:
+            image = np.pad(image, ((0, short_h), (0, short_w), (0, 0)), mode="edge")
+        return image
+
+    def reset(self) -> None:
+        pass
 
 
 class FrameWriter(Protocol):
@@ -328,6 +346,9 @@ class VideoOptions:
     queue_batches: int = 2
     #: Decoder and encoder threads (0: FFmpeg's choice, about one per core).
     codec_threads: int = 0
+    #: Keep an odd width or height exactly (4:4:4 H.264, which browsers, phones and QuickTime do not play);
+    #: by default an odd side loses one pixel (a side of 1 gains one) so the video is 4:2:0.
+    exact_size: bool = False
 
 
 @dataclass
@@ -374,8 +395,10 @@ def process_video(
         src, max_frames=options.max_frames, duration=options.duration, threads=options.codec_threads
     ) as source:
         info = source.info
-        size = options.resize.apply(info.width, info.height, even=True)
-        source.size = size
+        stylized_size = options.resize.apply(info.width, info.height, even=True)
+        source.size = stylized_size
+        size = stylized_size if options.exact_size else even_size(*stylized_size)
+        fit = [FitFrames(*size)] if size != stylized_size else []
         sink = VideoFileSink(
             dst,
             *size,
@@ -395,7 +418,7 @@ def process_video(
             PipelineOptions(
                 batch_size=batch_size,
                 queue_batches=options.queue_batches,
-                postprocess=options.postprocess,
+                postprocess=[*options.postprocess, *fit],
                 progress=options.progress,
                 progress_label=src.name,
             ),

@@ -53,6 +53,12 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default {DEFAULT_PRESET})")
     group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
+    group.add_argument(
+        "--exact-size",
+        action="store_true",
+        help="keep an odd width or height exactly (H.264 4:4:4, which browsers, phones and QuickTime do not play; "
+        "default: crop one pixel to a 4:2:0 video that plays everywhere)",
+    )
     group.add_argument("--max-frames", type=positive(int), default=None, help="stop after this many frames")
     group.add_argument("--duration", type=positive(float), default=None, help="stop after this many seconds of video")
 
@@ -90,6 +96,7 @@ def options_from_args(args: argparse.Namespace) -> VideoOptions:
         crf=args.crf,
         preset=args.preset,
         audio=not args.no_audio,
+        exact_size=args.exact_size,
         max_frames=args.max_frames,
         duration=args.duration,
         progress=not args.quiet,
@@ -111,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
             f"{f', rotated {info.rotation}°' if info.rotation else ''}) -> {args.output} "
             f"({size[0]}x{size[1]}) with {stylizer.describe()}",
         )
+        if tuple(source.size) != tuple(size):
+            report(args, odd_size_note(source.size, size))
 
     with stop_on_signals(threading.Event()) as stop:
         result = stylizer.stylize_video(args.input, args.output, options, stop=stop, on_start=on_start)
@@ -118,6 +127,13 @@ def run(args: argparse.Namespace) -> int:
         warn(f"{args.input}: {damage}")
     report(args, summary(result))
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def odd_size_note(stylized: tuple[int, int], written: tuple[int, int]) -> str:
+    return (
+        f"{stylized[0]}x{stylized[1]} has an odd side: written as {written[0]}x{written[1]} (4:2:0, plays everywhere); "
+        "--exact-size keeps it as 4:4:4, which browsers, phones and QuickTime do not play"
+    )
 
 
 def damage_note(result: VideoResult) -> str | None:
