@@ -126,7 +126,7 @@ class Stylizer:
         Keywords override fields of :class:`VideoOptions` (``codec``, ``crf``, ``duration``, ...);
         ``max_size`` and ``scale`` build its ``resize``. Setting ``stop`` ends the run early with
         a finalized, playable ``dst``; ``on_start`` is called once the input is open, with the
-        source and the output size.
+        source and the output size. Batches are capped to what the free memory holds at the frame size.
         """
         options = options or VideoOptions()
         if "max_size" in kwargs or "scale" in kwargs:
@@ -141,6 +141,7 @@ class Stylizer:
             stop=stop,
             on_start=on_start,
             submit=self.engine.submit,
+            batch_limit=self.engine.largest_batch,
         )
 
 

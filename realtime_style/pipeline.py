@@ -365,6 +365,8 @@ class VideoResult:
     skipped_packets: int = 0
     #: Why reading stopped before the end of a damaged input, else None.
     stopped_early: str | None = None
+    #: Frames per batch, after any cap for the memory free.
+    batch_size: int = 1
 
     @property
     def interrupted(self) -> bool:
@@ -380,10 +382,12 @@ def process_video(
     stop: threading.Event | None = None,
     on_start: Callable[[VideoFileSource, tuple[int, int]], None] | None = None,
     submit: BatchSubmitter | None = None,
+    batch_limit: Callable[[int, int], int | None] | None = None,
 ) -> VideoResult:
     """Stylize the video ``src`` into ``dst``: the threaded pipeline between a source and a sink.
 
     ``submit`` (e.g. ``Engine.submit``) is used instead of ``stylize`` where given (see :class:`FilePipeline`).
+    ``batch_limit`` (e.g. ``Engine.largest_batch``) caps ``batch_size`` for the frame size (None: no cap).
 
     ``dst`` is written in place and always finalized (also on a stop request or an error), so
     what was done is playable; a run that wrote no frame removes ``dst``.
@@ -399,6 +403,7 @@ def process_video(
         source.size = stylized_size
         size = stylized_size if options.exact_size else even_size(*stylized_size)
         fit = [FitFrames(*size)] if size != stylized_size else []
+        batch_size = min(batch_size, (batch_limit and batch_limit(*stylized_size)) or batch_size)
         sink = VideoFileSink(
             dst,
             *size,
@@ -441,6 +446,7 @@ def process_video(
         stats=stats,
         skipped_packets=source.skipped_packets,
         stopped_early=source.stopped_early,
+        batch_size=batch_size,
     )
 
 

@@ -64,6 +64,24 @@ def test_a_tiny_max_size_works(tmp_path: Path, random_model_file: Path) -> None:
     assert probe(tmp_path / "out.mp4").frames == 3
 
 
+def test_a_huge_batch_size_is_capped_to_the_free_memory(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from realtime_style.runtime import engine, memory
+
+    frame_bytes = memory.BYTES_PER_PIXEL * 64 * 48
+    monkeypatch.setattr(engine, "free_memory", lambda device: int(6 * frame_bytes / memory.SHARE_OF_FREE))
+    batches: list[int] = []
+    submit = engine.Engine.submit
+    monkeypatch.setattr(engine.Engine, "submit", lambda self, frames: batches.append(len(frames)) or submit(self, frames))
+    clip = make_clip(tmp_path / "in.mp4", count=14, size=(64, 48))
+    argv = [clip, tmp_path / "out.mp4", "--style", random_model_file, "--batch-size", "100000", "--preset", "ultrafast"]
+    assert rtstyle_video(*argv) == 0
+    assert probe(tmp_path / "out.mp4").frames == 14 and max(batches) == 6
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "--batch-size" in line]
+    assert warnings == ["rtstyle: warning: --batch-size 100000 capped to 6: more 64x48 frames would not fit in half the free memory"]
+
+
 def test_rotation_kept(tmp_path: Path, random_model_file: Path) -> None:
     clip = make_clip(tmp_path / "rot.mp4", count=3, rotation=-90)
     assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "-q") == 0

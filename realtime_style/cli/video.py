@@ -120,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
         )
         if tuple(source.size) != tuple(size):
             report(args, odd_size_note(source.size, size))
+        fits = stylizer.engine.largest_batch(*source.size)
+        if fits is not None and fits < stylizer.engine.batch_size:
+            warn(
+                f"--batch-size {stylizer.engine.batch_size} capped to {fits}: more {source.size[0]}x{source.size[1]} "
+                f"frames would not fit in half the free memory"
+            )
 
     with stop_on_signals(threading.Event()) as stop:
         result = stylizer.stylize_video(args.input, args.output, options, stop=stop, on_start=on_start)

@@ -32,6 +32,7 @@ from realtime_style.runtime import color
 from realtime_style.runtime.allocator import allocator_note, tune_glibc_malloc
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.cuda_streams import CopyStreams, PinnedStaging
+from realtime_style.runtime.memory import free_memory, largest_batch
 from realtime_style.errors import DeviceError, UsageError
 from realtime_style.models.inference import prepare_for_inference
 from realtime_style.models.store import StyleModel
@@ -253,6 +254,10 @@ class Engine:
         outputs = [result for _, result in in_order(self.submit, chunks, depth=2)]
         result = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         return result[0] if single else result
+
+    def largest_batch(self, width: int, height: int) -> int | None:
+        """The most ``width`` x ``height`` frames a batch may hold in this device's free memory (None: unknown)."""
+        return largest_batch(width, height, free_memory(self.device))
 
     def describe(self) -> str:
         """One line for logs: model, device, precision, layout, batch, the fast paths in use."""
