@@ -8,7 +8,7 @@ from pathlib import Path
 from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
-from realtime_style.errors import InputError, OutputError
+from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.live.adaptive import parse_size
 from realtime_style.live.controls import HELP, start_stdin_controls
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
@@ -149,8 +149,11 @@ def run(args: argparse.Namespace) -> int:
     speed = {"threads": default_threads(workers), **speed_options(args)}
     bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed))
     sinks, window = build_sinks(args)
-    if not sinks:
-        report(args, "no display and no output given: frames are stylized and dropped (see --stream, --record)")
+    if not sinks and not args.stats_json:
+        raise UsageError(
+            "nothing to show or write: no window (no display, or --no-window) and no --stream, --record, "
+            "--virtual-cam or --stats-json"
+        )
     target = args.target_fps
     if target is None and args.size is None and device.type == "cpu":
         target = CPU_TARGET_FPS
