@@ -180,6 +180,12 @@ def test_missing_style_and_source_are_one_line_errors(clip, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "none.mp4: no such file" in err[0]
 
 
+def test_too_many_workers_is_a_one_line_error(clip, random_model_file, capsys, tmp_path):
+    argv = ["--source", str(clip), "--style", str(random_model_file), "--workers", "64", "--record", str(tmp_path / "r.mp4")]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and len(err) == 1 and "--workers 64 is more than the" in err[0], err
+
+
 def test_no_window_and_no_output_is_a_one_line_error(clip, random_model_file, capsys, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

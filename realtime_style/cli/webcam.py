@@ -16,7 +16,7 @@ from realtime_style.live.sinks import LiveSink, RecordSink, StreamSink, VirtualC
 from realtime_style.live.sources import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
 from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
-from realtime_style.live.workers import default_threads, default_workers
+from realtime_style.live.workers import check_workers, default_threads, default_workers
 from realtime_style.models.transformer import ARCHITECTURES
 
 #: Output rate held by default on a CPU, where full-size frames are too slow for live use.
@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     prefer = default_arch(device, args.arch)
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
     workers = args.workers or default_workers(device)
+    check_workers(workers)
     speed = {"threads": default_threads(workers), **speed_options(args)}
     bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed))
     sinks, window = build_sinks(args)
