@@ -13,7 +13,7 @@ import time
 from realtime_style.api import ImagesResult, ImageTransform, transform_images
 from realtime_style.cli.common import add_stylize_arguments, report, resize_from_args, stylizer_from_args
 from realtime_style.cli.still_optimize import add_optimize_arguments, check_fast_arguments, run_optimize
-from realtime_style.errors import InputError
+from realtime_style.errors import InputError, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if args.optimize:
         return run_optimize(args)
     check_fast_arguments(args)
+    if args.batch_size is not None:
+        raise UsageError("--batch-size applies only to video: stills are stylized one at a time")
     transform, description = make_transform(args)
     report(args, f"{args.input} -> {args.output} with {description}")
     started = time.perf_counter()

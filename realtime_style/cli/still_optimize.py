@@ -20,7 +20,7 @@ import numpy as np
 
 from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
-from realtime_style.errors import InputError, OutputError, StyleNotFoundError
+from realtime_style.errors import InputError, OutputError, StyleNotFoundError, UsageError
 from realtime_style.image_files import is_image_file
 from realtime_style.media.images import StillImage, read_image, write_image
 from realtime_style.optimize import (
@@ -81,13 +81,15 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
         "style; histogram first matches the style image's colours to the input's (--optimize only)",
     )
     group.add_argument("--styles-dir", default=None, help="folder holding the style images of shipped styles")
-    group.add_argument("--size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)")
+    group.add_argument(
+        "--long-side", dest="size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)"
+    )
     group.add_argument(
         "--scales",
         type=int_list,
         default=None,
         help="coarse-to-fine long sides, e.g. 512,1024,2048 "
-        "(default: one scale up to 512 px, else halve --size down to 512)",
+        "(default: one scale up to 512 px, else halve --long-side down to 512)",
     )
     group.add_argument(
         "--iterations",
@@ -104,6 +106,28 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
     group.add_argument("--seed", type=int, default=0, help="seed of --init noise (default 0)")
     group.add_argument("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
+    _defer_defaults(parser, group)
+
+
+#: The options of the optimize group that the fast networks do not take (style image, colour mode: checked apart).
+_CHECKED_APART = ("optimize", "style_image", "color_mode")
+
+
+def _defer_defaults(parser: argparse.ArgumentParser, group: argparse._ArgumentGroup) -> None:
+    """Optimize-only options parse to None unless given, so the fast path can refuse them; ``run_optimize``
+    puts their defaults back (``args.optimize_defaults``: dest -> (flag, default))."""
+    deferred = {}
+    for action in group._group_actions:
+        if action.dest not in _CHECKED_APART:
+            deferred[action.dest] = (action.option_strings[0], action.default)
+            action.default = None
+    parser.set_defaults(optimize_defaults=deferred)
+
+
+def _fill_deferred_defaults(args: argparse.Namespace) -> None:
+    for dest, (_flag, default) in args.optimize_defaults.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
 
 
 def check_fast_arguments(args: argparse.Namespace) -> None:
@@ -113,8 +137,10 @@ def check_fast_arguments(args: argparse.Namespace) -> None:
         for flag, value in (("--style-image", args.style_image), ("--color-mode histogram", args.color_mode == "histogram"))
         if value
     ]
+    optimize_only += [flag for dest, (flag, _default) in args.optimize_defaults.items() if getattr(args, dest) is not None]
     if optimize_only:
-        raise InputError(f"{', '.join(optimize_only)} needs --optimize")
+        verb = "applies" if len(optimize_only) == 1 else "apply"
+        raise UsageError(f"{', '.join(optimize_only)} {verb} only to --optimize (see rtstyle still --help)")
     if not args.style:
         raise InputError("--style is required (or use --optimize with --style-image)")
 
@@ -139,7 +165,7 @@ def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
 def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
     size = args.size
     if args.scales and args.size != DEFAULTS.size and args.scales[-1] != args.size:
-        raise InputError(f"--size {args.size} disagrees with the last of --scales {args.scales}")
+        raise InputError(f"--long-side {args.size} disagrees with the last of --scales {args.scales}")
     if args.scales:
         size = args.scales[-1]
     iterations = DEFAULTS.iterations if args.iterations is None else args.iterations
@@ -181,7 +207,7 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
     }
     used = [flag for flag, given in fast_only.items() if given]
     if used:
-        raise InputError(f"{', '.join(used)} does not apply to --optimize (use --size; it runs in float32)")
+        raise InputError(f"{', '.join(used)} does not apply to --optimize (use --long-side; it runs in float32)")
     if args.style and args.style_image:
         raise InputError("give the style with --style or --style-image, not both")
     if not args.style and not args.style_image:
@@ -222,6 +248,7 @@ class _IntermediateSaver:
 def run_optimize(args: argparse.Namespace) -> int:
     """The handler of ``rtstyle still IN OUT --optimize ...``."""
     _refuse_fast_only_flags(args)
+    _fill_deferred_defaults(args)
     source, output = Path(args.input), Path(args.output)
     if source.is_dir():
         raise InputError(f"{source}: --optimize takes one image file, not a folder")
