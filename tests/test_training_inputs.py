@@ -186,3 +186,30 @@ def test_crops_too_small_for_the_loss_layers_are_refused_up_front(train_args, ca
 
 def test_unknown_loss_layer_is_one_line(train_args, capsys):
     _fails_with(capsys, [*train_args(), "--style-layers", "relu1_1,relu9_9"], "unknown VGG19 layer(s) relu9_9")
+
+
+def test_a_fresh_run_refuses_a_used_run_folder(train_args, tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.jsonl").write_text('{"step": 20}\n')
+    _fails_with(capsys, train_args(), "already holds a run (log.jsonl): continue it with --resume")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc (a folder no one can write a file to)")
+def test_an_unwritable_out_folder_is_refused_before_any_step(train_args, capsys):
+    _fails_with(capsys, train_args(**{"--out": "/proc/m.safetensors"}), "cannot write the model file to /proc")
+
+
+@pytest.mark.parametrize("lr", ["-1", "0"])
+def test_a_learning_rate_that_is_not_positive_is_named(train_args, capsys, lr):
+    _fails_with(capsys, train_args(**{"--lr": lr}), f"--lr must be a positive learning rate, got {float(lr)}")
+
+
+def test_an_unreadable_sample_photo_is_left_out_not_fatal(train_args, tmp_path, capsys):
+    photos = write_photos(tmp_path / "photos", 4)
+    broken = tmp_path / "photos" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 truncated jpeg")
+    argv = [*train_args(**{"--dataset": str(tmp_path / "photos")}), "--sample-images", str(photos[0]), str(broken)]
+    assert rtstyle(argv) == 0
+    err = capsys.readouterr().err
+    assert "sample photo left out" in err and "broken.jpg" in err and "Traceback" not in err
+    assert (tmp_path / "m.safetensors").is_file() and list((tmp_path / "run" / "samples").glob("*.png"))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from realtime_style.cli.outcome import run_reporting_errors
-from realtime_style.errors import InputError
+from realtime_style.errors import InputError, OutputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
 from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
@@ -87,6 +87,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
             raise InputError(f"--{name.replace('_', '-')} must be positive")
     if args.time_limit is not None and not args.time_limit > 0:
         raise InputError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
+    if not args.lr > 0:
+        raise InputError(f"--lr must be a positive learning rate, got {args.lr}")
     if not 0 <= args.lr_min <= args.lr:
         raise InputError(f"--lr-min must be between 0 and --lr ({args.lr}), got {args.lr_min}")
     style_name = args.style_name or style.stem
@@ -149,7 +151,19 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     resume = None
     if args.resume:
         resume = str(Path(run_dir) / CHECKPOINT_NAME) if args.resume == "auto" else args.resume
+    else:
+        refuse_used_run_dir(Path(run_dir))
     return config, resume
+
+
+def refuse_used_run_dir(run_dir: Path) -> None:
+    """A fresh run must not overwrite another run's checkpoint or add to its log."""
+    used = [name for name in (CHECKPOINT_NAME, "log.jsonl") if (run_dir / name).exists()]
+    if used:
+        raise OutputError(
+            f"run folder {run_dir} already holds a run ({', '.join(used)}): continue it with --resume, "
+            "or give another --run-dir (or remove that folder)"
+        )
 
 
 def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher: str | None) -> None:

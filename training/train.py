@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -72,8 +72,11 @@ def check_writable(path: Path, what: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create folder {folder} for the {what}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write the {what} to {folder}: permission denied")
+    try:  # a real file, not os.access: root passes access checks on folders it still cannot write to
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rtstyle-write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write the {what} to {folder}: {exc.strerror or exc}") from None
 
 
 def optimizer_step(
@@ -184,7 +187,7 @@ class Trainer:
             else self.net
         )
         self.sample_photos = (
-            load_sample_photos(config.sample_images, config.sample_size) if ctx.is_main and config.sample_images else []
+            load_sample_photos(config.sample_images, config.sample_size, _warn) if ctx.is_main and config.sample_images else []
         )
         self.stop_signal: int | None = None
 
