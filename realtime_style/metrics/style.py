@@ -1,4 +1,4 @@
-"""The style metric of issue 4: how much of a style's Gram statistics an output carries, at what content cost.
+"""The style metric: how much of a style's Gram statistics an output carries, at what content cost.
 
 Defined so that figures compare across tools (whatever produced the output):
 

@@ -121,8 +121,3 @@ class VGG19Features(nn.Module):
             if name in wanted:
                 out[name] = x
         return out
-
-
-def vgg19_features(layers: Sequence[str], device: torch.device | str = "cpu") -> VGG19Features:
-    """Convenience: a frozen feature extractor for ``layers`` on ``device``."""
-    return VGG19Features(layers).to(device)
