@@ -10,7 +10,7 @@ The network expects Caffe preprocessing: BGR channel order, 0-255 scale, ImageNe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
