@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from realtime_style.atomic_file import write_atomically
-from realtime_style.errors import ModelError, StyleNotFoundError
+from realtime_style.errors import ModelError, StyleNotFoundError, first_line
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 
 MODEL_SUFFIX = ".safetensors"
@@ -103,7 +103,7 @@ def read_info(path: str | Path) -> ModelInfo:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"{path}: not a readable rtstyle model file ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: not a readable rtstyle model file ({first_line(exc)})") from None
     return _parse_info(path, metadata)
 
 
@@ -113,7 +113,7 @@ def load_model(style: str | Path, arch: str | None = None) -> StyleModel:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"{path}: not a readable rtstyle model file ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: not a readable rtstyle model file ({first_line(exc)})") from None
     info = read_info(path)
     net = TransformerNet(info.config)
     for key, tensor in tensors.items():
@@ -122,7 +122,7 @@ def load_model(style: str | Path, arch: str | None = None) -> StyleModel:
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
-        raise ModelError(f"{path}: weights do not match the {info.arch} architecture ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: weights do not match the {info.arch} architecture ({first_line(exc)})") from None
     net.eval().requires_grad_(False)
     return StyleModel(net=net, info=info, path=path)
 
@@ -187,17 +187,12 @@ def _parse_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
     try:
         info = ModelInfo.from_json(metadata[METADATA_KEY])
     except (ValueError, TypeError, KeyError) as exc:
-        raise ModelError(f"{path}: corrupt rtstyle metadata ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: corrupt rtstyle metadata ({first_line(exc)})") from None
     if info.preprocessing != PREPROCESSING_RGB01:
         raise ModelError(f"{path}: unsupported preprocessing {info.preprocessing!r}")
     if info.format_version > FORMAT_VERSION:
         raise ModelError(f"{path}: model format {info.format_version} is newer than this rtstyle understands")
     return info
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 __all__ = [
