@@ -20,6 +20,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,8 +74,13 @@ def stream_fps(engine: Engine, frames: np.ndarray, batches: int) -> float:
     return batches * len(frames) / (time.perf_counter() - started)
 
 
-def measure(rows: list[Row], arch: str, size: tuple[int, int], rounds: int, batches: int) -> None:
-    """One engine at a time (a 1080p batch of 16 holds several GiB), alternating round by round."""
+def measure(
+    rows: list[Row], arch: str, size: tuple[int, int], rounds: int, batches: int, after_round: Callable[[], None] = lambda: None
+) -> None:
+    """One engine at a time (a 1080p batch of 16 holds several GiB), alternating round by round.
+
+    ``after_round`` runs after each round (e.g. to save the rows so far: a run cut short keeps them).
+    """
     cuda = torch.cuda.is_available()
     for round_ in range(rounds):
         for row in rows:
@@ -92,6 +98,7 @@ def measure(rows: list[Row], arch: str, size: tuple[int, int], rounds: int, batc
             del engine
             if cuda:
                 torch.cuda.empty_cache()
+        after_round()
 
 
 def table(rows: list[Row], arch: str, size: tuple[int, int]) -> str:
@@ -162,13 +169,12 @@ def main(argv: list[str] | None = None) -> None:
     has_av = importlib.util.find_spec("av") is not None
     print(f"# GPU benchmark: torch {torch.__version__}, {device}, PyAV {'present' if has_av else 'absent'}", flush=True)
     rows = variants(args.batches, cuda)
-    measure(rows, args.arch, size, args.rounds, args.stream)
+    save = (lambda: args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1))) if args.json else (lambda: None)
+    measure(rows, args.arch, size, args.rounds, args.stream, after_round=save)
     print(f"\n## engine, {args.stream} batches streamed with 2 in flight (median of {args.rounds} rounds)\n")
     print(table(rows, args.arch, size))
     for row in rows:
         print(f"- {row.label}, batch {row.batch}: {row.describe}")
-    if args.json:
-        args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
     if args.no_video or not (cuda or args.clip) or not has_av:
         why = "" if args.no_video else " (no PyAV)" if not has_av else " (no CUDA; give --clip to run it on the CPU)"
         print("\nvideo run skipped" + why)
