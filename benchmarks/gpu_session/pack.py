@@ -65,6 +65,8 @@ class PackReport:
 
     created: str
     tree_bytes: int
+    #: The checkout's HEAD, with "+changes" when the tree differs from it (the device machine gets no .git).
+    commit: str = ""
     carry_bytes: int = 0
     limit: int = UPLOAD_LIMIT
     vgg: dict = field(default_factory=dict)
@@ -96,7 +98,7 @@ def pack(options: PackOptions) -> PackReport:
     _check_ignored(options.repo, options.carry)
     _clear(carry)
     report = PackReport(created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), tree_bytes=tree_bytes(options.repo),
-                        limit=options.limit)
+                        commit=_commit(options.repo), limit=options.limit)
     vgg = trim_weights(default_weights_path(), carry / VGG_FILE, VGG_DEEPEST)
     report.vgg = {"file": VGG_FILE, "deepest": VGG_DEEPEST, "bytes": vgg.stat().st_size}
     report.styles = _copy_styles(options, carry / "data")
@@ -111,6 +113,12 @@ def pack(options: PackOptions) -> PackReport:
     (carry / MANIFEST).write_text(json.dumps({**asdict(report), "options": _jsonable(options)}, indent=1) + "\n")
     report.carry_bytes = folder_bytes(carry)
     return report
+
+
+def _commit(repo: Path) -> str:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True)
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "") if head.returncode == 0 else ""
 
 
 def _check_ignored(repo: Path, carry: Path) -> None:

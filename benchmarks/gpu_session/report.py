@@ -115,12 +115,13 @@ def compare(trained: dict[str, Path], options: ReportOptions) -> list[Verdict]:
 def figures_markdown(report: dict, verdicts: list[Verdict], installed: bool) -> str:
     env = report.get("environment", {})
     steps = report.get("steps", {})
+    commit = env.get("commit") or (report.get("carry") or {}).get("commit") or "unknown"
     lines = [GENERATED, "", "## GPU figures", ""]
     device = env.get("gpu") or "no GPU (a CPU dry run)"
     lines.append(f"Measured on {device}" + (f" ({env['gpu_memory_gib']} GiB, compute capability {env['capability']}, "
                                               f"driver {env.get('driver')})" if env.get("gpu") else "")
                  + f"; torch {env.get('torch')}, CUDA {env.get('cuda')}, cuDNN {env.get('cudnn')}, Python {env.get('python')}, "
-                 f"PyAV {'present' if env.get('pyav') else 'absent'}; commit {env.get('commit') or 'unknown'}; "
+                 f"PyAV {'present' if env.get('pyav') else 'absent'}; commit {commit}; "
                  f"{report.get('elapsed_s')} s of a {report.get('deadline_s')} s plan"
                  + ("" if report.get("finished") else " (cut off before the end)") + ".")
     lines += ["", *_tests_section(steps.get("tests", {})), "", *_bench_section(steps.get("benchmarks", {})), "",
