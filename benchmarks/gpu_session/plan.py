@@ -141,8 +141,11 @@ class Session:
 
 
 def _stop(process: subprocess.Popen) -> int:
-    """SIGTERM to the child's process group (training writes a checkpoint), then SIGKILL after 10 s."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+    """SIGTERM to the child's process group (training writes a checkpoint), then SIGKILL after 8 s.
+
+    Children get at most the time left, which keeps ``RESERVE_S`` back: a stopped child is gone by the deadline.
+    """
+    for sig, grace in ((signal.SIGTERM, 8.0), (signal.SIGKILL, 2.0)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
@@ -304,9 +307,11 @@ def run_training(session: Session, env: dict[str, str]) -> dict:
             out["styles"][style] = _train_style(session, env, recipe, style, steps, budget, speed.overhead_s)
         else:
             out["styles"][style] = {"skipped": f"no time: {budget:.0f} s left for it"}
+            session.log(f"## training {style}: skipped, {out['styles'][style]['skipped']}")
         if not out["styles"][style].get("model") and calibration.get("model") and style == options.styles[0]:
             shutil.copyfile(session.work / "models" / calibration["model"], session.work / "models" / f"{style}.safetensors")
             out["styles"][style].update(model=f"{style}.safetensors", note=f"the speed-measuring run's {calibration['steps']} steps")
+            session.log(f"## training {style}: the speed-measuring run's model file stands in")
         _archive_models(session)
         session.write_report()
     return out
