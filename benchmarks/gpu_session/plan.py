@@ -264,7 +264,7 @@ def junit_summary(path: Path) -> dict:
 def run_benchmarks(session: Session, env: dict[str, str]) -> dict:
     rows = session.work / "bench_gpu.json"
     if session.options.cuda:
-        settings = ["--size", "1080x1920", "--batches", "1", "8", "16", "--rounds", "2", "--stream", "6",
+        settings = ["--size", "1080x1920", "--batches", "1", "8", "16", "--rounds", "2", "--stream", "12",
                     "--video-frames", "120"]
     else:
         settings = ["--arch", "light", "--cpu-size", "64x64", "--rounds", "1", "--stream", "1"]
