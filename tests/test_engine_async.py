@@ -213,3 +213,20 @@ def test_cuda_switches_are_off_on_the_cpu_and_flags_reach_the_options() -> None:
     }
     assert speed_options(parser.parse_args(["--no-cuda-graphs"])) == {"cuda_graphs": False}
     assert EngineOptions().cuda_graphs is None and EngineOptions().copy_streams is None
+
+
+def test_graph_cache_falls_back_to_eager_with_one_warning_when_capture_fails(capsys) -> None:
+    attempts: list[tuple[int, ...]] = []
+
+    def failing_capture(net, example: torch.Tensor):
+        attempts.append(tuple(example.shape))
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    cache = GraphCache(lambda x: x * 2, capacity=2, capture=failing_capture)
+    batches = [torch.ones(n, 3, 4, 4) for n in (8, 8, 8, 5, 5, 5)]
+    for x in batches:
+        assert torch.equal(cache(x), x * 2)
+    assert attempts == [(8, 3, 4, 4)]  # no second try, for this shape or another
+    assert cache.failed == "operation not permitted when stream is capturing" and not cache.graphs
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["rtstyle: warning: CUDA graph capture failed (operation not permitted when stream is capturing); running eagerly"]
