@@ -121,8 +121,10 @@ def test_cpu_submit_is_computed_at_once_and_equals_stylize(engine: Engine, frame
     out = handle.result()
     assert out.shape == frames[:3].shape and out.dtype == np.uint8
     assert np.array_equal(out, engine.stylize(frames[:3]))
-    # stylize goes through submit in batches of 2: the same frames as one batch at a time
-    assert np.array_equal(engine.stylize(frames), np.concatenate([engine.submit(f[None]).result() for f in frames]))
+    # stylize goes through submit in batches of 2: the same frames as one batch at a time. Not bit for bit: oneDNN
+    # picks other convolution kernels for another batch size on some CPUs (2-core EPYC, fp32), off by one level at most
+    one_at_a_time = np.concatenate([engine.submit(f[None]).result() for f in frames]).astype(np.int16)
+    assert np.abs(engine.stylize(frames).astype(np.int16) - one_at_a_time).max() <= 1
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
         engine.submit(frames[0])
 
