@@ -41,15 +41,15 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
         "--photos",
         type=Path,
         metavar="DIR",
-        help="folder of photos (searched recursively; COUNT spread evenly over the sorted files); "
-        "default: ../shared/data/content/bsds500/val_* beside the checkout",
+        help="folder of your photos (searched recursively; COUNT spread evenly over them); "
+        "needed outside a project checkout, whose held-out photos are the default",
     )
     parser.add_argument(
         "--count", type=int, default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"
     )
     parser.add_argument("--style-image", type=Path, metavar="PATH", help="the style image (only with a single --style)")
     parser.add_argument(
-        "--styles-dir", type=Path, metavar="DIR", help="folder holding the style images named in the model metadata"
+        "--styles-dir", type=Path, metavar="DIR", help="folder of the style images the models name (default: beside each model, then the shipped ones)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     parser.add_argument("--per-photo", action="store_true", help="include every photo's figures in the JSON")

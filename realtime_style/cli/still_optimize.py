@@ -5,9 +5,9 @@
 (or the single ``--style`` value):
 
 1. an existing image file: that painting;
-2. a shipped style name (see ``rtstyle styles``): the style image named in its model metadata,
-   looked up in ``--styles-dir`` or else ``../shared/data/styles`` beside a checkout (style images
-   do not ship inside the package);
+2. a style name (see ``rtstyle styles``): the style image named in its model metadata, found by
+   :func:`~realtime_style.models.style_images.find_style_image` (``--styles-dir``, beside the model
+   file, where training read it, the shipped copies);
 3. anything else is an error naming the shipped styles.
 """
 
@@ -80,7 +80,9 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
         help="how --preserve-color keeps the input's colours: luminance (default) takes only luminance from the "
         "style; histogram first matches the style image's colours to the input's (--optimize only)",
     )
-    group.add_argument("--styles-dir", default=None, help="folder holding the style images of shipped styles")
+    group.add_argument(
+        "--styles-dir", default=None, help="folder of the style images the models name (default: beside each model, then shipped)"
+    )
     group.add_argument("--size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)")
     group.add_argument(
         "--scales",
@@ -130,10 +132,10 @@ def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
     from realtime_style.models.store import read_info, resolve_style
 
     try:
-        info = read_info(resolve_style(text))
+        model_path = resolve_style(text)
     except StyleNotFoundError as exc:
         raise InputError(f"{text!r} is neither an image file nor a shipped style ({str(exc).split('; ', 1)[-1]})") from None
-    return resolve_style_image(info, styles_dir=styles_dir)
+    return resolve_style_image(read_info(model_path), styles_dir=styles_dir, model_path=model_path)
 
 
 def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
