@@ -11,7 +11,7 @@ import sys
 import time
 
 from realtime_style.api import ImagesResult, ImageTransform, transform_images
-from realtime_style.cli.common import add_stylize_arguments, report, resize_from_args, stylizer_from_args
+from realtime_style.cli.common import add_stylize_arguments, describe_stylizer, report, resize_from_args, stylizer_from_args
 from realtime_style.cli.still_optimize import add_optimize_arguments, check_fast_arguments, run_optimize
 from realtime_style.errors import InputError
 
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def make_transform(args: argparse.Namespace) -> tuple[ImageTransform, str]:
     """The image transform the arguments ask for, and a description of it for the log."""
     stylizer = stylizer_from_args(args)
-    return stylizer.stylize_frames, stylizer.describe()
+    return stylizer.stylize_frames, describe_stylizer(args, stylizer)
 
 
 def run(args: argparse.Namespace) -> int:

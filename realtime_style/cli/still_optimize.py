@@ -20,6 +20,7 @@ import numpy as np
 
 from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
+from realtime_style.cli.parser import mark_advanced
 from realtime_style.errors import InputError, OutputError, StyleNotFoundError
 from realtime_style.image_files import is_image_file
 from realtime_style.media.images import StillImage, read_image, write_image
@@ -37,6 +38,8 @@ from realtime_style.optimize import (
 )
 
 DEFAULTS = OptimizeConfig()
+#: The --optimize options ``--help`` shows; the recipe's tuning knobs are listed by ``--help-all``.
+EVERYDAY_OPTIMIZE = ("optimize", "style_image", "size", "iterations")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -106,6 +109,9 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
     group.add_argument("--seed", type=int, default=0, help="seed of --init noise (default 0)")
     group.add_argument("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
+    for action in group._group_actions:
+        if action.dest not in EVERYDAY_OPTIMIZE:
+            mark_advanced(action)
 
 
 def check_fast_arguments(args: argparse.Namespace) -> None:

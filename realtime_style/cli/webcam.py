@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
+from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError
@@ -19,6 +20,8 @@ from realtime_style.live.window import PreviewWindow, display_available
 from realtime_style.live.workers import default_threads, default_workers
 from realtime_style.models.transformer import ARCHITECTURES
 
+#: Options ``rtstyle webcam --help`` leaves to ``--help-all``.
+WEBCAM_TUNING = ("--crossfade", "--precision", "--virtual-cam-device", "--snapshot-dir", "--stats-json", "--fps")
 #: Output rate held by default on a CPU, where full-size frames are too slow for live use.
 CPU_TARGET_FPS = 15.0
 #: Live ``flow`` smoothing computes flow at 320 px wide: on bikes.mp4 (640x360, strength 0.7, gain 0.25)
@@ -96,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_group.add_argument("--duration", type=positive(float), help="stop after this many seconds")
     run_group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
     run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    mark_advanced_flags(parser, WEBCAM_TUNING)
     parser.set_defaults(handler=run)
 
 

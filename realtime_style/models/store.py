@@ -77,6 +77,9 @@ class StyleModel:
 
     @property
     def name(self) -> str:
+        """The name the user picked it by: the file's (``tahiti`` for ``tahiti.safetensors``), else from the metadata."""
+        if self.path is not None:
+            return self.path.name.removesuffix(MODEL_SUFFIX)
         return self.info.style if self.info.arch == "standard" else f"{self.info.style}.{self.info.arch}"
 
 
