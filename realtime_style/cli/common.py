@@ -14,6 +14,10 @@ from realtime_style.media.geometry import Resize
 from realtime_style.models.transformer import ARCHITECTURES
 
 
+#: Said before a ``--compile`` run, whose first frames wait silently for torch.compile otherwise.
+COMPILE_NOTE = "--compile: the first frames wait for torch.compile (20-60 s on a CPU; cached on disk for later runs)"
+
+
 def add_style_arguments(parser: argparse.ArgumentParser) -> None:
     """``--style`` and ``--arch``."""
     parser.add_argument("--style", required=True, metavar="NAME", help="shipped style name (see `rtstyle styles`) or model file path")
@@ -74,6 +78,8 @@ def resize_from_args(args: argparse.Namespace) -> Resize:
 
 def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     """Load the model and prepare the engine the arguments ask for."""
+    if getattr(args, "speed_compile", None):
+        report(args, COMPILE_NOTE)
     return Stylizer(
         args.style,
         arch=args.arch,

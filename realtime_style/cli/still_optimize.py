@@ -186,6 +186,7 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
         "--batch-size": args.batch_size is not None,
         "--arch": args.arch is not None,
         "--precision": args.precision != "auto",
+        "--paint-size": getattr(args, "paint_size", None) is not None,
     }
     used = [flag for flag, given in fast_only.items() if given]
     if used:

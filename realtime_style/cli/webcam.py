@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
+from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
@@ -19,6 +19,7 @@ from realtime_style.live.styles import StyleBank, default_arch, resolve_live_sty
 from realtime_style.live.window import PreviewWindow, display_available
 from realtime_style.live.workers import default_threads, default_workers
 from realtime_style.models.transformer import ARCHITECTURES
+from realtime_style.progress import LINE_INTERVAL_S
 
 #: Options ``rtstyle webcam --help`` leaves to ``--help-all``.
 WEBCAM_TUNING = ("--crossfade", "--precision", "--virtual-cam-device", "--snapshot-dir", "--stats-json", "--fps")
@@ -169,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         duration=args.duration,
         snapshot_dir=args.snapshot_dir,
         workers=workers,
+        status_every=None if window or args.quiet else LINE_INTERVAL_S,
     )
     pipeline = LivePipeline(
         source,
@@ -184,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         args,
         f"live: {', '.join(bank.names)} on {device}, {workers} worker(s); " + (HELP if window else HELP + " (+ Enter)"),
     )
+    if args.speed_compile:
+        report(args, COMPILE_NOTE)
     try:
         pipeline.run()
     except KeyboardInterrupt:
