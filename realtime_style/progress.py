@@ -48,6 +48,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled, self.clock = enabled, clock
         self.done = 0
+        self.postfix = ""
         self.started = self.last_line = clock()
         self.bar = (
             tqdm(total=total, desc=label, unit=unit, file=self.stream, dynamic_ncols=True)
@@ -65,6 +66,12 @@ class Progress:
             self.last_line = now
             print(f"rtstyle: {self.line(now)}", file=self.stream, flush=True)
 
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        """What the job is at (e.g. the current loss), shown after the count; tqdm's name for it."""
+        self.postfix = text
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=refresh)
+
     def line(self, now: float | None = None) -> str:
         elapsed = (self.clock() if now is None else now) - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
@@ -74,7 +81,7 @@ class Progress:
             text += f", {rate:.3g} {self.unit}s/s"
             if self.total and self.total > self.done:
                 text += f", ~{(self.total - self.done) / rate:.0f} s left"
-        return text
+        return f"{text}; {self.postfix}" if self.postfix else text
 
     def close(self) -> None:
         if self.bar is not None:
