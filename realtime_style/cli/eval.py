@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from realtime_style.cli.eval_flicker import register_flicker
@@ -12,6 +11,7 @@ from realtime_style.runtime.engine import select_device
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.metrics import style as style_metric
 from realtime_style.models.store import list_styles
+from realtime_style.progress import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,15 +68,19 @@ def run_styles(args: argparse.Namespace) -> int:
         photos = style_metric.default_photos(args.count)
         source = str(photos[0].parent / style_metric.DEFAULT_PHOTO_PATTERN)
     device = select_device(args.device)
-    scores = style_metric.evaluate_styles(
-        styles,
-        photos,
-        style_image=args.style_image,
-        styles_dir=args.styles_dir,
-        device=device,
-        progress=_progress,
-        metric=style_metric.StyleMetric(device),
-    )
+    progress = _StageProgress()
+    try:
+        scores = style_metric.evaluate_styles(
+            styles,
+            photos,
+            style_image=args.style_image,
+            styles_dir=args.styles_dir,
+            device=device,
+            progress=progress,
+            metric=style_metric.StyleMetric(device),
+        )
+    finally:
+        progress.close()
     report = {
         "metric": {
             "long_side": style_metric.EVAL_LONG_SIDE,
@@ -97,6 +101,18 @@ def run_styles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(stage: str, done: int, total: int) -> None:
-    """``photos: 3/32`` while the photos' features are computed, then ``mosaic: 3/32`` per style."""
-    print(f"\r{stage}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+class _StageProgress:
+    """``progress(stage, done, total)`` of :func:`evaluate_styles`: the photos' features, then each style in turn."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.bar is None or self.bar.label != stage:
+            self.close()
+            self.bar = Progress(stage, total, unit="photo")
+        self.bar.update(done - self.bar.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
