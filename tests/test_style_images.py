@@ -86,3 +86,15 @@ def test_eval_styles_without_default_photos_says_what_it_needs(monkeypatch, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--photos DIR" in err[0] and "your own photos" in err[0]
 
+
+
+def test_train_takes_a_style_name_for_its_painting(no_checkout_data: None, tmp_path: Path) -> None:
+    import argparse
+
+    from training.cli import add_train_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(["--style-image", "great_wave", "--dataset", str(tmp_path), "--out", str(tmp_path / "m.safetensors")])
+    config, _ = config_from_args(args)
+    assert Path(config.style_image) == shipped_style_images_dir() / "great_wave.jpg"

@@ -21,9 +21,10 @@ import numpy as np
 from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
 from realtime_style.cli.parser import mark_advanced
-from realtime_style.errors import InputError, OutputError, StyleNotFoundError
+from realtime_style.errors import InputError, OutputError
 from realtime_style.image_files import is_image_file
 from realtime_style.media.images import StillImage, read_image, write_image
+from realtime_style.models.style_images import style_image_from_text
 from realtime_style.optimize import (
     INITS,
     OPTIMIZERS,
@@ -128,20 +129,8 @@ def check_fast_arguments(args: argparse.Namespace) -> None:
 
 
 def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
-    """An image file, or the style image of the shipped style ``text`` (see the module docstring)."""
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    if is_image_file(path) or "/" in text:
-        raise InputError(f"style image not found: {path}")
-    from realtime_style.metrics.style import resolve_style_image
-    from realtime_style.models.store import read_info, resolve_style
-
-    try:
-        model_path = resolve_style(text)
-    except StyleNotFoundError as exc:
-        raise InputError(f"{text!r} is neither an image file nor a shipped style ({str(exc).split('; ', 1)[-1]})") from None
-    return resolve_style_image(read_info(model_path), styles_dir=styles_dir, model_path=model_path)
+    """An image file, or the style image of the style ``text`` (see the module docstring)."""
+    return style_image_from_text(text, styles_dir)
 
 
 def config_from_args(args: argparse.Namespace) -> OptimizeConfig:

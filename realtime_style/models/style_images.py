@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from realtime_style.errors import InputError
+from realtime_style.errors import InputError, StyleNotFoundError
 from realtime_style.models.store import ModelInfo, shipped_models_dir
 
 #: ``../shared/data`` beside the checkout (absent in an installed package or a fresh clone).
@@ -58,3 +58,20 @@ def find_style_image(
         f"style image {Path(info.style_image).name!r} of style {info.style!r} not found {where}; "
         "pass --style-image PATH or --styles-dir DIR"
     )
+
+
+def style_image_from_text(text: str, styles_dir: str | Path | None = None) -> Path:
+    """What ``--style-image TEXT`` means: an image file, or the style image of the style named ``text``."""
+    from realtime_style.image_files import is_image_file
+    from realtime_style.models.store import read_info, resolve_style
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    if is_image_file(path) or "/" in text:
+        raise InputError(f"style image not found: {path}")
+    try:
+        model_path = resolve_style(text)
+    except StyleNotFoundError as exc:
+        raise InputError(f"{text!r} is neither an image file nor a shipped style ({str(exc).split('; ', 1)[-1]})") from None
+    return find_style_image(read_info(model_path), model_path, styles_dir)
