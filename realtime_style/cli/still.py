@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from realtime_style.api import ImagesResult, ImageTransform, transform_images
@@ -73,14 +74,14 @@ def run(args: argparse.Namespace) -> int:
     report(args, f"{args.input} -> {args.output} with {description}")
     started = time.perf_counter()
     progress = StepsProgress(f"stylizing {Path(args.input).name}", "image", enabled=not args.quiet)
-    try:
-        result = transform_images(args.input, args.output, painter, resize_from_args(args), progress)
-    except KeyboardInterrupt:
-        progress.close()
+    with closing(progress):
+        try:
+            result = transform_images(args.input, args.output, painter, resize_from_args(args), progress)
+        except KeyboardInterrupt:
+            result = None
+    if result is None:
         warn(f"interrupted: {progress.done} of {progress.total} images done, in {args.output}; the rest not started")
         return EXIT_INTERRUPTED
-    finally:
-        progress.close()
     for _, message in result.failed:
         print(f"rtstyle: warning: skipped {message}", file=sys.stderr)
     if painter.rescaled:
