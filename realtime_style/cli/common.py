@@ -20,7 +20,9 @@ COMPILE_NOTE = "--compile: the first frames wait for torch.compile (20-60 s on a
 
 def add_style_arguments(parser: argparse.ArgumentParser) -> None:
     """``--style`` and ``--arch``."""
-    parser.add_argument("--style", required=True, metavar="NAME", help="shipped style name (see `rtstyle styles`) or model file path")
+    parser.add_argument(
+        "--style", required=True, metavar="NAME", help="shipped style name (see `rtstyle styles`) or model file path"
+    )
     parser.add_argument(
         "--arch",
         choices=sorted(ARCHITECTURES),
@@ -32,7 +34,9 @@ def add_style_arguments(parser: argparse.ArgumentParser) -> None:
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """``--device``, ``--precision``, ``--batch-size``."""
     group = parser.add_argument_group("engine")
-    group.add_argument("--device", default="auto", metavar="DEV", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    group.add_argument(
+        "--device", default="auto", metavar="DEV", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+    )
     precision = group.add_argument(
         "--precision",
         choices=["auto", *PRECISIONS],
@@ -40,7 +44,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: fp16 on GPUs, bf16 on CPUs with native bf16, else fp32",
     )
     batch = group.add_argument("--batch-size", type=positive(int), default=None, help="frames per batch (default per device)")
-    mark_advanced(precision), mark_advanced(batch)
+    mark_advanced(precision)
+    mark_advanced(batch)
     add_speed_arguments(group)
 
 
@@ -48,7 +53,7 @@ def add_look_arguments(parser: argparse.ArgumentParser) -> None:
     """``--strength`` and ``--preserve-color``."""
     group = parser.add_argument_group("look")
     group.add_argument(
-        "--strength", type=bounded_float(0.0, 1.0), metavar="S", default=1.0, help="0 = original, 1 = fully stylized (default 1)"
+        "--strength", type=bounded_float(0.0, 1.0), metavar="S", default=1.0, help="0 = original, 1 = fully stylized"
     )
     group.add_argument(
         "--preserve-color", action="store_true", help="keep the input's colours, take only luminance from the style"
@@ -58,8 +63,8 @@ def add_look_arguments(parser: argparse.ArgumentParser) -> None:
 def add_resize_arguments(parser: argparse.ArgumentParser) -> None:
     """``--max-size`` and ``--scale``."""
     group = parser.add_argument_group("size")
-    group.add_argument("--scale", type=positive(float), metavar="F", default=None, help="resize the input by this factor first")
-    group.add_argument("--max-size", type=positive(int), metavar="PX", default=None, help="cap the longer side at this many pixels")
+    group.add_argument("--scale", type=positive(float), metavar="F", help="resize the input by this factor first")
+    group.add_argument("--max-size", type=positive(int), metavar="PX", help="cap the longer side at this many pixels")
 
 
 def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
