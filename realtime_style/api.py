@@ -149,22 +149,28 @@ def transform_images(
     dst: str | Path,
     transform: ImageTransform,
     resize: Resize | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImagesResult:
     """Apply ``transform`` to one image file, or to every image in a folder.
 
     A file goes to ``dst`` (or into ``dst`` when that is an existing folder). A folder goes into
     the folder ``dst`` (created) under the same relative names; unreadable images there are
     recorded in :attr:`ImagesResult.failed` and the others still processed. Alpha is kept.
+    ``progress(done, total)`` is called once the images are counted and after each one.
     """
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise InputError(f"{src}: no such file or folder")
     if src.is_dir():
-        return _transform_folder(src, dst, transform, resize)
+        return _transform_folder(src, dst, transform, resize, progress)
     if dst.is_dir():
         dst = dst / src.name
     refuse_same_file(src, dst)
+    if progress:
+        progress(0, 1)
     _transform_file(src, dst, transform, resize)
+    if progress:
+        progress(1, 1)
     return ImagesResult(written=[dst])
 
 
@@ -173,7 +179,13 @@ def _transform_file(src: Path, dst: Path, transform: ImageTransform, resize: Res
     write_image(dst, replace(image, rgb=transform(image.rgb)))
 
 
-def _transform_folder(src: Path, dst: Path, transform: ImageTransform, resize: Resize | None) -> ImagesResult:
+def _transform_folder(
+    src: Path,
+    dst: Path,
+    transform: ImageTransform,
+    resize: Resize | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImagesResult:
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"{dst}: input is a folder, so the output must be a folder too")
     if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents:
@@ -182,7 +194,9 @@ def _transform_folder(src: Path, dst: Path, transform: ImageTransform, resize: R
     if not names:
         raise InputError(f"{src}: no images found (looked for {' '.join(IMAGE_SUFFIXES)})")
     result = ImagesResult()
-    for name in names:
+    if progress:
+        progress(0, len(names))
+    for done, name in enumerate(names, 1):
         target = dst / name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +206,10 @@ def _transform_folder(src: Path, dst: Path, transform: ImageTransform, resize: R
             _transform_file(src / name, target, transform, resize)
         except InputError as exc:
             result.failed.append((src / name, str(exc)))
-            continue
-        result.written.append(target)
+        else:
+            result.written.append(target)
+        if progress:
+            progress(done, len(names))
     return result
 
 

@@ -9,6 +9,7 @@ import av
 
 from realtime_style.cli.common import (
     add_stylize_arguments,
+    describe_stylizer,
     positive,
     report,
     resize_from_args,
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.input} ({info.width}x{info.height}, {float(info.fps):.3g} fps, "
             f"{frames if frames is not None else '?'} frames{', audio' if info.has_audio else ''}"
             f"{f', rotated {info.rotation}°' if info.rotation else ''}) -> {args.output} "
-            f"({size[0]}x{size[1]}) with {stylizer.describe()}",
+            f"({size[0]}x{size[1]}) with {describe_stylizer(args, stylizer)}",
         )
 
     with stop_on_signals(threading.Event()) as stop:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
+from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
+from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError
@@ -18,7 +19,10 @@ from realtime_style.live.styles import StyleBank, default_arch, resolve_live_sty
 from realtime_style.live.window import PreviewWindow, display_available
 from realtime_style.live.workers import default_threads, default_workers
 from realtime_style.models.transformer import ARCHITECTURES
+from realtime_style.progress import LINE_INTERVAL_S
 
+#: Options ``rtstyle webcam --help`` leaves to ``--help-all``.
+WEBCAM_TUNING = ("--crossfade", "--precision", "--virtual-cam-device", "--snapshot-dir", "--stats-json", "--fps")
 #: Output rate held by default on a CPU, where full-size frames are too slow for live use.
 CPU_TARGET_FPS = 15.0
 #: Live ``flow`` smoothing computes flow at 320 px wide: on bikes.mp4 (640x360, strength 0.7, gain 0.25)
@@ -96,6 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_group.add_argument("--duration", type=positive(float), help="stop after this many seconds")
     run_group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
     run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    mark_advanced_flags(parser, WEBCAM_TUNING)
     parser.set_defaults(handler=run)
 
 
@@ -165,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         duration=args.duration,
         snapshot_dir=args.snapshot_dir,
         workers=workers,
+        status_every=None if window or args.quiet else LINE_INTERVAL_S,
     )
     pipeline = LivePipeline(
         source,
@@ -180,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         args,
         f"live: {', '.join(bank.names)} on {device}, {workers} worker(s); " + (HELP if window else HELP + " (+ Enter)"),
     )
+    if args.speed_compile:
+        report(args, COMPILE_NOTE)
     try:
         pipeline.run()
     except KeyboardInterrupt:

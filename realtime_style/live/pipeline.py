@@ -61,6 +61,8 @@ class LiveOptions:
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     #: Engine worker threads stylizing frames in parallel (see :func:`~realtime_style.live.workers.default_workers`).
     workers: int = 1
+    #: Log a status line (fps, latency, size, style) every this many seconds; for runs without a window.
+    status_every: float | None = None
 
 
 @dataclass
@@ -118,6 +120,7 @@ class LivePipeline:
         self._snapshot_due = False
         self._notice = ""
         self._notice_until = 0.0
+        self._last_status = float("-inf")
 
     # ----------------------------------------------------------------------------- running
 
@@ -258,6 +261,7 @@ class LivePipeline:
         finished = self.clock()
         work = finished - job.handed
         self.stats.record(frame.time, finished, work, done.cpu)
+        self._log_status(finished)
         self._pace = work / self.options.workers if self.options.workers > 1 else 0.0
         # Frames in parallel: the output rate is the workers' count over each frame's work.
         if self.governor is not None and self.governor.update(work / self.options.workers):
@@ -353,6 +357,21 @@ class LivePipeline:
         path = save_snapshot(image, self.options.snapshot_dir, self.styles.names[self.state.style])
         self.state.snapshots.append(path)
         self._tell(f"snapshot saved to {path}")
+
+    def _log_status(self, now: float) -> None:
+        """Every ``status_every`` seconds, what the overlay would show (headless runs have no overlay)."""
+        every = self.options.status_every
+        if every is None or now - self._last_status < every:
+            return
+        if self._last_status == float("-inf"):
+            self._last_status = now  # the first line after a full interval: a rate needs frames
+            return
+        self._last_status = now
+        width, height = self.processing_size
+        self.log(
+            f"{self.stats.current_fps:.1f} fps, latency {self.stats.current_latency_ms:.0f} ms, "
+            f"{width}x{height}, {self.styles.names[self.state.style]}; {self.stats.outputs} frames out"
+        )
 
     def _tell(self, message: str) -> None:
         self.log(message)

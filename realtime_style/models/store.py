@@ -77,6 +77,9 @@ class StyleModel:
 
     @property
     def name(self) -> str:
+        """The name the user picked it by: the file's (``tahiti`` for ``tahiti.safetensors``), else from the metadata."""
+        if self.path is not None:
+            return self.path.name.removesuffix(MODEL_SUFFIX)
         return self.info.style if self.info.arch == "standard" else f"{self.info.style}.{self.info.arch}"
 
 
@@ -103,7 +106,7 @@ def read_info(path: str | Path) -> ModelInfo:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"{path}: not a readable rtstyle model file ({first_line(exc)})") from None
+        raise _unreadable(path, exc) from None
     return _parse_info(path, metadata)
 
 
@@ -113,7 +116,7 @@ def load_model(style: str | Path, arch: str | None = None) -> StyleModel:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"{path}: not a readable rtstyle model file ({first_line(exc)})") from None
+        raise _unreadable(path, exc) from None
     info = read_info(path)
     net = TransformerNet(info.config)
     for key, tensor in tensors.items():
@@ -193,6 +196,13 @@ def _parse_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
     if info.format_version > FORMAT_VERSION:
         raise ModelError(f"{path}: model format {info.format_version} is newer than this rtstyle understands")
     return info
+
+
+def _unreadable(path: Path, exc: BaseException) -> ModelError:
+    """The error for a file that is no model: what it is and what to do instead, where that is known."""
+    from realtime_style.models.not_a_model import what_to_do_instead
+
+    return ModelError(what_to_do_instead(path) or f"{path}: not a readable rtstyle model file ({first_line(exc)})")
 
 
 __all__ = [
