@@ -12,6 +12,7 @@ import time
 
 from realtime_style.api import ImagesResult, ImageTransform, transform_images
 from realtime_style.cli.common import add_stylize_arguments, report, resize_from_args, stylizer_from_args
+from realtime_style.cli.person import refuse_person_arguments
 from realtime_style.cli.still_optimize import add_optimize_arguments, check_fast_arguments, run_optimize
 from realtime_style.errors import InputError
 
@@ -32,11 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def make_transform(args: argparse.Namespace) -> tuple[ImageTransform, str]:
     """The image transform the arguments ask for, and a description of it for the log."""
     stylizer = stylizer_from_args(args)
-    return stylizer.stylize_frames, stylizer.describe()
+    return stylizer.stylize_image, stylizer.describe()  # type: ignore[return-value]  # arrays in, arrays out
 
 
 def run(args: argparse.Namespace) -> int:
     if args.optimize:
+        refuse_person_arguments(args, "works with the fast networks, not with --optimize")
         return run_optimize(args)
     check_fast_arguments(args)
     transform, description = make_transform(args)
