@@ -6,7 +6,10 @@ import argparse
 
 from realtime_style.cli.argtypes import bounded_float
 from realtime_style.errors import InputError
-from realtime_style.person import KEEP_CHOICES, MatteOptions, PersonOptions
+from realtime_style.person import KEEP_CHOICES, MatteOptions, PersonMode, PersonOptions
+from realtime_style.person.live import LivePerson
+from realtime_style.person.segmenter import require_runtime
+from realtime_style.runtime.engine import EngineOptions
 
 _DEFAULT = MatteOptions()
 
@@ -45,3 +48,21 @@ def refuse_person_arguments(args: argparse.Namespace, reason: str) -> None:
     for flag, value in (("--keep", getattr(args, "keep", None)), ("--person-style", getattr(args, "person_style", None))):
         if value is not None:
             raise InputError(f"{flag} {reason}")
+
+
+def live_person_from_args(args: argparse.Namespace, options: EngineOptions, prefer_arch: str | None) -> LivePerson:
+    """The live person modes: the one asked for to start with, the person style's engines if any.
+
+    A start in a person mode without ``rtstyle[person]`` fails here, before the camera opens.
+    """
+    from realtime_style.live.styles import StyleBank, resolve_live_styles, style_label
+
+    person = person_from_args(args)
+    if person.mode is not PersonMode.OFF:
+        require_runtime()
+    if person.person_style is None:
+        return LivePerson(person)
+    path = resolve_live_styles([str(person.person_style)], args.arch, prefer_arch=prefer_arch)[0]
+    bank = StyleBank([path], options)
+    bank.engine(0)  # a bad model file fails before the camera opens
+    return LivePerson(person, lambda worker: bank.engine(0, worker), style_label(path))

@@ -39,7 +39,8 @@ def model_path(name: str) -> Path:
     return Path(str(resources.files("realtime_style.person") / "models" / MODELS[name][0]))
 
 
-def _interpreter_class() -> type:
+def require_runtime() -> type:
+    """LiteRT's Interpreter class, or :class:`MissingExtraError` naming the extra that brings it."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -59,7 +60,7 @@ class PersonSegmenter:
     def __init__(self, model: str = "general", threads: int = 1):
         if model not in MODELS:
             raise ValueError(f"unknown person model {model!r}; choose from {', '.join(MODELS)}")
-        interpreter_class = _interpreter_class()
+        interpreter_class = require_runtime()
         self.model = model
         _, self.height, self.width = MODELS[model]
         self._interpreter = interpreter_class(model_path=str(model_path(model)), num_threads=threads)
