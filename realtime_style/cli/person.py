@@ -25,7 +25,7 @@ def add_person_arguments(parser: argparse.ArgumentParser) -> None:
         "--mask-smoothing",
         type=bounded_float(0.0, 0.99),
         default=_DEFAULT.smoothing,
-        help=f"share of the previous frame's mask kept along the edge, against flicker (0: off; default {_DEFAULT.smoothing:g})",
+        help=f"share of the previous frame's mask kept in each frame, against flicker (0: off; default {_DEFAULT.smoothing:g})",
     )
     group.add_argument(
         "--mask-feather",

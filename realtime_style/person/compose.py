@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime_style.person.matte import Matte, MatteOptions
-from realtime_style.person.segmenter import PersonSegmenter, model_for
+from realtime_style.person.segmenter import PersonSegmenter, model_for, require_runtime
 
 #: What ``--keep`` accepts.
 KEEP_CHOICES = ("person", "background")
@@ -105,6 +105,8 @@ class PersonCompositor:
     ):
         if options.mode is PersonMode.PERSON_STYLE and person_stylize is None:
             raise ValueError("a person style needs its stylizer")
+        if options.mode is not PersonMode.OFF:
+            require_runtime()  # a missing extra says so now, not at the first frame
         self.mode = options.mode
         self.matte = Matte(options.matte)
         self.person_stylize = person_stylize
