@@ -1,13 +1,13 @@
 """Which picture goes where: the person and the rest of the frame, each from the input or a style.
 
-=================  ==========================  =====================
-mode               person shows                the rest shows
-=================  ==========================  =====================
-``off``            the style                   the style
-``keep-person``    the input                   the style
-``keep-background`` the style                  the input
-``person-style``   the second (person) style   the style
-=================  ==========================  =====================
+===================  ==========================  ===================
+mode                 person shows                the rest shows
+===================  ==========================  ===================
+``off``              the style                   the style
+``keep person``      the input                   the style
+``keep background``  the style                   the input
+``person style``     the second (person) style   the style
+===================  ==========================  ===================
 """
 
 from __future__ import annotations
