@@ -8,6 +8,7 @@ import sys
 from realtime_style.api import Stylizer
 from realtime_style.cli.argtypes import bounded_float, positive
 from realtime_style.cli.parser import mark_advanced
+from realtime_style.cli.person import add_person_arguments, person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS
 from realtime_style.media.geometry import Resize
@@ -71,6 +72,7 @@ def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
     """Every argument above, in the order ``--help`` shows them."""
     add_style_arguments(parser)
     add_look_arguments(parser)
+    add_person_arguments(parser)
     add_resize_arguments(parser)
     add_engine_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -94,6 +96,7 @@ def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
         strength=args.strength,
         preserve_color=args.preserve_color,
         engine_options=speed_options(args),
+        person=person_from_args(args),
     )
 
 

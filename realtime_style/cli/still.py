@@ -21,6 +21,7 @@ from realtime_style.cli.common import (
     stylizer_from_args,
     warn,
 )
+from realtime_style.cli.person import refuse_person_arguments
 from realtime_style.cli.still_optimize import add_optimize_arguments, check_fast_arguments, run_optimize
 from realtime_style.errors import InputError
 from realtime_style.media.paint_scale import DEFAULT_PAINT_SIZE, PaintAtScale
@@ -62,11 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def make_transform(args: argparse.Namespace) -> tuple[ImageTransform, str]:
     """The image transform the arguments ask for, and a description of it for the log."""
     stylizer = stylizer_from_args(args)
-    return stylizer.stylize_frames, describe_stylizer(args, stylizer)
+    return stylizer.stylize_image, describe_stylizer(args, stylizer)  # type: ignore[return-value]  # arrays in, arrays out
 
 
 def run(args: argparse.Namespace) -> int:
     if args.optimize:
+        refuse_person_arguments(args, "works with the fast networks, not with --optimize")
         return run_optimize(args)
     check_fast_arguments(args)
     transform, description = make_transform(args)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.parser import mark_advanced_flags
+from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     styles.add_argument("--crossfade", metavar="N", type=int, default=8, help="frames a style switch blends over (default 8)")
     add_look_arguments(parser)
+    add_person_arguments(parser)
     styles.add_argument("--temporal", choices=["off", "ema", "flow"], default="off", help="smoothing against flicker")
     styles.add_argument(
         "--temporal-strength", type=bounded_float(0, 1), default=None, help="smoothing strength (default per mode)"
@@ -152,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
     workers = args.workers or default_workers(device)
     speed = {"threads": default_threads(workers), **speed_options(args)}
-    bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed))
+    engine_options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed)
+    bank = StyleBank(paths, engine_options)
+    person = live_person_from_args(args, engine_options, prefer)
     sinks, window = build_sinks(args)
     if not sinks:
         report(args, "no display and no output given: frames are stylized and dropped (see --stream, --record)")
@@ -179,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         options,
         smoother=_smoother(args),
         log=(lambda message: None) if args.quiet else (lambda message: report(args, message)),
+        person=person,
     )
     if not window:
         start_stdin_controls(pipeline.controls)
