@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.argtypes import bounded_float
 from realtime_style.errors import InputError
 from realtime_style.person import KEEP_CHOICES, MatteOptions, PersonMode, PersonOptions
@@ -15,24 +16,22 @@ _DEFAULT = MatteOptions()
 
 
 def add_person_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("person (needs rtstyle[person])")
-    choice = group.add_mutually_exclusive_group()
-    choice.add_argument(
-        "--keep", choices=KEEP_CHOICES, default=None, help="show this region as it is and stylize the rest"
-    )
-    choice.add_argument("--person-style", metavar="NAME", default=None, help="paint the person with this second style")
-    group.add_argument(
+    """--keep / --person-style (needs rtstyle[person]); the mask's tuning behind --help-all."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--keep", choices=KEEP_CHOICES, default=None, help="keep this region as it is (rtstyle[person])")
+    choice.add_argument("--person-style", metavar="NAME", default=None, help="paint the person in a second style")
+    mark_advanced(parser.add_argument(
         "--mask-smoothing",
         type=bounded_float(0.0, 0.99),
         default=_DEFAULT.smoothing,
         help=f"share of the previous frame's mask kept in each frame, against flicker (0: off; default {_DEFAULT.smoothing:g})",
-    )
-    group.add_argument(
+    ))
+    mark_advanced(parser.add_argument(
         "--mask-feather",
         type=bounded_float(0.0, 20.0),
         default=_DEFAULT.feather,
         help=f"softness of the mask's edge, in pixels of the 256-px mask (default {_DEFAULT.feather:g})",
-    )
+    ))
 
 
 def person_from_args(args: argparse.Namespace) -> PersonOptions:

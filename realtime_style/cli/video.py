@@ -54,8 +54,8 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default {DEFAULT_PRESET})")
     group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
-    group.add_argument("--max-frames", type=positive(int), default=None, help="stop after this many frames")
-    group.add_argument("--duration", type=positive(float), default=None, help="stop after this many seconds of video")
+    group.add_argument("--max-frames", type=positive(int), default=None, metavar="N", help="stop after this many frames")
+    group.add_argument("--duration", type=positive(float), default=None, metavar="SEC", help="stop after this many seconds of video")
 
 
 #: Name endings of FFmpeg's hardware encoders (NVIDIA, Intel, AMD, VA-API, Apple, V4L2, Windows).

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_person_arguments(parser)
     styles.add_argument("--temporal", choices=["off", "ema", "flow"], default="off", help="smoothing against flicker")
     styles.add_argument(
-        "--temporal-strength", type=bounded_float(0, 1), default=None, help="smoothing strength (default per mode)"
+        "--temporal-strength", type=bounded_float(0, 1), default=None, metavar="S", help="smoothing strength (default per mode)"
     )
 
     capture = parser.add_argument_group("capture")
@@ -71,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--target-fps",
         type=positive(float),
         default=None,
+        metavar="FPS",
         help=f"lower/raise the processing size to hold this rate (default {CPU_TARGET_FPS:g} on a CPU, off on GPUs)",
     )
     processing.add_argument("--size", type=_size, help="fixed processing size: WxH or a height (disables --target-fps)")
@@ -80,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers",
         type=positive(int),
         default=None,
+        metavar="N",
         help="frames stylized in parallel, each on its own thread and engine (default: 2 on a CPU with 2+ cores, else 1)",
     )
     add_speed_arguments(processing)  # --threads (default: the cores but one, shared by the workers), --no-fast-norm, ...
@@ -98,8 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     outputs.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where the s key saves PNGs (default .)")
 
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--max-frames", type=positive(int), help="stop after this many output frames")
-    run_group.add_argument("--duration", type=positive(float), help="stop after this many seconds")
+    run_group.add_argument("--max-frames", type=positive(int), metavar="N", help="stop after this many output frames")
+    run_group.add_argument("--duration", type=positive(float), metavar="SEC", help="stop after this many seconds")
     run_group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
     run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     mark_advanced_flags(parser, WEBCAM_TUNING)
