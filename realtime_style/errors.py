@@ -31,3 +31,12 @@ class DeviceError(RtStyleError):
 
 class UsageError(RtStyleError):
     """Options that do not go together, or that do not apply to what was asked."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (OSError's reason without the path it repeats), for one-line errors."""
+    reason = getattr(exc, "strerror", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -599,6 +599,7 @@ def optimize_image(
 
 
 def _progress_bar(total: int):
-    from tqdm import tqdm
+    """A bar on a terminal, a line every few seconds when stderr is a file or a pipe."""
+    from realtime_style.progress import Progress
 
-    return tqdm(total=total, desc="optimize", unit="it", dynamic_ncols=True, leave=True)
+    return Progress("optimize", total, unit="iteration")

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from tqdm import tqdm
 
 from realtime_style.errors import OutputError
 from realtime_style.media.geometry import Resize, even_size
 from realtime_style.media.sinks import DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
 from realtime_style.media.sources import Frame, VideoFileSource, VideoInfo
+from realtime_style.progress import Progress
 from realtime_style.runtime.pending import BatchSubmitter, Pending, eager, in_order
 
 #: uint8 (N, H, W, 3) RGB frames in, stylized frames of the same shape out (e.g. ``Engine.stylize``).
@@ -89,7 +89,7 @@ class PipelineOptions:
     #: Batches submitted and not yet collected (with ``submit``: batch i downloads while i+1 computes).
     in_flight: int = 2
     postprocess: Sequence[FrameProcessor] = ()
-    #: Show a tqdm bar (frames, fps, ETA) on stderr; it switches itself off when stderr is no terminal.
+    #: Show progress (frames, fps, ETA) on stderr: a bar on a terminal, a line every few seconds otherwise.
     progress: bool = False
     progress_label: str = "stylize"
 
@@ -176,13 +176,7 @@ class FilePipeline:
         errors: list[BaseException] = []
         for processor in self.options.postprocess:
             processor.reset()
-        bar = tqdm(
-            total=total,
-            unit="frame",
-            desc=self.options.progress_label,
-            disable=None if self.options.progress else True,
-            dynamic_ncols=True,
-        )
+        bar = Progress(self.options.progress_label, total, unit="frame", enabled=self.options.progress)
 
         failed = threading.Event()  # a decode or stylize error: finish like a stop, then raise
 

@@ -135,7 +135,7 @@ def test_options_that_do_not_go_together_are_one_line(
     tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = make_inputs(tmp_path, "still")
-    code = main(["still", str(good), str(tmp_path / "o.png"), "--style", str(random_model_file), "--cuda-graphs", "--compile"])
+    code = main(["still", str(good), str(tmp_path / "o.png"), "--style", str(random_model_file), "--cuda-graphs", "--compile", "-q"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("rtstyle: error: ") and "\n" not in err and "do not go together" in err
 

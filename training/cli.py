@@ -9,6 +9,7 @@ from pathlib import Path
 from realtime_style.cli.outcome import run_reporting_errors
 from realtime_style.errors import InputError, OutputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
+from realtime_style.models.style_images import style_image_from_text
 from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
 from training.checkpoint import CHECKPOINT_NAME
@@ -20,7 +21,7 @@ DEFAULTS = LossWeights()
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of a training run."""
-    parser.add_argument("--style-image", required=True, help="the style image (JPEG/PNG)")
+    parser.add_argument("--style-image", required=True, help="the style image (JPEG/PNG), or a style's name for its painting")
     parser.add_argument("--dataset", required=True, help="folder tree of photos (e.g. COCO train2014/), searched recursively")
     parser.add_argument("--out", required=True, help="model file to write, e.g. trained_models/mosaic.safetensors")
     parser.add_argument("--style-name", help="style name in the model's metadata (default: the style image's stem)")
@@ -77,9 +78,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
     """The run's configuration and the checkpoint to resume from (None for a fresh run)."""
-    style = Path(args.style_image)
-    if not style.is_file():
-        raise InputError(f"style image not found: {style}")
+    style = style_image_from_text(args.style_image)  # a file, or a style's name: its painting
     if not is_image_file(style):
         raise InputError(f"style image {style} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
     for name in ("image_size", "style_size", "batch_size", "checkpoint_every", "log_every"):

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from realtime_style.errors import RtStyleError
+from realtime_style.errors import RtStyleError, first_line
 
 #: Environment variable that shows the traceback of an unexpected error (any value but "", "0").
 DEBUG_VARIABLE = "RTSTYLE_DEBUG"
@@ -23,12 +23,6 @@ UNEXPECTED_EXIT_CODE = 1
 def debug_requested(flag: bool = False) -> bool:
     """Whether tracebacks are wanted: ``--debug`` or ``RTSTYLE_DEBUG`` set to something other than 0."""
     return flag or os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
-
-
-def first_line(exc: BaseException) -> str:
-    """The exception's type and the first line of its message."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def run_reporting_errors(call: Callable[[], int | None], prog: str, debug: bool = False) -> int:
@@ -47,7 +41,7 @@ def run_reporting_errors(call: Callable[[], int | None], prog: str, debug: bool 
         if debug_requested(debug):
             raise
         print(
-            f"{prog}: error: unexpected {first_line(exc)} "
+            f"{prog}: error: unexpected {type(exc).__name__}: {first_line(exc)} "
             f"(run again with --debug or {DEBUG_VARIABLE}=1 for the traceback, and please report it)",
             file=sys.stderr,
         )

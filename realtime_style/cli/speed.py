@@ -11,8 +11,11 @@ import argparse
 from dataclasses import fields
 
 from realtime_style.cli.argtypes import positive
+from realtime_style.cli.parser import mark_advanced
 from realtime_style.runtime.engine import EngineOptions
 
+#: Switches a user meets in ``--help``; the others are tuning switches listed by ``--help-all``.
+EVERYDAY = ("--compile",)
 #: flag -> (EngineOptions field, value it sets, help)
 SWITCHES: dict[str, tuple[str, bool, str]] = {
     "--no-fast-norm": ("fast_norm", False, "InstanceNorm via a float32 round trip (slower on CPU)"),
@@ -33,9 +36,17 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
 def add_speed_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
     for flag, (name, value, help_text) in SWITCHES.items():
-        parser.add_argument(flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text)
-    parser.add_argument("--threads", dest="speed_threads", type=positive(int), default=None, help="CPU threads")
-    parser.add_argument("--compile-mode", dest="speed_compile_mode", default=None, help="torch.compile mode")
+        action = parser.add_argument(
+            flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text
+        )
+        if flag not in EVERYDAY:
+            mark_advanced(action)
+    parser.add_argument(
+        "--threads", dest="speed_threads", metavar="N", type=positive(int), default=None, help="CPU threads"
+    )
+    mark_advanced(
+        parser.add_argument("--compile-mode", dest="speed_compile_mode", metavar="MODE", default=None, help="torch.compile mode")
+    )
 
 
 def speed_options(args: argparse.Namespace) -> dict:

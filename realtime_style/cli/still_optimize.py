@@ -5,9 +5,9 @@
 (or the single ``--style`` value):
 
 1. an existing image file: that painting;
-2. a shipped style name (see ``rtstyle styles``): the style image named in its model metadata,
-   looked up in ``--styles-dir`` or else ``../shared/data/styles`` beside a checkout (style images
-   do not ship inside the package);
+2. a style name (see ``rtstyle styles``): the style image named in its model metadata, found by
+   :func:`~realtime_style.models.style_images.find_style_image` (``--styles-dir``, beside the model
+   file, where training read it, the shipped copies);
 3. anything else is an error naming the shipped styles.
 """
 
@@ -20,9 +20,11 @@ import numpy as np
 
 from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
-from realtime_style.errors import InputError, OutputError, StyleNotFoundError, UsageError
+from realtime_style.cli.parser import mark_advanced
+from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.image_files import is_image_file
 from realtime_style.media.images import StillImage, read_image, write_image
+from realtime_style.models.style_images import style_image_from_text
 from realtime_style.optimize import (
     INITS,
     OPTIMIZERS,
@@ -37,6 +39,8 @@ from realtime_style.optimize import (
 )
 
 DEFAULTS = OptimizeConfig()
+#: The --optimize options ``--help`` shows; the recipe's tuning knobs are listed by ``--help-all``.
+EVERYDAY_OPTIMIZE = ("optimize", "style_image", "size", "iterations")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -80,7 +84,9 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
         help="how --preserve-color keeps the input's colours: luminance (default) takes only luminance from the "
         "style; histogram first matches the style image's colours to the input's (--optimize only)",
     )
-    group.add_argument("--styles-dir", default=None, help="folder holding the style images of shipped styles")
+    group.add_argument(
+        "--styles-dir", default=None, help="folder of the style images the models name (default: beside each model, then shipped)"
+    )
     group.add_argument(
         "--long-side", dest="size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)"
     )
@@ -106,6 +112,9 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
     group.add_argument("--seed", type=int, default=0, help="seed of --init noise (default 0)")
     group.add_argument("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
+    for action in group._group_actions:
+        if action.dest not in EVERYDAY_OPTIMIZE:
+            mark_advanced(action)
     _defer_defaults(parser, group)
 
 
@@ -146,20 +155,8 @@ def check_fast_arguments(args: argparse.Namespace) -> None:
 
 
 def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
-    """An image file, or the style image of the shipped style ``text`` (see the module docstring)."""
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    if is_image_file(path) or "/" in text:
-        raise InputError(f"style image not found: {path}")
-    from realtime_style.metrics.style import resolve_style_image
-    from realtime_style.models.store import read_info, resolve_style
-
-    try:
-        info = read_info(resolve_style(text))
-    except StyleNotFoundError as exc:
-        raise InputError(f"{text!r} is neither an image file nor a shipped style ({str(exc).split('; ', 1)[-1]})") from None
-    return resolve_style_image(info, styles_dir=styles_dir)
+    """An image file, or the style image of the style ``text`` (see the module docstring)."""
+    return style_image_from_text(text, styles_dir)
 
 
 def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
@@ -204,6 +201,7 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
         "--batch-size": args.batch_size is not None,
         "--arch": args.arch is not None,
         "--precision": args.precision != "auto",
+        "--paint-size": getattr(args, "paint_size", None) is not None,
     }
     used = [flag for flag, given in fast_only.items() if given]
     if used:

@@ -9,6 +9,7 @@ import av
 
 from realtime_style.cli.common import (
     add_stylize_arguments,
+    describe_stylizer,
     positive,
     report,
     resize_from_args,
@@ -59,8 +60,8 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep an odd width or height exactly (H.264 4:4:4, which browsers, phones and QuickTime do not play; "
         "default: crop one pixel to a 4:2:0 video that plays everywhere)",
     )
-    group.add_argument("--max-frames", type=positive(int), default=None, help="stop after this many frames")
-    group.add_argument("--duration", type=positive(float), default=None, help="stop after this many seconds of video")
+    group.add_argument("--max-frames", type=positive(int), default=None, metavar="N", help="stop after this many frames")
+    group.add_argument("--duration", type=positive(float), default=None, metavar="SEC", help="stop after this many seconds of video")
 
 
 #: Name endings of FFmpeg's hardware encoders (NVIDIA, Intel, AMD, VA-API, Apple, V4L2, Windows).
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.input} ({info.width}x{info.height}, {float(info.fps):.3g} fps, "
             f"{frames if frames is not None else '?'} frames{', audio' if info.has_audio else ''}"
             f"{f', rotated {info.rotation}°' if info.rotation else ''}) -> {args.output} "
-            f"({size[0]}x{size[1]}) with {stylizer.describe()}",
+            f"({size[0]}x{size[1]}) with {describe_stylizer(args, stylizer)}",
         )
         if tuple(source.size) != tuple(size):
             report(args, odd_size_note(source.size, size))

@@ -153,6 +153,11 @@ class Engine:
         self.set_model(model)
 
     @property
+    def graphs_failed(self) -> bool:
+        """Whether CUDA graphs were asked for but capture failed (the net then runs eagerly)."""
+        return self._graphs is not None and self._graphs.failed is not None
+
+    @property
     def name(self) -> str:
         return self.style_model.name if self.style_model else "custom"
 
@@ -271,7 +276,8 @@ class Engine:
                 ("fold-upsample", self.fold_upsample),
                 ("compiled", self.options.compile),
                 ("copy streams", self.copy_streams),
-                ("CUDA graphs", self.cuda_graphs),
+                ("CUDA graphs", self.cuda_graphs and not self.graphs_failed),
+                ("CUDA graphs failed: eager", self.graphs_failed),
             )
             if on
         ]
