@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--style",
         action="append",
         default=[],
-        help="style name or model file; repeat to switch between several (default: every shipped style)",
+        help="style name or model file; repeat to switch between several (default: one per shipped painting, light nets on a CPU)",
     )
     styles.add_argument(
         "--arch",
