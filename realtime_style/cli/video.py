@@ -16,6 +16,7 @@ from realtime_style.cli.common import (
     stylizer_from_args,
     warn,
 )
+from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 from realtime_style.media.sources import VideoFileSource
@@ -54,11 +55,13 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default {DEFAULT_PRESET})")
     group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
-    group.add_argument(
-        "--exact-size",
-        action="store_true",
-        help="keep an odd width or height exactly (H.264 4:4:4, which browsers, phones and QuickTime do not play; "
-        "default: crop one pixel to a 4:2:0 video that plays everywhere)",
+    mark_advanced(
+        group.add_argument(
+            "--exact-size",
+            action="store_true",
+            help="keep an odd width or height exactly (H.264 4:4:4, which browsers, phones and QuickTime do not "
+            "play; default: crop one pixel to a 4:2:0 video that plays everywhere)",
+        )
     )
     group.add_argument("--max-frames", type=positive(int), default=None, metavar="N", help="stop after this many frames")
     group.add_argument("--duration", type=positive(float), default=None, metavar="SEC", help="stop after this many seconds of video")
