@@ -123,7 +123,7 @@ def test_bad_input_is_one_line_and_non_zero(
 
 
 def test_bad_option_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["--strength", "1.5"], ["--max-size", "0"], ["--batch-size", "-1"], ["--arch", "huge"]):
+    for argv in (["--strength", "1.5"], ["--max-size", "0"], ["--max-size", "1"], ["--batch-size", "-1"], ["--arch", "huge"]):
         with pytest.raises(SystemExit) as exit_info:
             main(["video", "a.mp4", "b.mp4", "--style", "x", *argv])
         assert exit_info.value.code == 2

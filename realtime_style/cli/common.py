@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from realtime_style.api import Stylizer
-from realtime_style.cli.argtypes import bounded_float, positive
+from realtime_style.cli.argtypes import bounded_float, int_at_least, positive
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.person import add_person_arguments, person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
@@ -65,7 +65,7 @@ def add_resize_arguments(parser: argparse.ArgumentParser) -> None:
     """``--max-size`` and ``--scale``."""
     group = parser.add_argument_group("size")
     group.add_argument("--scale", type=positive(float), metavar="F", help="resize the input by this factor first")
-    group.add_argument("--max-size", type=positive(int), metavar="PX", help="cap the longer side at this many pixels")
+    group.add_argument("--max-size", type=int_at_least(2), metavar="PX", help="cap the longer side at this many pixels")
 
 
 def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
