@@ -17,9 +17,19 @@ CONTENT_LAYER = "relu4_2"
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """G = F Fᵀ / (C·H·W) for features (N, C, H, W) -> (N, C, C), computed in float32."""
+    """G = F Fᵀ / (C·H·W) for features (N, C, H, W) -> (N, C, C), computed in float32.
+
+    Under CPU autocast the product runs in the autocast dtype whatever its inputs (bmm is on autocast's
+    lower-precision list), so the features go in as they are: a float32 copy would be cast straight back.
+    Channels-last features are read through a view (N, H·W, C) instead of being copied to (N, C, H·W).
+    """
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w).float()
+    if not torch.is_autocast_enabled(features.device.type):
+        features = features.float()
+    if c > 1 and features.is_contiguous(memory_format=torch.channels_last):
+        flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view of channels-last memory
+        return torch.bmm(flat.transpose(1, 2), flat) / (c * h * w)
+    flat = features.reshape(n, c, h * w)
     return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 

@@ -69,6 +69,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--fast-step", action=argparse.BooleanOptionalAction, default=True,
+                        help="compute each step the fastest measured way: same losses (training/step_options.py; default on)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--sources", help="SOURCES.md to take the style's source and licence from (default: found near the style image)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -135,6 +137,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         device=args.device,
         precision=args.precision,
         channels_last=args.channels_last,
+        fast_step=args.fast_step,
         workers=args.workers,
         progress=args.progress,
         sources=args.sources,

@@ -72,8 +72,8 @@ class PerceptualLoss(nn.Module):
     """Content + style + TV loss of stylized images against their photos and one style image.
 
     The style image's Grams are computed once at construction. The photos' content features come
-    from a VGG truncated at the content layer (cheap) and are computed once per batch, without
-    gradients; the stylized images go through the full network once.
+    from the same VGG stopped at the content layer (cheap) and are computed once per batch, without
+    gradients; the stylized images go through the network up to its deepest used layer once.
     """
 
     def __init__(self, style_image: torch.Tensor, weights: LossWeights, device: torch.device):
@@ -81,7 +81,6 @@ class PerceptualLoss(nn.Module):
         self.weights = weights
         layers: Sequence[str] = (*weights.style_layers, weights.content_layer)
         self.vgg = VGG19Features(layers).to(device)
-        self.content_vgg = VGG19Features([weights.content_layer]).to(device)
         with torch.no_grad():
             features = self.vgg(style_image.to(device)[None].float())
             grams = {layer: gram_matrix(features[layer]) for layer in weights.style_layers}
@@ -92,7 +91,18 @@ class PerceptualLoss(nn.Module):
     def content_targets(self, photos: torch.Tensor) -> torch.Tensor:
         """Content-layer features of the photos (no gradient)."""
         with torch.no_grad():
-            return self.content_vgg(photos)[self.weights.content_layer]
+            return self.vgg(photos, [self.weights.content_layer])[self.weights.content_layer]
+
+    def hold_vgg_as(self, dtype: torch.dtype | None = None, channels_last: bool = False) -> None:
+        """Keep the frozen VGG's weights in ``dtype`` (the autocast dtype: no cast per step) and/or channels-last.
+
+        The Gram targets stay float32. Under autocast the numbers are the ones autocast computes from
+        float32 weights (it casts them to the same dtype on every call); only the casts are saved.
+        """
+        if dtype is not None:
+            self.vgg.to(dtype=dtype)
+        if channels_last:
+            self.vgg.to(memory_format=torch.channels_last)
 
     def forward(self, stylized: torch.Tensor, content_target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted terms and their sum ``total``; each term is already multiplied by its weight."""

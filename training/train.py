@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from realtime_style.runtime.allocator import tune_glibc_malloc
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device
 from realtime_style.errors import InputError, OutputError, RtStyleError, first_line
 from realtime_style.image_files import load_rgb
@@ -32,6 +33,7 @@ from training.loss import DistillationLoss, PerceptualLoss
 from training.samples import load_sample_photos, save_samples
 from training.shrink import can_shrink, describe_config, shrink_state_dict
 from training.stability import stability_loss
+from training.step_options import StepOptions, apply_step_options
 
 
 class TrainingInterrupted(RtStyleError):
@@ -163,6 +165,8 @@ class Trainer:
             if config.teacher
             else PerceptualLoss(self.style_tensor, config.weights, self.device)
         )
+        options = StepOptions.fast(self.device, self.amp_dtype) if config.fast_step else StepOptions.plain()
+        apply_step_options(options, self.net, self.loss, self.amp_dtype)
         self.step, self.elapsed_before = 0, 0.0
         #: Set when the run resumed from a compact checkpoint without Adam's state: the learning-rate ramp.
         self.warmup: dict[str, int] = {}
@@ -426,6 +430,8 @@ class _Logger:
 
 def train(config: TrainConfig, resume: str | None = None) -> TrainResult:
     """Run (or continue) a training run in this process; joins the DDP job when under torchrun."""
+    if config.fast_step:
+        tune_glibc_malloc()  # freed activation maps stay mapped for the next step (realtime_style/runtime/allocator.py)
     ctx = init_distributed(config.device)
     try:
         return Trainer(config, ctx, resume).run()
