@@ -27,7 +27,7 @@ from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.allocator import tune_glibc_malloc, untune_glibc_malloc
 from realtime_style.runtime.engine import select_device
 from training.loss import LossWeights, PerceptualLoss
-from training.step_options import StepOptions, apply_step_options
+from training.step_options import StepOptions, apply_step_options, make_adam
 from training.train import autocast_dtype, optimizer_step
 
 
@@ -49,7 +49,7 @@ def make_step(
     """One training setup (net, Adam, loss) and a function that runs one optimizer step on it."""
     torch.manual_seed(0)
     net = TransformerNet(ARCHITECTURES[arch]).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    optimizer = make_adam(net, 1e-3, options)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     loss = PerceptualLoss(torch.rand(3, 384, 512), LossWeights(content_layer="relu4_2", style_weight=5.0), device)
     apply_step_options(options, net, loss, amp_dtype)

@@ -8,7 +8,7 @@ import torch
 from realtime_style.losses import gram_matrix
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.loss import LossWeights, PerceptualLoss
-from training.step_options import StepOptions, apply_step_options, output_conv
+from training.step_options import StepOptions, apply_step_options, keep_adam_fused, make_adam, output_conv
 from training.train import optimizer_step
 
 #: Float32 summation order differs between memory layouts; the terms agree to this relative tolerance.
@@ -25,7 +25,7 @@ def one_step(options: StepOptions, amp_dtype: torch.dtype | None) -> tuple[dict[
     net = TransformerNet(ARCHITECTURES["light"])
     loss = PerceptualLoss(style, LossWeights(content_layer="relu4_2", style_weight=5.0, tv_weight=1.0), torch.device("cpu"))
     apply_step_options(options, net, loss, amp_dtype)
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    optimizer = make_adam(net, 1e-3, options)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
     terms = optimizer_step(net, loss, optimizer, scaler, photos, amp_dtype)
     return {k: v.detach().float() for k, v in terms.items()}, net
@@ -75,3 +75,28 @@ def test_channels_last_gram_equals_the_plain_gram():
     torch.manual_seed(0)
     features = torch.rand(2, 16, 9, 7)
     torch.testing.assert_close(gram_matrix(features.contiguous(memory_format=torch.channels_last)), gram_matrix(features))
+
+
+def test_adam_stays_fused_after_loading_a_checkpoint_of_the_plain_step():
+    net = TransformerNet(ARCHITECTURES["light"])
+    plain = make_adam(net, 1e-3, StepOptions.plain())
+    fast_options = StepOptions.fast(torch.device("cpu"), None)
+    fast = make_adam(net, 1e-3, fast_options)
+    fast.load_state_dict(plain.state_dict())
+    keep_adam_fused(fast, fast_options)
+    assert all(group["fused"] for group in fast.param_groups)
+
+
+def test_fused_adam_updates_as_the_plain_one():
+    torch.manual_seed(0)
+    nets = [TransformerNet(ARCHITECTURES["light"]) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    optimizers = [make_adam(nets[0], 1e-3, StepOptions.plain()), make_adam(nets[1], 1e-3, StepOptions(fused_adam=True))]
+    for _ in range(3):
+        for a, b in zip(*(net.parameters() for net in nets)):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        for optimizer in optimizers:
+            optimizer.step()
+    for a, b in zip(*(net.parameters() for net in nets)):
+        torch.testing.assert_close(b.detach(), a.detach(), rtol=1e-6, atol=1e-7)
