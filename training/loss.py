@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from realtime_style.losses import STYLE_LAYERS, gram_matrix, total_variation
+from realtime_style.losses import STYLE_LAYERS, gram_matrix, relative_distance, style_distances, total_variation
 from realtime_style.models.vgg import VGG19Features
 
 
@@ -62,12 +62,6 @@ def as_displayed(images: torch.Tensor) -> torch.Tensor:
     return images + (images.clamp(0.0, 1.0) - images).detach()
 
 
-def _relative_squared_error(x: torch.Tensor, target: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of ‖x − target‖² / norm (per item), in float32."""
-    diff = (x.float() - target.float()).flatten(1)
-    return (diff.pow(2).sum(1) / norm).mean()
-
-
 class PerceptualLoss(nn.Module):
     """Content + style + TV loss of stylized images against their photos and one style image.
 
@@ -93,6 +87,14 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             return self.vgg(photos, [self.weights.content_layer])[self.weights.content_layer]
 
+    def style_grams(self) -> dict[str, torch.Tensor]:
+        """The style image's Gram matrices (batch 1) by layer."""
+        return {layer: getattr(self, f"gram_{index}") for index, layer in enumerate(self.weights.style_layers)}
+
+    def style_norms(self) -> dict[str, torch.Tensor]:
+        """‖G(style)‖² by layer."""
+        return {layer: getattr(self, f"gram_norm_{index}") for index, layer in enumerate(self.weights.style_layers)}
+
     def hold_vgg_as(self, dtype: torch.dtype | None = None, channels_last: bool = False) -> None:
         """Keep the frozen VGG's weights in ``dtype`` (the autocast dtype: no cast per step) and/or channels-last.
 
@@ -110,14 +112,10 @@ class PerceptualLoss(nn.Module):
         if w.clamp_output:
             stylized = as_displayed(stylized)
         features = self.vgg(stylized)
-        content_norm = content_target.float().flatten(1).pow(2).sum(1)
-        content = _relative_squared_error(features[w.content_layer], content_target, content_norm)
-        style = stylized.new_zeros((), dtype=torch.float32)
-        for index, layer in enumerate(w.style_layers):
-            gram = gram_matrix(features[layer])
-            target = getattr(self, f"gram_{index}").expand_as(gram)
-            style = style + _relative_squared_error(gram, target, getattr(self, f"gram_norm_{index}"))
-        style = style / len(w.style_layers)
+        content = relative_distance(features[w.content_layer], content_target).mean()
+        grams = {layer: gram_matrix(features[layer]) for layer in w.style_layers}
+        per_layer = style_distances(grams, self.style_grams(), w.style_layers, self.style_norms())
+        style = sum(distance.mean() for distance in per_layer) / len(w.style_layers)
         terms = {"content": w.content_weight * content, "style": w.style_weight * style}
         if w.tv_weight:
             terms["tv"] = w.tv_weight * total_variation(stylized)

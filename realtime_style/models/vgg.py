@@ -165,7 +165,7 @@ class VGG19Features(nn.Module):
         wanted = set(self.layers if layers is None else layers)
         unknown = wanted - set(self.body)
         if unknown:
-            raise ValueError(f"layers {sorted(unknown)} lie beyond this network's deepest layer {self.layers[-1]}")
+            raise ValueError(f"layers {sorted(unknown)} lie beyond this truncated network (built for {list(self.layers)})")
         x = caffe_preprocess(rgb01)
         out: dict[str, torch.Tensor] = {}
         for name, module in self.body.items():
