@@ -158,6 +158,10 @@ def run_train(args: argparse.Namespace) -> int:
     from training.train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
+    if config.fast_step:  # process-wide, so set here at the entry point: freed activation maps stay mapped
+        from realtime_style.runtime.allocator import tune_glibc_malloc
+
+        tune_glibc_malloc()
     if args.sample_images is None:
         files = find_images(config.dataset, config.exclude)
         config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))

@@ -16,7 +16,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from realtime_style.runtime.allocator import tune_glibc_malloc
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device
 from realtime_style.errors import InputError, OutputError, RtStyleError, first_line
 from realtime_style.image_files import load_rgb
@@ -431,8 +430,6 @@ class _Logger:
 
 def train(config: TrainConfig, resume: str | None = None) -> TrainResult:
     """Run (or continue) a training run in this process; joins the DDP job when under torchrun."""
-    if config.fast_step:
-        tune_glibc_malloc()  # freed activation maps stay mapped for the next step (realtime_style/runtime/allocator.py)
     ctx = init_distributed(config.device)
     try:
         return Trainer(config, ctx, resume).run()
