@@ -1,6 +1,7 @@
-"""Perceptual losses on VGG19 features: Gram matrices, content, style and total-variation terms.
+"""Perceptual losses on VGG19 features: Gram matrices, the relative content and style distances, total variation.
 
-Used by Gatys optimization (optimize.py), by training (training/) and by the evaluation metrics.
+The one definition used by training (training/loss.py), Gatys optimization (optimize.py) and the style
+metric (metrics/style.py): what the metric scores is what training and ``--optimize`` minimize.
 Every term is a plain function of tensors so that the three users compose them as they need.
 """
 
@@ -17,41 +18,54 @@ CONTENT_LAYER = "relu4_2"
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """G = F Fᵀ / (C·H·W) for features (N, C, H, W) -> (N, C, C), computed in float32."""
+    """G = F Fᵀ / (C·H·W) for features (N, C, H, W) -> (N, C, C), computed in float32.
+
+    Under CPU autocast the product runs in the autocast dtype whatever its inputs (bmm is on autocast's
+    lower-precision list), so the features go in as they are: a float32 copy would be cast straight back.
+    Channels-last features are read through a view (N, H·W, C) instead of being copied to (N, C, H·W).
+    """
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w).float()
+    if not torch.is_autocast_enabled(features.device.type):
+        features = features.float()
+    if c > 1 and features.is_contiguous(memory_format=torch.channels_last):
+        flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view of channels-last memory
+        return torch.bmm(flat.transpose(1, 2), flat) / (c * h * w)
+    flat = features.reshape(n, c, h * w)
     return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of feature maps."""
-    return torch.mean((features.float() - target.float()) ** 2)
+def relative_distance(x: torch.Tensor, target: torch.Tensor, target_norm: torch.Tensor | None = None) -> torch.Tensor:
+    """‖x − target‖² / ‖target‖² per batch item, in float32: a scale-free distance of features or Gram matrices.
 
-
-def style_loss(
-    features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor], layers: Sequence[str]
-) -> torch.Tensor:
-    """Sum over layers of the squared Frobenius distance between Gram matrices (mean over batch).
-
-    ``target_grams[layer]`` may have batch size 1; it broadcasts over the batch.
+    ``target`` may have batch size 1 (it broadcasts); ``target_norm`` is ‖target‖² when already known.
     """
-    total = torch.zeros((), device=next(iter(features.values())).device)
-    for layer in layers:
-        gram = gram_matrix(features[layer])
-        total = total + torch.sum((gram - target_grams[layer]) ** 2) / gram.shape[0]
-    return total
+    diff = (x.float() - target.float()).flatten(1)
+    if target_norm is None:
+        target_norm = target.float().flatten(1).pow(2).sum(1)
+    return diff.pow(2).sum(1) / target_norm
 
 
-def relative_gram_distance(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
-    """‖G(x) − G(target)‖² / ‖G(target)‖² per batch item: a scale-free style distance."""
-    gram = gram_matrix(features)
-    return torch.sum((gram - target_gram) ** 2, dim=(1, 2)) / torch.sum(target_gram**2, dim=(1, 2))
+def style_distances(
+    grams: Mapping[str, torch.Tensor],
+    target_grams: Mapping[str, torch.Tensor],
+    layers: Sequence[str],
+    target_norms: Mapping[str, torch.Tensor] | None = None,
+) -> list[torch.Tensor]:
+    """Per layer, the relative Gram distance per batch item (the style distance is their mean over layers)."""
+    return [
+        relative_distance(grams[layer], target_grams[layer], target_norms[layer] if target_norms else None)
+        for layer in layers
+    ]
 
 
-def relative_feature_distance(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """‖F(x) − F(target)‖² / ‖F(target)‖² per batch item: a scale-free content distance."""
-    diff = (features.float() - target.float()).flatten(1)
-    return diff.pow(2).sum(1) / target.float().flatten(1).pow(2).sum(1)
+def style_distance(
+    grams: Mapping[str, torch.Tensor],
+    target_grams: Mapping[str, torch.Tensor],
+    layers: Sequence[str],
+    target_norms: Mapping[str, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Mean over ``layers`` of ‖G(x) − G(target)‖² / ‖G(target)‖², per batch item."""
+    return torch.stack(style_distances(grams, target_grams, layers, target_norms)).mean(0)
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,14 @@ import torch.nn.functional as F
 from realtime_style.runtime import color
 from realtime_style.runtime.engine import select_device
 from realtime_style.errors import InputError
-from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_feature_distance, total_variation
+from realtime_style.losses import (
+    CONTENT_LAYER,
+    STYLE_LAYERS,
+    gram_matrix,
+    relative_distance,
+    style_distance,
+    total_variation,
+)
 from realtime_style.models.vgg import LAYER_NAMES, VGG19Features
 
 ImageLike = str | Path | np.ndarray | torch.Tensor
@@ -348,12 +355,9 @@ class Objective:
         """(total, content, style, tv) as tensors, differentiable in ``image``."""
         cfg = self.config
         features = self.vgg(image)
-        content = relative_feature_distance(features[cfg.content_layer], self.content_target).mean()
-        style = torch.zeros((), device=image.device)
-        for layer in cfg.style_layers:
-            diff = gram_matrix(features[layer]) - self.style_targets[layer]
-            style = style + diff.pow(2).sum() / self.style_norms[layer]
-        style = style / len(cfg.style_layers)
+        content = relative_distance(features[cfg.content_layer], self.content_target).mean()
+        grams = {layer: gram_matrix(features[layer]) for layer in cfg.style_layers}
+        style = style_distance(grams, self.style_targets, cfg.style_layers, self.style_norms).mean()
         tv = total_variation(image)
         total = cfg.content_weight * content + cfg.style_weight * style + cfg.tv_weight * tv
         if cfg.range_weight:

@@ -71,6 +71,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--fast-step", action=argparse.BooleanOptionalAction, default=True,
+                        help="compute each step the fastest measured way: same losses (training/step_options.py; default on)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
     parser.add_argument("--sources", help="SOURCES.md to take the style's source and licence from (default: found near the style image)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -140,6 +142,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         device=args.device,
         precision=args.precision,
         channels_last=args.channels_last,
+        fast_step=args.fast_step,
         workers=args.workers,
         progress=args.progress,
         sources=args.sources,
@@ -189,6 +192,10 @@ def run_train(args: argparse.Namespace) -> int:
     from training.train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
+    if config.fast_step:  # process-wide, so set here at the entry point: freed activation maps stay mapped
+        from realtime_style.runtime.allocator import tune_glibc_malloc
+
+        tune_glibc_malloc()
     if args.sample_images is None:
         files = find_images(config.dataset, config.exclude)
         config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))

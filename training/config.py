@@ -47,6 +47,8 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     channels_last: bool | None = None
+    #: Compute the step the fastest measured way (training/step_options.py); same losses, not part of the recipe.
+    fast_step: bool = True
     workers: int = 1
     progress: bool = True
     sources: str | None = None

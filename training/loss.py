@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from realtime_style.losses import STYLE_LAYERS, gram_matrix, total_variation
+from realtime_style.losses import STYLE_LAYERS, gram_matrix, relative_distance, style_distances, total_variation
 from realtime_style.models.vgg import VGG19Features
 
 
@@ -62,18 +62,12 @@ def as_displayed(images: torch.Tensor) -> torch.Tensor:
     return images + (images.clamp(0.0, 1.0) - images).detach()
 
 
-def _relative_squared_error(x: torch.Tensor, target: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of ‖x − target‖² / norm (per item), in float32."""
-    diff = (x.float() - target.float()).flatten(1)
-    return (diff.pow(2).sum(1) / norm).mean()
-
-
 class PerceptualLoss(nn.Module):
     """Content + style + TV loss of stylized images against their photos and one style image.
 
     The style image's Grams are computed once at construction. The photos' content features come
-    from a VGG truncated at the content layer (cheap) and are computed once per batch, without
-    gradients; the stylized images go through the full network once.
+    from the same VGG stopped at the content layer (cheap) and are computed once per batch, without
+    gradients; the stylized images go through the network up to its deepest used layer once.
     """
 
     def __init__(self, style_image: torch.Tensor, weights: LossWeights, device: torch.device):
@@ -81,7 +75,6 @@ class PerceptualLoss(nn.Module):
         self.weights = weights
         layers: Sequence[str] = (*weights.style_layers, weights.content_layer)
         self.vgg = VGG19Features(layers).to(device)
-        self.content_vgg = VGG19Features([weights.content_layer]).to(device)
         with torch.no_grad():
             features = self.vgg(style_image.to(device)[None].float())
             grams = {layer: gram_matrix(features[layer]) for layer in weights.style_layers}
@@ -92,7 +85,26 @@ class PerceptualLoss(nn.Module):
     def content_targets(self, photos: torch.Tensor) -> torch.Tensor:
         """Content-layer features of the photos (no gradient)."""
         with torch.no_grad():
-            return self.content_vgg(photos)[self.weights.content_layer]
+            return self.vgg(photos, [self.weights.content_layer])[self.weights.content_layer]
+
+    def style_grams(self) -> dict[str, torch.Tensor]:
+        """The style image's Gram matrices (batch 1) by layer."""
+        return {layer: getattr(self, f"gram_{index}") for index, layer in enumerate(self.weights.style_layers)}
+
+    def style_norms(self) -> dict[str, torch.Tensor]:
+        """‖G(style)‖² by layer."""
+        return {layer: getattr(self, f"gram_norm_{index}") for index, layer in enumerate(self.weights.style_layers)}
+
+    def hold_vgg_as(self, dtype: torch.dtype | None = None, channels_last: bool = False) -> None:
+        """Keep the frozen VGG's weights in ``dtype`` (the autocast dtype: no cast per step) and/or channels-last.
+
+        The Gram targets stay float32. Under autocast the numbers are the ones autocast computes from
+        float32 weights (it casts them to the same dtype on every call); only the casts are saved.
+        """
+        if dtype is not None:
+            self.vgg.to(dtype=dtype)
+        if channels_last:
+            self.vgg.to(memory_format=torch.channels_last)
 
     def forward(self, stylized: torch.Tensor, content_target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted terms and their sum ``total``; each term is already multiplied by its weight."""
@@ -100,14 +112,10 @@ class PerceptualLoss(nn.Module):
         if w.clamp_output:
             stylized = as_displayed(stylized)
         features = self.vgg(stylized)
-        content_norm = content_target.float().flatten(1).pow(2).sum(1)
-        content = _relative_squared_error(features[w.content_layer], content_target, content_norm)
-        style = stylized.new_zeros((), dtype=torch.float32)
-        for index, layer in enumerate(w.style_layers):
-            gram = gram_matrix(features[layer])
-            target = getattr(self, f"gram_{index}").expand_as(gram)
-            style = style + _relative_squared_error(gram, target, getattr(self, f"gram_norm_{index}"))
-        style = style / len(w.style_layers)
+        content = relative_distance(features[w.content_layer], content_target).mean()
+        grams = {layer: gram_matrix(features[layer]) for layer in w.style_layers}
+        per_layer = style_distances(grams, self.style_grams(), w.style_layers, self.style_norms())
+        style = sum(distance.mean() for distance in per_layer) / len(w.style_layers)
         terms = {"content": w.content_weight * content, "style": w.style_weight * style}
         if w.tv_weight:
             terms["tv"] = w.tv_weight * total_variation(stylized)

@@ -32,6 +32,7 @@ from training.loss import DistillationLoss, PerceptualLoss
 from training.samples import load_sample_photos, save_samples
 from training.shrink import can_shrink, describe_config, shrink_state_dict
 from training.stability import stability_loss
+from training.step_options import StepOptions, apply_step_options, keep_adam_fused, make_adam
 
 
 class TrainingInterrupted(RtStyleError):
@@ -170,13 +171,15 @@ class Trainer:
         self.net = self.net.to(self.device)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.step_options = StepOptions.fast(self.device, self.amp_dtype) if config.fast_step else StepOptions.plain()
+        self.optimizer = make_adam(self.net, config.lr, self.step_options)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.loss: PerceptualLoss | DistillationLoss = (
             DistillationLoss(load_model(config.teacher).net.to(self.device))
             if config.teacher
             else PerceptualLoss(self.style_tensor, config.weights, self.device)
         )
+        apply_step_options(self.step_options, self.net, self.loss, self.amp_dtype)
         self.step, self.elapsed_before = 0, 0.0
         #: Set when the run resumed from a compact checkpoint without Adam's state: the learning-rate ramp.
         self.warmup: dict[str, int] = {}
@@ -237,6 +240,7 @@ class Trainer:
             self.net.load_state_dict(state["model"])
             if state["optimizer"]:  # a compact checkpoint may leave Adam's state out (training/compact.py)
                 self.optimizer.load_state_dict(state["optimizer"])
+                keep_adam_fused(self.optimizer, self.step_options)
             if state.get("scaler"):
                 self.scaler.load_state_dict(state["scaler"])
         except (RuntimeError, ValueError, KeyError) as exc:

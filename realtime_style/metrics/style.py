@@ -27,7 +27,7 @@ from PIL import Image
 
 from realtime_style.errors import InputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
-from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_feature_distance
+from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_distance, style_distances
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.style_images import SHARED_DATA, find_style_image
 from realtime_style.models.vgg import VGG19Features
@@ -180,14 +180,13 @@ class StyleMetric:
     @staticmethod
     def style_distance(stats: ImageStats, style: ImageStats) -> float:
         """SD(x): mean over the style layers of ‖G(x) − G(style)‖² / ‖G(style)‖²."""
-        # relative_feature_distance(a, b) is exactly ‖a − b‖² / ‖b‖², here applied to Gram matrices.
-        values = [relative_feature_distance(stats.grams[l], style.grams[l]).item() for l in STYLE_LAYERS]
-        return float(np.mean(values))
+        values = [distance.item() for distance in style_distances(stats.grams, style.grams, STYLE_LAYERS)]
+        return float(np.mean(values))  # averaged in float64, as the metric always was
 
     @staticmethod
     def content_distance(output: ImageStats, photo: ImageStats) -> float:
         """‖F(output) − F(photo)‖² / ‖F(photo)‖² at relu4_2."""
-        return float(relative_feature_distance(output.content, photo.content).item())
+        return float(relative_distance(output.content, photo.content).item())
 
     def score_stats(self, photo: EvalPhoto, output: ImageStats, style: ImageStats) -> PairScore:
         """The metric for one photo and its output, both already reduced to statistics."""

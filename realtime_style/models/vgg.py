@@ -166,12 +166,18 @@ class VGG19Features(nn.Module):
         self.body = nn.ModuleDict(modules)
         self.requires_grad_(False).eval()
 
-    def forward(self, rgb01: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, rgb01: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """Activations of ``layers`` (default: the layers given at construction); stops at the deepest."""
+        wanted = set(self.layers if layers is None else layers)
+        unknown = wanted - set(self.body)
+        if unknown:
+            raise ValueError(f"layers {sorted(unknown)} lie beyond this truncated network (built for {list(self.layers)})")
         x = caffe_preprocess(rgb01)
-        wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
         for name, module in self.body.items():
             x = module(x)
             if name in wanted:
                 out[name] = x
+                if len(out) == len(wanted):
+                    break
         return out

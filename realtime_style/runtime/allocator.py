@@ -21,6 +21,8 @@ M_MMAP_THRESHOLD = -3
 
 #: Blocks below this come from malloc's heap and are reused; 1 GiB covers a 1080p batch's maps.
 DEFAULT_THRESHOLD = 1 << 30
+#: The largest mmap threshold glibc's own dynamic adjustment reaches on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX).
+GLIBC_DYNAMIC_MAX_THRESHOLD = 32 << 20
 
 
 def preloaded_allocator() -> str | None:
@@ -32,8 +34,8 @@ def preloaded_allocator() -> str | None:
     return None
 
 
-def tune_glibc_malloc(threshold: int = DEFAULT_THRESHOLD) -> bool:
-    """Raise glibc's mmap and trim thresholds; False where glibc is not the allocator in use."""
+def _set_glibc_thresholds(threshold: int) -> bool:
+    """mmap threshold ``threshold``, trim threshold twice that; False where glibc is not the allocator in use."""
     if sys.platform != "linux" or platform.libc_ver()[0] != "glibc" or preloaded_allocator():
         return False
     try:
@@ -41,6 +43,20 @@ def tune_glibc_malloc(threshold: int = DEFAULT_THRESHOLD) -> bool:
     except OSError:
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2 * threshold))
+
+
+def tune_glibc_malloc(threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Raise glibc's mmap and trim thresholds; False where glibc is not the allocator in use."""
+    return _set_glibc_thresholds(threshold)
+
+
+def untune_glibc_malloc() -> bool:
+    """Put the thresholds back to the most favourable values glibc reaches by itself (for same-run baselines).
+
+    glibc's default threshold adapts upwards to at most 32 MiB; fixing it there gives blocks under 32 MiB
+    the reuse they would get after adapting, so a baseline measured this way is, if anything, flattered.
+    """
+    return _set_glibc_thresholds(GLIBC_DYNAMIC_MAX_THRESHOLD)
 
 
 def allocator_note(tuned: bool) -> str:
