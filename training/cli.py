@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from realtime_style.cli.outcome import run_reporting_errors
@@ -110,44 +111,19 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
             raise InputError("--iterations must be positive")
         schedule = build_schedule(iterations, args.image_size, args.fast, args.fast_size, args.final_fraction)
     weights = LossWeights(
-        content_layer=args.content_layer,
+        **same_named_fields(args, LossWeights),
         style_layers=tuple(s.strip() for s in args.style_layers.split(",") if s.strip()),
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        stability_weight=args.stability_weight,
-        clamp_output=args.clamp_output,
     )
     check_crop_sizes(schedule, weights, args.teacher)
     config = TrainConfig(
+        **same_named_fields(args, TrainConfig),
         style_image=str(style),
-        dataset=args.dataset,
-        out=args.out,
         run_dir=run_dir,
         style_name=style_name,
         exclude=tuple(args.exclude),
-        arch=args.arch,
         schedule=schedule,
-        style_size=args.style_size,
-        scale_size=args.scale_size,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        lr_schedule=args.lr_schedule,
-        lr_min=args.lr_min,
-        seed=args.seed,
         weights=weights,
-        checkpoint_every=args.checkpoint_every,
-        log_every=args.log_every,
         sample_images=tuple(args.sample_images) if args.sample_images is not None else (),
-        device=args.device,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        fast_step=args.fast_step,
-        workers=args.workers,
-        progress=args.progress,
-        sources=args.sources,
-        teacher=args.teacher,
-        init=args.init,
         time_limit_s=args.time_limit * 60.0 if args.time_limit is not None else None,
     )
     resume = None
@@ -156,6 +132,12 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     else:
         refuse_used_run_dir(Path(run_dir))
     return config, resume
+
+
+def same_named_fields(args: argparse.Namespace, options: type) -> dict:
+    """The command-line values whose destination is named like a field of the dataclass ``options``."""
+    taken = {"style_image", "run_dir", "style_name", "exclude", "schedule", "weights", "sample_images", "style_layers"}
+    return {f.name: getattr(args, f.name) for f in fields(options) if f.name not in taken and hasattr(args, f.name)}
 
 
 def refuse_used_run_dir(run_dir: Path) -> None:
