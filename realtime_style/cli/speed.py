@@ -11,7 +11,18 @@ import argparse
 from dataclasses import fields
 
 from realtime_style.cli.argtypes import positive
+from realtime_style.runtime.backends import BACKENDS
 from realtime_style.runtime.engine import EngineOptions
+
+BACKEND_HELP = (
+    "who runs the net on a CPU: auto (default: torch on GPUs; on a CPU the faster of torch and openvino "
+    "for this machine, net and frame size, probed once and remembered), torch or openvino"
+)
+
+
+def add_backend_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None) -> None:
+    """``--backend auto|torch|openvino`` (stored as the EngineOptions field ``backend``)."""
+    parser.add_argument("--backend", dest="speed_backend", choices=BACKENDS, default=default, help=BACKEND_HELP)
 
 #: flag -> (EngineOptions field, value it sets, help)
 SWITCHES: dict[str, tuple[str, bool, str]] = {
@@ -31,7 +42,8 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
+    """``--backend``, ``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
+    add_backend_argument(parser)
     for flag, (name, value, help_text) in SWITCHES.items():
         parser.add_argument(flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text)
     parser.add_argument("--threads", dest="speed_threads", type=positive(int), default=None, help="CPU threads")
