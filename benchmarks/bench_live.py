@@ -12,11 +12,13 @@ CPU time holds on a shared, overloaded machine where wall times do not, so each 
 the idle figures from them: ``fps* = min(source fps, workers x 1000 / w cpu, cores x 1000 / p cpu)``
 and ``lat* = w cpu + one source interval`` (a frame waits at most one interval for a free worker).
 The projection ignores two workers competing for memory bandwidth and cache: measure idle to know.
-Random weights (cost does not depend on the weights). Target on a 2-core CPU: ``light`` at
-360x640 >= 15 fps with p95 latency < 150 ms.
+Random weights (cost does not depend on the weights). Targets on a 2-core CPU at 360x640: >= 15 fps
+with p95 latency < 150 ms, for ``light`` and (issue 24, with OpenVINO) for ``standard``.
+Each ``--backend`` (default torch and openvino) gets its own rows in the same run.
 
     python -m benchmarks.bench_live                      # light + standard, 240x426 + 360x640, 1 and 2 workers
     python -m benchmarks.bench_live --arch light --resolution 360x640 --workers 1 2 --seconds 20
+    python -m benchmarks.bench_live --arch standard --resolution 360x640 --workers 2 --backend torch openvino
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from realtime_style.runtime.backends import BACKENDS
+from realtime_style.runtime.backends.openvino_net import openvino_status
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.sinks import OutputMeta
@@ -40,7 +44,8 @@ from realtime_style.live.workers import usable_cores
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 
-TARGET = {"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0}
+TARGETS = ({"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0},
+           {"arch": "standard", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0})
 SHARED_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "bikes.mp4"
 
 
@@ -175,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="engine worker counts to compare")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per worker (default 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument(
+        "--backend", nargs="+", choices=BACKENDS, default=default_backends(), help="backends to compare (each its rows)"
+    )
     args = parser.parse_args(argv)
-    options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, threads=args.threads)
     cores = usable_cores()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -190,66 +197,95 @@ def main(argv: list[str] | None = None) -> int:
             for text in args.resolution:
                 height, width = (int(v) for v in text.split("x"))
                 frames = load_frames(height, width)
-                engine = StyleBank([path], options).engine(0)
-                per_frame, cpu = engine_baseline(engine, frames, args.seconds / 2)
-                for workers in args.workers:
-                    live = live_run(path, options, frames, args.source_fps, args.seconds, workers)
-                    fps_idle, latency_idle = projection(live, workers, args.source_fps, cores)
-                    row = {
-                        "arch": arch,
-                        "resolution": f"{height}x{width}",
-                        "engine": engine.describe(),
-                        "workers": workers,
-                        "threads_per_worker": args.threads,
-                        "engine_fps": round(1 / per_frame, 2),
-                        "engine_cpu_ms": round(cpu * 1000, 1),
-                        "live_fps": live["output_fps"],
-                        "latency_p50_ms": live["latency_p50_ms"],
-                        "latency_p95_ms": live["latency_p95_ms"],
-                        "drop_rate": live["drop_rate"],
-                        "frames_late": live["frames_late"],
-                        "frames_out": live["frames_out"],
-                        "worker_cpu_ms": live["work_cpu_p50_ms"],
-                        "process_cpu_ms": live["cpu_ms_per_frame"],
-                        "projected_fps": fps_idle,
-                        "projected_latency_ms": latency_idle,
-                    }
-                    rows.append(row)
-                    print(json.dumps(row), flush=True)
+                for backend in args.backend:
+                    options = EngineOptions(
+                        device=args.device, precision=args.precision, batch_size=1, threads=args.threads, backend=backend
+                    )
+                    rows += measure_backend(args, arch, path, frames, options, cores)
     print_tables(rows, cores)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
+def default_backends() -> list[str]:
+    """torch and, where it can run, openvino."""
+    return ["torch"] if openvino_status() is not None else ["torch", "openvino"]
+
+
+def measure_backend(
+    args: argparse.Namespace, arch: str, path: Path, frames: list[np.ndarray], options: EngineOptions, cores: int
+) -> list[dict]:
+    """The engine alone, then one live run per worker count, on one backend."""
+    height, width = frames[0].shape[:2]
+    rows = []
+    engine = StyleBank([path], options).engine(0)
+    per_frame, cpu = engine_baseline(engine, frames, args.seconds / 2)
+    for workers in args.workers:
+        live = live_run(path, options, frames, args.source_fps, args.seconds, workers)
+        fps_idle, latency_idle = projection(live, workers, args.source_fps, cores)
+        row = {
+            "arch": arch,
+            "resolution": f"{height}x{width}",
+            "backend": options.backend,
+            "engine": engine.describe(),
+            "workers": workers,
+            "threads_per_worker": args.threads,
+            "engine_fps": round(1 / per_frame, 2),
+            "engine_cpu_ms": round(cpu * 1000, 1),
+            "live_fps": live["output_fps"],
+            "latency_p50_ms": live["latency_p50_ms"],
+            "latency_p95_ms": live["latency_p95_ms"],
+            "drop_rate": live["drop_rate"],
+            "frames_late": live["frames_late"],
+            "frames_out": live["frames_out"],
+            "worker_cpu_ms": live["work_cpu_p50_ms"],
+            "process_cpu_ms": live["cpu_ms_per_frame"],
+            "projected_fps": fps_idle,
+            "projected_latency_ms": latency_idle,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def print_tables(rows: list[dict], cores: int) -> None:
     """The measured table, the worker ratios (same run) and the verdict on the target."""
     print(f"\n{cores} cores; measured (wall) and projected idle (*, from CPU time)")
     print(
-        f"{'arch':9s} {'HxW':8s} {'wk':>3s} {'fps':>6s} {'p50 ms':>7s} {'p95 ms':>7s} {'drop':>6s} {'late':>5s} "
+        f"{'arch':9s} {'HxW':8s} {'backend':8s} {'wk':>3s} {'fps':>6s} {'p50 ms':>7s} {'p95 ms':>7s} {'drop':>6s} {'late':>5s} "
         f"{'w cpu':>6s} {'p cpu':>6s} {'fps*':>6s} {'lat*':>6s}"
     )
     for r in rows:
         print(
-            f"{r['arch']:9s} {r['resolution']:8s} {r['workers']:3d} {r['live_fps']:6.2f} {r['latency_p50_ms'] or 0:7.1f} "
+            f"{r['arch']:9s} {r['resolution']:8s} {r['backend']:8s} {r['workers']:3d} {r['live_fps']:6.2f} {r['latency_p50_ms'] or 0:7.1f} "
             f"{r['latency_p95_ms'] or 0:7.1f} {r['drop_rate']:6.1%} {r['frames_late']:5d} {r['worker_cpu_ms'] or 0:6.1f} "
             f"{r['process_cpu_ms']:6.1f} {r['projected_fps']:6.2f} {r['projected_latency_ms']:6.1f}"
         )
-    base = {(r["arch"], r["resolution"]): r for r in rows if r["workers"] == 1}
-    others = [r for r in rows if r["workers"] > 1 and (r["arch"], r["resolution"]) in base]
+    base = {(r["arch"], r["resolution"], r["backend"]): r for r in rows if r["workers"] == 1}
+    others = [r for r in rows if r["workers"] > 1 and (r["arch"], r["resolution"], r["backend"]) in base]
     if others:
         print("\nN workers vs 1 (same run): fps ratio, p95 ratio, worker CPU ms ratio")
         for r in others:
-            one = base[r["arch"], r["resolution"]]
+            one = base[r["arch"], r["resolution"], r["backend"]]
             print(
-                f"{r['arch']:9s} {r['resolution']:8s} {r['workers']} vs 1: fps x{_ratio(r['live_fps'], one['live_fps'])}, "
+                f"{r['arch']:9s} {r['resolution']:8s} {r['backend']:8s} {r['workers']} vs 1: fps x{_ratio(r['live_fps'], one['live_fps'])}, "
                 f"p95 x{_ratio(r['latency_p95_ms'], one['latency_p95_ms'])}, w cpu x{_ratio(r['worker_cpu_ms'], one['worker_cpu_ms'])}"
             )
+    torch_rows = {(r["arch"], r["resolution"], r["workers"]): r for r in rows if r["backend"] == "torch"}
     for r in rows:
-        if r["arch"] == TARGET["arch"] and r["resolution"] == "{}x{}".format(*TARGET["resolution"]):
-            met = r["live_fps"] >= TARGET["fps"] and (r["latency_p95_ms"] or 1e9) < TARGET["p95_ms"]
+        same = torch_rows.get((r["arch"], r["resolution"], r["workers"]))
+        if r["backend"] != "torch" and same:
             print(
-                f"target light 360x640 >= {TARGET['fps']:g} fps, p95 < {TARGET['p95_ms']:g} ms with {r['workers']} worker(s): "
+                f"{r['arch']:9s} {r['resolution']:8s} {r['workers']} worker(s) {r['backend']} vs torch: "
+                f"fps x{_ratio(r['live_fps'], same['live_fps'])}, p95 x{_ratio(r['latency_p95_ms'], same['latency_p95_ms'])}"
+            )
+    for r, target in ((r, t) for r in rows for t in TARGETS):
+        if r["arch"] == target["arch"] and r["resolution"] == "{}x{}".format(*target["resolution"]):
+            met = r["live_fps"] >= target["fps"] and (r["latency_p95_ms"] or 1e9) < target["p95_ms"]
+            print(
+                f"target {r['arch']} 360x640 >= {target['fps']:g} fps, p95 < {target['p95_ms']:g} ms, {r['backend']}, "
+                f"{r['workers']} worker(s): "
                 f"{'met' if met else 'NOT met'} ({r['live_fps']} fps, p95 {r['latency_p95_ms']} ms; "
                 f"projected idle {r['projected_fps']} fps, ~{r['projected_latency_ms']} ms)"
             )
