@@ -178,6 +178,7 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
         "--batch-size": args.batch_size is not None,
         "--arch": args.arch is not None,
         "--precision": args.precision != "auto",
+        "--backend openvino": getattr(args, "speed_backend", None) == "openvino",  # optimizing needs autograd: torch
     }
     used = [flag for flag, given in fast_only.items() if given]
     if used:

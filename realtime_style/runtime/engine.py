@@ -315,6 +315,8 @@ class Engine:
 
     def describe(self) -> str:
         """One line for logs: model, device, precision, layout, batch, the fast paths in use."""
+        if self.backend == "openvino":
+            return f"{self.name} on cpu ({self.runner.describe()}, batch {self.batch_size}, {self.runner.threads} threads)"
         layout = "channels_last" if self.channels_last else "contiguous"
         dtype = {v: k for k, v in PRECISIONS.items()}[self.net_dtype]
         paths = [
