@@ -74,8 +74,9 @@ def attach_runner(engine, net: TransformerNet, runner: str | None, threads: int)
         raise ValueError(f"unknown runner {runner!r}")
 
 
-def backends_table(rows: list[tuple[str, tuple[int, int], int, dict[str, float], dict[str, str]]]) -> str:
-    """ms/frame per backend and its speed-up over today's engine, one row per (net, size, threads)."""
+def backends_table(rows: list[tuple[str, tuple[int, int], int, dict[str, float], dict[str, float]]]) -> str:
+    """ms/frame per backend (the 4th item of a row) and its speed-up over today's engine, one row per
+    (net, size, threads)."""
     labels = list(BACKEND_VARIANTS)
     lines = [
         "| net | size | threads | " + " | ".join(labels) + " |",

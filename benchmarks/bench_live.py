@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -144,7 +145,8 @@ def live_run(
 def projection(live: dict, workers: int, source_fps: float, cores: int) -> tuple[float, float]:
     """Idle-machine fps and latency projected from CPU time (see the module docstring)."""
     worker_ms = live["work_cpu_p50_ms"] or float("nan")
-    fps = min(source_fps, workers * 1000 / worker_ms, cores * 1000 / live["cpu_ms_per_frame"])
+    limits = (source_fps, workers * 1000 / worker_ms, cores * 1000 / live["cpu_ms_per_frame"])
+    fps = float("nan") if any(math.isnan(v) for v in limits) else min(limits)  # nan: too few frames out to tell
     return round(fps, 2), round(worker_ms + 1000 / source_fps, 1)
 
 

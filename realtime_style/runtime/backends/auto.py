@@ -109,7 +109,7 @@ class AutoNet:
     def describe(self) -> str:
         if not self.chosen:
             return "auto: torch or openvino, probed per frame size"
-        picks = sorted({f"{c.backend}" for c in self.chosen.values()})
+        picks = sorted({c.backend for c in self.chosen.values()})
         detail = {"openvino": self._openvino.describe() if self._openvino is not None else "openvino"}
         return "auto: " + ", ".join(detail.get(p, self.torch_net.describe()) for p in picks)
 

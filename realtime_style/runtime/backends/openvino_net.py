@@ -101,7 +101,9 @@ class OpenVINONet:
         if PRECISION_HINTS[precision]:
             self._config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
         self._requests: OrderedDict[tuple[int, ...], object] = OrderedDict()
-        self.precision = "?"
+        #: The inference precision of the compiled models (known after the first compile).
+        self.precision: str | None = None
+        self._requested = precision
 
     @property
     def shapes(self) -> list[tuple[int, ...]]:
@@ -143,4 +145,4 @@ class OpenVINONet:
         return torch.from_numpy(result[0])
 
     def describe(self) -> str:
-        return f"openvino {self.precision}"
+        return f"openvino {self.precision}" if self.precision else f"openvino, precision {self._requested} (compiles at the first frame)"
