@@ -60,5 +60,5 @@ def stylize_job(job: FrameJob) -> Stylized:
     y = engine.run_tensor(x)
     if job.fade is not None:
         old, alpha = job.fade
-        y = torch.lerp(_configured(old, job).run_tensor(x.to(old.dtype)).to(y.dtype), y, alpha)
+        y = torch.lerp(_configured(old, job).run_tensor(x.to(old.frame_dtype)).to(y.dtype), y, alpha)
     return Stylized(job, small, engine.to_frames(y)[0])

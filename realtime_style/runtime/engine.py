@@ -161,9 +161,10 @@ class Engine:
         self.options = options or EngineOptions()
         self.device = select_device(self.options.device)
         self.backend = select_backend(self.device, self.options.backend, self.options.compile)
-        #: The torch net's dtype; frames cross to other backends in float32 (they choose their own precision).
-        self.net_dtype = select_precision(self.device, self.options.precision)
-        self.dtype = self.net_dtype if self.backend == "torch" else torch.float32
+        #: The torch net's dtype.
+        self.dtype = select_precision(self.device, self.options.precision)
+        #: The dtype frames reach the backend in: float32 unless torch runs alone (the others choose their own).
+        self.frame_dtype = self.dtype if self.backend == "torch" else torch.float32
         on_cpu, on_cuda = self.device.type == "cpu", self.device.type == "cuda"
         self.channels_last = _auto(self.options.channels_last, on_cuda)
         self.fast_norm = _auto(self.options.fast_norm, on_cpu)
@@ -196,7 +197,7 @@ class Engine:
         fast = prepare_for_inference(
             net, fast_norm=self.fast_norm, split_output_conv=self.split_output_conv, fold_upsample=self.fold_upsample
         )
-        fast = fast.to(self.device, self.net_dtype)
+        fast = fast.to(self.device, self.dtype)
         if self.channels_last:
             fast = fast.to(memory_format=torch.channels_last)
         if self.options.compile:
@@ -227,10 +228,10 @@ class Engine:
         config = net.config
         size = f"{'/'.join(map(str, config.channels))}x{config.residual_blocks} k{config.outer_kernel}"
         key = probe_key(size, threads, self.options.precision)
-        return AutoNet(TorchNet(self.net, self.net_dtype), openvino, key, ChoiceFile())
+        return AutoNet(TorchNet(self.net, self.dtype), openvino, key, ChoiceFile())
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 (N, H, W, 3) RGB host frames -> RGB [0, 1] (N, 3, H, W) on the device, in our dtype.
+        """uint8 (N, H, W, 3) RGB host frames -> RGB [0, 1] (N, 3, H, W) on the device, in ``frame_dtype``.
 
         The uint8 frames cross to the device as they are (a quarter of the bytes of float32); the
         HWC -> CHW transpose and the uint8 -> float conversion happen in one copy kernel, then one
@@ -243,9 +244,9 @@ class Engine:
             batch = self._upload(batch)
         nchw = batch.permute(0, 3, 1, 2)
         if self.channels_last:
-            x = nchw.to(self.dtype)
+            x = nchw.to(self.frame_dtype)
         else:
-            x = torch.empty(nchw.shape, dtype=self.dtype, device=self.device)
+            x = torch.empty(nchw.shape, dtype=self.frame_dtype, device=self.device)
             x.copy_(nchw)
         return x.div_(255.0)
 
@@ -318,11 +319,11 @@ class Engine:
         if self.backend == "openvino":
             return f"{self.name} on cpu ({self.runner.describe()}, batch {self.batch_size}, {self.runner.threads} threads)"
         layout = "channels_last" if self.channels_last else "contiguous"
-        dtype = {v: k for k, v in PRECISIONS.items()}[self.net_dtype]
+        dtype = {v: k for k, v in PRECISIONS.items()}[self.dtype]
         paths = [
             name
             for name, on in (
-                ("fast-norm", self.fast_norm and self.net_dtype != torch.float32),
+                ("fast-norm", self.fast_norm and self.dtype != torch.float32),
                 ("split-conv", self.split_output_conv),
                 ("fold-upsample", self.fold_upsample),
                 ("compiled", self.options.compile),
