@@ -9,7 +9,8 @@ GPU memory. The plain row is fp32, batch 1, NCHW, no autotuning, no overlap, no 
     python -m benchmarks.bench_gpu --batches 8 --no-video --rounds 2
 
 Without CUDA it still runs: the CPU default path at --cpu-size (the CUDA variants and the video run
-are skipped, with a note), so the script itself stays tested.
+are skipped, with a note), so the script itself stays tested. Without PyAV (the GPU session machine
+has none) the engine rows run and the video run is skipped: PyAV is imported only for the clip.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
+import importlib.util
+
 import numpy as np
 import torch
 
-from benchmarks import bench_video
 from benchmarks.bench_engine import frames_for, parse_size
 from realtime_style.runtime.engine import Engine, EngineOptions
-from realtime_style.media.sinks import VideoFileSink
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.pending import in_order
 
@@ -42,6 +43,7 @@ SWITCHES = {
     "fp16, copy streams": dict(copy_streams=True, cuda_graphs=False),
     "fp16, CUDA graphs": dict(copy_streams=False, cuda_graphs=True),
     "fp16, copy streams + CUDA graphs": dict(copy_streams=True, cuda_graphs=True),
+    "fp16, copy streams, NCHW (no channels_last)": dict(copy_streams=True, cuda_graphs=False, channels_last=False),
 }
 
 
@@ -72,8 +74,13 @@ def stream_fps(engine: Engine, frames: np.ndarray, batches: int) -> float:
     return batches * len(frames) / (time.perf_counter() - started)
 
 
-def measure(rows: list[Row], arch: str, size: tuple[int, int], rounds: int, batches: int) -> None:
-    """One engine at a time (a 1080p batch of 16 holds several GiB), alternating round by round."""
+def measure(
+    rows: list[Row], arch: str, size: tuple[int, int], rounds: int, batches: int, after_round: Callable[[], None] = lambda: None
+) -> None:
+    """One engine at a time (a 1080p batch of 16 holds several GiB), alternating round by round.
+
+    ``after_round`` runs after each round (e.g. to save the rows so far: a run cut short keeps them).
+    """
     cuda = torch.cuda.is_available()
     for round_ in range(rounds):
         for row in rows:
@@ -91,6 +98,7 @@ def measure(rows: list[Row], arch: str, size: tuple[int, int], rounds: int, batc
             del engine
             if cuda:
                 torch.cuda.empty_cache()
+        after_round()
 
 
 def table(rows: list[Row], arch: str, size: tuple[int, int]) -> str:
@@ -107,6 +115,8 @@ def table(rows: list[Row], arch: str, size: tuple[int, int]) -> str:
 
 def make_clip(path: Path, frames: int, size: tuple[int, int]) -> Path:
     """A smooth moving 1080p test clip (H.264, ultrafast): decoding it costs what a real one does."""
+    from realtime_style.media.sinks import VideoFileSink  # PyAV: only for the video run
+
     height, width = size
     sink = VideoFileSink(path, width, height, fps=30, preset="ultrafast")
     base = frames_for(1, height, width)[0]
@@ -120,6 +130,10 @@ def make_clip(path: Path, frames: int, size: tuple[int, int]) -> Path:
 
 def video_runs(args: argparse.Namespace, clip: Path) -> None:
     """bench_video on the clip: default CUDA path, with CUDA graphs, and NVENC where PyAV has it."""
+    import av
+
+    from benchmarks import bench_video
+
     common = [str(clip), "--arch", args.arch, "--frames", str(args.video_frames), "--rounds", str(args.rounds)]
     runs = [("default", []), ("CUDA graphs", ["--cuda-graphs"])]
     if "h264_nvenc" in av.codecs_available:
@@ -152,17 +166,18 @@ def main(argv: list[str] | None = None) -> None:
     cuda = torch.cuda.is_available()
     size = args.size if cuda else args.cpu_size
     device = torch.cuda.get_device_name() if cuda else "no CUDA device: CPU only, CUDA variants skipped"
-    print(f"# GPU benchmark: torch {torch.__version__}, {device}, PyAV {av.__version__}", flush=True)
+    has_av = importlib.util.find_spec("av") is not None
+    print(f"# GPU benchmark: torch {torch.__version__}, {device}, PyAV {'present' if has_av else 'absent'}", flush=True)
     rows = variants(args.batches, cuda)
-    measure(rows, args.arch, size, args.rounds, args.stream)
+    save = (lambda: args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1))) if args.json else (lambda: None)
+    measure(rows, args.arch, size, args.rounds, args.stream, after_round=save)
     print(f"\n## engine, {args.stream} batches streamed with 2 in flight (median of {args.rounds} rounds)\n")
     print(table(rows, args.arch, size))
     for row in rows:
         print(f"- {row.label}, batch {row.batch}: {row.describe}")
-    if args.json:
-        args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
-    if args.no_video or not (cuda or args.clip):
-        print("\nvideo run skipped" + ("" if args.no_video else " (no CUDA; give --clip to run it on the CPU)"))
+    if args.no_video or not (cuda or args.clip) or not has_av:
+        why = "" if args.no_video else " (no PyAV)" if not has_av else " (no CUDA; give --clip to run it on the CPU)"
+        print("\nvideo run skipped" + why)
         return
     with tempfile.TemporaryDirectory() as tmp:
         clip = args.clip or make_clip(Path(tmp) / "clip1080.mp4", args.video_frames, args.size)

@@ -19,6 +19,11 @@ Each ``--backend`` (default torch and openvino) gets its own rows in the same ru
     python -m benchmarks.bench_live                      # light + standard, 240x426 + 360x640, 1 and 2 workers
     python -m benchmarks.bench_live --arch light --resolution 360x640 --workers 1 2 --seconds 20
     python -m benchmarks.bench_live --arch standard --resolution 360x640 --workers 2 --backend torch openvino
+    python -m benchmarks.bench_live --arch light --resolution 360x640 --workers 2 --keep person --repeats 3
+
+``--keep person`` (or ``background``) runs every configuration with and without that person mode,
+alternating ``--repeats`` times, on frames of the shared clip with people in it, and prints the
+person mode's cost as ratios against the runs without it (same run: fps, CPU ms per frame out).
 """
 
 from __future__ import annotations
@@ -44,10 +49,15 @@ from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import usable_cores
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
+from realtime_style.person import KEEP_CHOICES, PersonOptions
+from realtime_style.person.live import LivePerson
 
 TARGETS = ({"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0},
            {"arch": "standard", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0})
 SHARED_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "bikes.mp4"
+#: Frames with a person in them (at 10 s a person stands in the room), for ``--keep``.
+PERSON_CLIP = SHARED_CLIP.with_name("one-by-one-person-detection.mp4")
+PERSON_CLIP_START_S = 10.0
 
 
 class MemorySource:
@@ -95,13 +105,17 @@ class NullSink:
         pass
 
 
-def load_frames(height: int, width: int, count: int = 8) -> list[np.ndarray]:
-    """Frames of the shared bikes clip at this size, or smooth synthetic ones without shared data."""
-    if SHARED_CLIP.is_file():
+def load_frames(height: int, width: int, count: int = 8, person: bool = False) -> list[np.ndarray]:
+    """Frames of the shared bikes clip (``person``: of the clip with people) at this size, or smooth
+    synthetic ones without shared data."""
+    clip = PERSON_CLIP if person else SHARED_CLIP
+    if clip.is_file():
         from realtime_style.media.sources import VideoFileSource
 
-        with VideoFileSource(SHARED_CLIP, size=(width, height), max_frames=count) as source:
-            return [frame.image for frame in source]
+        with VideoFileSource(clip, size=(width, height)) as source:
+            skip = round(PERSON_CLIP_START_S * float(source.info.fps)) if person else 0
+            images = [frame.image for _, frame in zip(range(skip + count), source)]
+        return images[skip:]
     yy, xx = np.mgrid[0:height, 0:width]
     return [np.stack([(xx + 9 * i) % 256, (yy + 5 * i) % 256, (xx + yy) % 256], -1).astype(np.uint8) for i in range(count)]
 
@@ -124,14 +138,37 @@ def engine_baseline(engine: Engine, frames: list[np.ndarray], seconds: float) ->
     return statistics.median(walls), statistics.median(cpus)
 
 
+def person_baseline(frames: list[np.ndarray], keep: str, seconds: float) -> float:
+    """Median CPU seconds of one frame's person work alone: segment, smooth, feather, compose (one thread)."""
+    person = LivePerson(PersonOptions(keep=keep))
+    size = (frames[0].shape[1], frames[0].shape[0])
+    cpus = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end or len(cpus) < 20:
+        frame = frames[len(cpus) % len(frames)]
+        cpu = time.thread_time()
+        work = person.work(0, size)
+        assert work is not None
+        person.compose(work.mode, frame, frame, work.segmenter(frame), None)
+        cpus.append(time.thread_time() - cpu)
+    return statistics.median(cpus[3:])
+
+
 def live_run(
-    model_path: Path, options: EngineOptions, frames: list[np.ndarray], fps: float, seconds: float, workers: int
+    model_path: Path,
+    options: EngineOptions,
+    frames: list[np.ndarray],
+    fps: float,
+    seconds: float,
+    workers: int,
+    keep: str | None = None,
 ) -> dict:
     height, width = frames[0].shape[:2]
     bank = StyleBank([model_path], options)
     live = LiveOptions(size=(width, height), duration=seconds, crossfade_frames=0, workers=workers)
     sink = NullSink()
-    pipeline = LivePipeline(MemorySource(frames, fps), bank, [sink], live, log=lambda _m: None)
+    person = LivePerson(PersonOptions(keep=keep)) if keep else None
+    pipeline = LivePipeline(MemorySource(frames, fps), bank, [sink], live, log=lambda _m: None, person=person)
     summary = pipeline.run().summary()
     # CPU seconds of the whole process (capture thread, late frames included) per frame out, from the
     # first frame out to the last (so without the start-up and warm-up): what a frame costs on idle
@@ -185,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend", nargs="+", choices=BACKENDS, default=default_backends(), help="backends to compare (each its rows)"
     )
+        "--keep", choices=KEEP_CHOICES, default=None, help="also run each configuration in this person mode (needs rtstyle[person])"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="with --keep: alternate off/on runs this many times")
     args = parser.parse_args(argv)
     cores = usable_cores()
     rows = []
@@ -198,13 +238,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             for text in args.resolution:
                 height, width = (int(v) for v in text.split("x"))
-                frames = load_frames(height, width)
+                frames = load_frames(height, width, person=args.keep is not None)
                 for backend in args.backend:
                     options = EngineOptions(
                         device=args.device, precision=args.precision, batch_size=1, threads=args.threads, backend=backend
                     )
                     rows += measure_backend(args, arch, path, frames, options, cores)
-    print_tables(rows, cores)
+    print_tables([r for r in rows if r["person"] == "off"], cores)
+    if args.keep:
+        print_person_cost(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0
@@ -223,11 +265,14 @@ def measure_backend(
     rows = []
     engine = StyleBank([path], options).engine(0)
     per_frame, cpu = engine_baseline(engine, frames, args.seconds / 2)
-    for workers in args.workers:
-        live = live_run(path, options, frames, args.source_fps, args.seconds, workers)
+    person_cpu = person_baseline(frames, args.keep, args.seconds / 4) if args.keep else None
+    modes = [None, args.keep] * args.repeats if args.keep else [None]
+    for workers, keep in ((w, k) for w in args.workers for k in modes):
+        live = live_run(path, options, frames, args.source_fps, args.seconds, workers, keep)
         fps_idle, latency_idle = projection(live, workers, args.source_fps, cores)
         row = {
             "arch": arch,
+            "person": keep or "off",
             "resolution": f"{height}x{width}",
             "backend": options.backend,
             "engine": engine.describe(),
@@ -235,6 +280,7 @@ def measure_backend(
             "threads_per_worker": args.threads,
             "engine_fps": round(1 / per_frame, 2),
             "engine_cpu_ms": round(cpu * 1000, 1),
+            "person_cpu_ms": round(person_cpu * 1000, 2) if person_cpu is not None else None,
             "live_fps": live["output_fps"],
             "latency_p50_ms": live["latency_p50_ms"],
             "latency_p95_ms": live["latency_p95_ms"],
@@ -290,6 +336,31 @@ def print_tables(rows: list[dict], cores: int) -> None:
                 f"{r['workers']} worker(s): "
                 f"{'met' if met else 'NOT met'} ({r['live_fps']} fps, p95 {r['latency_p95_ms']} ms; "
                 f"projected idle {r['projected_fps']} fps, ~{r['projected_latency_ms']} ms)"
+            )
+
+
+def print_person_cost(rows: list[dict]) -> None:
+    """Each person-mode run against the runs without it of the same configuration (medians, same run)."""
+    print("\nperson work alone (one thread) against the engine alone, CPU ms per frame (same run):")
+    for r in {(r["arch"], r["resolution"], r["backend"]): r for r in rows}.values():
+        share = r["person_cpu_ms"] / (r["engine_cpu_ms"] + r["person_cpu_ms"])
+        print(
+            f"{r['arch']:9s} {r['resolution']:8s} {r['backend']:8s} person {r['person_cpu_ms']:.2f} ms vs engine {r['engine_cpu_ms']:.1f} ms: "
+            f"{share:.1%} of a frame's CPU (the fps a CPU-bound session loses)"
+        )
+    print("\nperson mode vs off (same run, medians of the repeats): fps ratio, process CPU ms per frame ratio")
+    configs = dict.fromkeys((r["arch"], r["resolution"], r["backend"], r["workers"]) for r in rows)
+    for arch, resolution, backend, workers in configs:
+        same = [r for r in rows if (r["arch"], r["resolution"], r["backend"], r["workers"]) == (arch, resolution, backend, workers)]
+        off = [r for r in same if r["person"] == "off"]
+        for mode in dict.fromkeys(r["person"] for r in same if r["person"] != "off"):
+            on = [r for r in same if r["person"] == mode]
+            fps_off, fps_on = (statistics.median(r["live_fps"] for r in group) for group in (off, on))
+            cpu_off, cpu_on = (statistics.median(r["process_cpu_ms"] for r in group) for group in (off, on))
+            print(
+                f"{arch:9s} {resolution:8s} {backend:8s} {workers} wk keep {mode}: fps {fps_on:.2f} vs {fps_off:.2f} "
+                f"(x{_ratio(fps_on, fps_off)}), p cpu {cpu_on:.1f} vs {cpu_off:.1f} ms (x{_ratio(cpu_on, cpu_off)}), "
+                f"{len(on)} run(s) each"
             )
 
 

@@ -27,6 +27,7 @@ from realtime_style.media.images import find_images, read_image, write_image
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.store import list_styles as _store_list_styles
+from realtime_style.person import PersonCompositor, PersonMode, PersonOptions
 from realtime_style.pipeline import VideoOptions, VideoResult, process_video, refuse_same_file
 
 #: RGB uint8 (H, W, 3) in, RGB uint8 (H', W', 3) out: a stylizer, or any other image transform.
@@ -47,6 +48,10 @@ class Stylizer:
     ``style`` is a shipped style name (``mosaic``), a model file path or a loaded
     :class:`StyleModel`; ``arch`` picks a shipped variant (``standard`` or ``light``).
     ``strength`` (0..1) blends with the original; ``preserve_color`` keeps the input's colours.
+    ``keep="person"`` (or ``"background"``) shows that region of the input unstylized;
+    ``person_style`` paints the person with a second style instead (see :mod:`realtime_style.person`;
+    needs ``rtstyle[person]``). Frames passed to :meth:`stylize_frames` count as one sequence for the
+    mask's smoothing over time (:meth:`reset` starts a new one); images and videos start afresh.
     """
 
     def __init__(
@@ -61,11 +66,22 @@ class Stylizer:
         preserve_color: bool = False,
         compile: bool = False,
         engine_options: dict[str, Any] | None = None,
+        keep: str | None = None,
+        person_style: str | Path | StyleModel | None = None,
+        person: PersonOptions | None = None,
     ):
         model = style if isinstance(style, StyleModel) else load_model(style, arch)
         chosen: dict[str, Any] = {"device": device, "precision": precision, "batch_size": batch_size, "compile": compile}
         options = EngineOptions(**{**chosen, **(engine_options or {})})
         self.engine = Engine(model, options)
+        person = person or PersonOptions(keep=keep, person_style=person_style)
+        self.person_engine: Engine | None = None
+        if person.person_style is not None:
+            ps = person.person_style
+            self.person_engine = Engine(ps if isinstance(ps, StyleModel) else load_model(ps, arch), options)
+        self.compositor: PersonCompositor | None = None
+        if person.mode is not PersonMode.OFF:
+            self.compositor = PersonCompositor(person, self._stylize_person)
         self.strength = strength
         self.preserve_color = preserve_color
 
@@ -82,6 +98,8 @@ class Stylizer:
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {value}")
         self.engine.strength = float(value)
+        if self.person_engine is not None:
+            self.person_engine.strength = float(value)
 
     @property
     def preserve_color(self) -> bool:
@@ -90,27 +108,52 @@ class Stylizer:
     @preserve_color.setter
     def preserve_color(self, value: bool) -> None:
         self.engine.preserve_color = bool(value)
+        if self.person_engine is not None:
+            self.person_engine.preserve_color = bool(value)
 
     def describe(self) -> str:
-        return self.engine.describe()
+        text = self.engine.describe()
+        if self.compositor is None:
+            return text
+        if self.person_engine is not None:
+            return f"{text}, person painted with {self.person_engine.describe()}"
+        return f"{text}, {self.compositor.mode.value}"
+
+    def reset(self) -> None:
+        """Start a new sequence: the person mask forgets the frames before."""
+        if self.compositor is not None:
+            self.compositor.reset()
 
     def stylize_frames(self, frames: np.ndarray) -> np.ndarray:
         """uint8 RGB (N, H, W, 3) or (H, W, 3) -> stylized uint8 frames of the same shape."""
-        return self.engine.stylize(frames)
+        out = self.engine.stylize(frames)
+        if self.compositor is None:
+            return out
+        if out.ndim == 3:
+            return self.compositor.process(np.asarray(frames), out)
+        return np.stack([self.compositor.process(frame, styled) for frame, styled in zip(frames, out)])
+
+    def _stylize_still(self, rgb: np.ndarray) -> np.ndarray:
+        self.reset()
+        return self.stylize_frames(rgb)
+
+    def _stylize_person(self, rgb: np.ndarray) -> np.ndarray:
+        assert self.person_engine is not None
+        return self.person_engine.stylize(rgb)
 
     def stylize_image(self, image: np.ndarray | Image.Image) -> np.ndarray | Image.Image:
         """Stylize an RGB uint8 array or a PIL image; returns the same kind (alpha kept for PIL)."""
         if isinstance(image, Image.Image):
             alpha = image.getchannel("A") if "A" in image.getbands() else None
-            out = Image.fromarray(self.engine.stylize(np.array(image.convert("RGB"))), "RGB")
+            out = Image.fromarray(self._stylize_still(np.array(image.convert("RGB"))), "RGB")
             if alpha is not None:
                 out.putalpha(alpha)
             return out
-        return self.engine.stylize(np.asarray(image))
+        return self._stylize_still(np.asarray(image))
 
     def stylize_path(self, src: str | Path, dst: str | Path, resize: Resize | None = None) -> ImagesResult:
         """Stylize an image file, or every image in a folder into a folder (same relative names)."""
-        return transform_images(src, dst, self.engine.stylize, resize)
+        return transform_images(src, dst, self._stylize_still, resize)
 
     def stylize_video(
         self,
@@ -126,12 +169,14 @@ class Stylizer:
         Keywords override fields of :class:`VideoOptions` (``codec``, ``crf``, ``duration``, ...);
         ``max_size`` and ``scale`` build its ``resize``. Setting ``stop`` ends the run early with
         a finalized, playable ``dst``; ``on_start`` is called once the input is open, with the
-        source and the output size.
+        source and the output size. Batches are capped to what the free memory holds at the frame size.
         """
         options = options or VideoOptions()
         if "max_size" in kwargs or "scale" in kwargs:
             kwargs["resize"] = Resize(max_size=kwargs.pop("max_size", None), scale=kwargs.pop("scale", None))
         options = replace(options, **kwargs)
+        if self.compositor is not None:  # after any smoother: the kept region stays exactly the input
+            options = replace(options, postprocess=[*options.postprocess, self.compositor])
         return process_video(
             self.engine.stylize,
             self.engine.batch_size,
@@ -141,6 +186,7 @@ class Stylizer:
             stop=stop,
             on_start=on_start,
             submit=self.engine.submit,
+            batch_limit=self.engine.largest_batch,
         )
 
 
@@ -149,22 +195,28 @@ def transform_images(
     dst: str | Path,
     transform: ImageTransform,
     resize: Resize | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImagesResult:
     """Apply ``transform`` to one image file, or to every image in a folder.
 
     A file goes to ``dst`` (or into ``dst`` when that is an existing folder). A folder goes into
     the folder ``dst`` (created) under the same relative names; unreadable images there are
     recorded in :attr:`ImagesResult.failed` and the others still processed. Alpha is kept.
+    ``progress(done, total)`` is called once the images are counted and after each one.
     """
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise InputError(f"{src}: no such file or folder")
     if src.is_dir():
-        return _transform_folder(src, dst, transform, resize)
+        return _transform_folder(src, dst, transform, resize, progress)
     if dst.is_dir():
         dst = dst / src.name
     refuse_same_file(src, dst)
+    if progress:
+        progress(0, 1)
     _transform_file(src, dst, transform, resize)
+    if progress:
+        progress(1, 1)
     return ImagesResult(written=[dst])
 
 
@@ -173,7 +225,13 @@ def _transform_file(src: Path, dst: Path, transform: ImageTransform, resize: Res
     write_image(dst, replace(image, rgb=transform(image.rgb)))
 
 
-def _transform_folder(src: Path, dst: Path, transform: ImageTransform, resize: Resize | None) -> ImagesResult:
+def _transform_folder(
+    src: Path,
+    dst: Path,
+    transform: ImageTransform,
+    resize: Resize | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImagesResult:
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"{dst}: input is a folder, so the output must be a folder too")
     if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents:
@@ -182,7 +240,9 @@ def _transform_folder(src: Path, dst: Path, transform: ImageTransform, resize: R
     if not names:
         raise InputError(f"{src}: no images found (looked for {' '.join(IMAGE_SUFFIXES)})")
     result = ImagesResult()
-    for name in names:
+    if progress:
+        progress(0, len(names))
+    for done, name in enumerate(names, 1):
         target = dst / name
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +252,10 @@ def _transform_folder(src: Path, dst: Path, transform: ImageTransform, resize: R
             _transform_file(src / name, target, transform, resize)
         except InputError as exc:
             result.failed.append((src / name, str(exc)))
-            continue
-        result.written.append(target)
+        else:
+            result.written.append(target)
+        if progress:
+            progress(done, len(names))
     return result
 
 

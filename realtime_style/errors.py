@@ -27,3 +27,16 @@ class StyleNotFoundError(ModelError):
 
 class DeviceError(RtStyleError):
     """A device (GPU, camera, virtual camera, stream) that is absent or was lost."""
+
+
+class UsageError(RtStyleError):
+    """Options that do not go together, or that do not apply to what was asked."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (OSError's reason without the path it repeats), for one-line errors."""
+    reason = getattr(exc, "strerror", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -307,7 +307,7 @@ def check_memory(
         fits = largest_fitting_size(height, width, config, budget, n_styles)
         advice = f"the largest size that fits is about {fits} px" if fits else "no size fits; free some memory"
         raise InputError(
-            f"--size {size} ({w}x{h}) needs about {_gib(need)} on {device.type} but only {_gib(free)} is free; "
+            f"--long-side {size} ({w}x{h}) needs about {_gib(need)} on {device.type} but only {_gib(free)} is free; "
             f"{advice}"
         )
     return need
@@ -599,6 +599,7 @@ def optimize_image(
 
 
 def _progress_bar(total: int):
-    from tqdm import tqdm
+    """A bar on a terminal, a line every few seconds when stderr is a file or a pipe."""
+    from realtime_style.progress import Progress
 
-    return tqdm(total=total, desc="optimize", unit="it", dynamic_ncols=True, leave=True)
+    return Progress("optimize", total, unit="iteration")

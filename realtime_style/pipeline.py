@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from tqdm import tqdm
 
 from realtime_style.errors import OutputError
-from realtime_style.media.geometry import Resize
+from realtime_style.media.geometry import Resize, even_size
 from realtime_style.media.sinks import DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
 from realtime_style.media.sources import Frame, VideoFileSource, VideoInfo
+from realtime_style.progress import Progress
 from realtime_style.runtime.pending import BatchSubmitter, Pending, eager, in_order
 
 #: uint8 (N, H, W, 3) RGB frames in, stylized frames of the same shape out (e.g. ``Engine.stylize``).
@@ -55,6 +55,24 @@ class FrameProcessor(Protocol):
     def reset(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class FitFrames:
+    """The last processor when the output size differs by a pixel: crop (or repeat the edge) to ``width`` x ``height``."""
+
+    width: int
+    height: int
+
+    def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        image = stylized[: self.height, : self.width]
+        short_h, short_w = self.height - image.shape[0], self.width - image.shape[1]
+        if short_h or short_w:
+            image = np.pad(image, ((0, short_h), (0, short_w), (0, 0)), mode="edge")
+        return image
+
+    def reset(self) -> None:
+        pass
+
+
 class FrameWriter(Protocol):
     """Where frames go: :class:`VideoFileSink` or anything with the same ``write``."""
 
@@ -71,7 +89,7 @@ class PipelineOptions:
     #: Batches submitted and not yet collected (with ``submit``: batch i downloads while i+1 computes).
     in_flight: int = 2
     postprocess: Sequence[FrameProcessor] = ()
-    #: Show a tqdm bar (frames, fps, ETA) on stderr; it switches itself off when stderr is no terminal.
+    #: Show progress (frames, fps, ETA) on stderr: a bar on a terminal, a line every few seconds otherwise.
     progress: bool = False
     progress_label: str = "stylize"
 
@@ -158,13 +176,7 @@ class FilePipeline:
         errors: list[BaseException] = []
         for processor in self.options.postprocess:
             processor.reset()
-        bar = tqdm(
-            total=total,
-            unit="frame",
-            desc=self.options.progress_label,
-            disable=None if self.options.progress else True,
-            dynamic_ncols=True,
-        )
+        bar = Progress(self.options.progress_label, total, unit="frame", enabled=self.options.progress)
 
         failed = threading.Event()  # a decode or stylize error: finish like a stop, then raise
 
@@ -328,6 +340,9 @@ class VideoOptions:
     queue_batches: int = 2
     #: Decoder and encoder threads (0: FFmpeg's choice, about one per core).
     codec_threads: int = 0
+    #: Keep an odd width or height exactly (4:4:4 H.264, which browsers, phones and QuickTime do not play);
+    #: by default an odd side loses one pixel (a side of 1 gains one) so the video is 4:2:0.
+    exact_size: bool = False
 
 
 @dataclass
@@ -344,6 +359,8 @@ class VideoResult:
     skipped_packets: int = 0
     #: Why reading stopped before the end of a damaged input, else None.
     stopped_early: str | None = None
+    #: Frames per batch, after any cap for the memory free.
+    batch_size: int = 1
 
     @property
     def interrupted(self) -> bool:
@@ -359,10 +376,12 @@ def process_video(
     stop: threading.Event | None = None,
     on_start: Callable[[VideoFileSource, tuple[int, int]], None] | None = None,
     submit: BatchSubmitter | None = None,
+    batch_limit: Callable[[int, int], int | None] | None = None,
 ) -> VideoResult:
     """Stylize the video ``src`` into ``dst``: the threaded pipeline between a source and a sink.
 
     ``submit`` (e.g. ``Engine.submit``) is used instead of ``stylize`` where given (see :class:`FilePipeline`).
+    ``batch_limit`` (e.g. ``Engine.largest_batch``) caps ``batch_size`` for the frame size (None: no cap).
 
     ``dst`` is written in place and always finalized (also on a stop request or an error), so
     what was done is playable; a run that wrote no frame removes ``dst``.
@@ -374,8 +393,11 @@ def process_video(
         src, max_frames=options.max_frames, duration=options.duration, threads=options.codec_threads
     ) as source:
         info = source.info
-        size = options.resize.apply(info.width, info.height, even=True)
-        source.size = size
+        stylized_size = options.resize.apply(info.width, info.height, even=True)
+        source.size = stylized_size
+        size = stylized_size if options.exact_size else even_size(*stylized_size)
+        fit = [FitFrames(*size)] if size != stylized_size else []
+        batch_size = min(batch_size, (batch_limit and batch_limit(*stylized_size)) or batch_size)
         sink = VideoFileSink(
             dst,
             *size,
@@ -395,7 +417,7 @@ def process_video(
             PipelineOptions(
                 batch_size=batch_size,
                 queue_batches=options.queue_batches,
-                postprocess=options.postprocess,
+                postprocess=[*options.postprocess, *fit],
                 progress=options.progress,
                 progress_label=src.name,
             ),
@@ -418,6 +440,7 @@ def process_video(
         stats=stats,
         skipped_packets=source.skipped_packets,
         stopped_early=source.stopped_early,
+        batch_size=batch_size,
     )
 
 

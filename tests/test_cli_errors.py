@@ -123,9 +123,42 @@ def test_bad_input_is_one_line_and_non_zero(
 
 
 def test_bad_option_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["--strength", "1.5"], ["--max-size", "0"], ["--batch-size", "-1"], ["--arch", "huge"]):
+    for argv in (["--strength", "1.5"], ["--max-size", "0"], ["--max-size", "1"], ["--batch-size", "-1"], ["--arch", "huge"]):
         with pytest.raises(SystemExit) as exit_info:
             main(["video", "a.mp4", "b.mp4", "--style", "x", *argv])
         assert exit_info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
 
+
+
+def test_options_that_do_not_go_together_are_one_line(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = make_inputs(tmp_path, "still")
+    code = main(["still", str(good), str(tmp_path / "o.png"), "--style", str(random_model_file), "--cuda-graphs", "--compile", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("rtstyle: error: ") and "\n" not in err and "do not go together" in err
+
+
+def test_an_unexpected_error_is_one_line_unless_debug_is_asked(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import realtime_style.cli.still as still_command
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("a bug somewhere\nsecond line")
+
+    monkeypatch.setattr(still_command, "stylizer_from_args", broken)
+    monkeypatch.delenv("RTSTYLE_DEBUG", raising=False)
+    argv = ["still", str(make_inputs(tmp_path, "still")), str(tmp_path / "o.png"), "--style", str(random_model_file)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "rtstyle: error: unexpected ValueError: a bug somewhere "
+        "(run again with --debug or RTSTYLE_DEBUG=1 for the traceback, and please report it)"
+    )
+    with pytest.raises(ValueError):
+        main(["--debug", *argv])
+    monkeypatch.setenv("RTSTYLE_DEBUG", "1")
+    with pytest.raises(ValueError):
+        main(argv)

@@ -27,10 +27,25 @@ def rtstyle_video(*args: object) -> int:
 def test_frame_count_fps_time_base_and_odd_size_kept(tmp_path: Path, random_model_file: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", count=9, size=(97, 61), fps=Fraction(30000, 1001))
     out = tmp_path / "out.mp4"
-    assert rtstyle_video(clip, out, "--style", random_model_file, "--batch-size", "4", "-q") == 0
+    assert rtstyle_video(clip, out, "--style", random_model_file, "--batch-size", "4", "--exact-size", "-q") == 0
     before, after = probe(clip), probe(out)
     assert (after.frames, after.width, after.height) == (9, 97, 61)
     assert after.fps == before.fps and after.time_base == before.time_base and after.pts == before.pts
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
+
+
+def test_odd_size_becomes_playable_420_and_says_so(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=3, size=(97, 61))
+    out = tmp_path / "out.mp4"
+    assert rtstyle_video(clip, out, "--style", random_model_file, "--preset", "ultrafast") == 0
+    assert (probe(out).width, probe(out).height) == (96, 60)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    notes = [line for line in capsys.readouterr().err.splitlines() if "odd side" in line]
+    assert len(notes) == 1 and "97x61" in notes[0] and "96x60" in notes[0] and "--exact-size" in notes[0]
 
 
 def test_audio_kept_on_a_real_clip(tmp_path: Path, random_model_file: Path, shared_data: Path) -> None:
@@ -41,6 +56,30 @@ def test_audio_kept_on_a_real_clip(tmp_path: Path, random_model_file: Path, shar
     assert code == 0 and facts.audio_codec == "aac"
     assert (facts.frames, facts.width, facts.height, facts.fps) == (25, 96, 54, Fraction(25, 2))
     assert abs(facts.audio_seconds - facts.frames / 12.5) < 0.1
+
+
+def test_a_tiny_max_size_works(tmp_path: Path, random_model_file: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=3, size=(64, 48))
+    assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "--max-size", "6", "-q") == 0
+    assert probe(tmp_path / "out.mp4").frames == 3
+
+
+def test_a_huge_batch_size_is_capped_to_the_free_memory(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from realtime_style.runtime import engine, memory
+
+    frame_bytes = memory.BYTES_PER_PIXEL * 64 * 48
+    monkeypatch.setattr(engine, "free_memory", lambda device: int(6 * frame_bytes / memory.SHARE_OF_FREE))
+    batches: list[int] = []
+    submit = engine.Engine.submit
+    monkeypatch.setattr(engine.Engine, "submit", lambda self, frames: batches.append(len(frames)) or submit(self, frames))
+    clip = make_clip(tmp_path / "in.mp4", count=14, size=(64, 48))
+    argv = [clip, tmp_path / "out.mp4", "--style", random_model_file, "--batch-size", "100000", "--preset", "ultrafast"]
+    assert rtstyle_video(*argv) == 0
+    assert probe(tmp_path / "out.mp4").frames == 14 and max(batches) == 6
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "--batch-size" in line]
+    assert warnings == ["rtstyle: warning: --batch-size 100000 capped to 6: more 64x48 frames would not fit in half the free memory"]
 
 
 def test_rotation_kept(tmp_path: Path, random_model_file: Path) -> None:

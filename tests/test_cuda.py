@@ -18,12 +18,10 @@ import numpy as np
 import pytest
 import torch
 from test_engine import PLAIN, images, level_error, net, plain  # noqa: F401  (fixtures)
-from test_video_pipeline import Recorder
 
+from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.engine import Engine, EngineOptions
-from realtime_style.media import Frame
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.pipeline import FilePipeline, PipelineOptions
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -127,6 +125,12 @@ def test_cuda_graphs_refuse_compile(net) -> None:
 
 @pytest.mark.parametrize("option", [dict(), dict(copy_streams=False), dict(cuda_graphs=True)])
 def test_file_pipeline_with_submit_keeps_order_on_cuda(net, images, option) -> None:
+    pytest.importorskip("av", reason="the file pipeline's modules import PyAV (absent on the GPU session machine)")
+    from test_video_pipeline import Recorder
+
+    from realtime_style.media import Frame
+    from realtime_style.pipeline import FilePipeline, PipelineOptions
+
     engine = cuda_engine(net, batch_size=2, **option)
     clip = np.concatenate([images, images[::-1], 255 - images] * 3 + [images[:1]])  # 19 frames, last batch partial
     expected = reference(net, clip)  # the same batches, one at a time
@@ -143,3 +147,26 @@ def test_plain_fp32_on_cuda_matches_the_cpu(net, images, plain, option, monkeypa
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # TF32 convolutions round like fp16
     engine = Engine(net, EngineOptions(**{**PLAIN, "device": "cuda", **option}))
     assert level_error(engine.stylize(images), plain)[1] <= SAME_PRECISION_MAX
+
+
+class SyncsInForward(torch.nn.Module):
+    """A net that reads a value back to the host mid-forward: legal eagerly, illegal inside a CUDA graph capture."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x)
+        out.float().mean().item()  # a host sync: refused while a stream captures
+        return out
+
+
+def test_a_failed_graph_capture_falls_back_to_eager(net, images, eager_fp16, capfd) -> None:
+    engine = cuda_engine(net, batch_size=2, cuda_graphs=True)
+    engine.net = SyncsInForward(engine.net)
+    engine._graphs = GraphCache(engine.net)
+    for _ in range(3):  # eager, then a capture that fails, then eager again
+        assert level_error(engine.stylize(images), eager_fp16)[1] <= SAME_PRECISION_MAX
+    assert engine.graphs_failed and "CUDA graphs failed: eager" in engine.describe()
+    assert capfd.readouterr().err.count("CUDA graph capture failed") == 1

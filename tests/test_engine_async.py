@@ -121,8 +121,10 @@ def test_cpu_submit_is_computed_at_once_and_equals_stylize(engine: Engine, frame
     out = handle.result()
     assert out.shape == frames[:3].shape and out.dtype == np.uint8
     assert np.array_equal(out, engine.stylize(frames[:3]))
-    # stylize goes through submit in batches of 2: the same frames as one batch at a time
-    assert np.array_equal(engine.stylize(frames), np.concatenate([engine.submit(f[None]).result() for f in frames]))
+    # stylize goes through submit in batches of 2: the same frames as one batch at a time. Not bit for bit: oneDNN
+    # picks other convolution kernels for another batch size on some CPUs (2-core EPYC, fp32), off by one level at most
+    one_at_a_time = np.concatenate([engine.submit(f[None]).result() for f in frames]).astype(np.int16)
+    assert np.abs(engine.stylize(frames).astype(np.int16) - one_at_a_time).max() <= 1
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
         engine.submit(frames[0])
 
@@ -213,3 +215,20 @@ def test_cuda_switches_are_off_on_the_cpu_and_flags_reach_the_options() -> None:
     }
     assert speed_options(parser.parse_args(["--no-cuda-graphs"])) == {"cuda_graphs": False}
     assert EngineOptions().cuda_graphs is None and EngineOptions().copy_streams is None
+
+
+def test_graph_cache_falls_back_to_eager_with_one_warning_when_capture_fails(capsys) -> None:
+    attempts: list[tuple[int, ...]] = []
+
+    def failing_capture(net, example: torch.Tensor):
+        attempts.append(tuple(example.shape))
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    cache = GraphCache(lambda x: x * 2, capacity=2, capture=failing_capture)
+    batches = [torch.ones(n, 3, 4, 4) for n in (8, 8, 8, 5, 5, 5)]
+    for x in batches:
+        assert torch.equal(cache(x), x * 2)
+    assert attempts == [(8, 3, 4, 4)]  # no second try, for this shape or another
+    assert cache.failed == "operation not permitted when stream is capturing" and not cache.graphs
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["rtstyle: warning: CUDA graph capture failed (operation not permitted when stream is capturing); running eagerly"]

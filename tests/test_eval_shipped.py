@@ -27,7 +27,9 @@ def test_styles_command_lists_every_shipped_style(no_extra_folders, capsys) -> N
     assert main(["styles"]) == 0
     out = capsys.readouterr().out
     if SHIPPED:
-        assert sorted(line.split()[0] for line in out.splitlines()) == sorted(shipped_name(p) for p in SHIPPED)
+        header, *rows = out.splitlines()
+        assert header.split()[0] == "STYLE"
+        assert sorted(line.split()[0] for line in rows) == sorted(shipped_name(p) for p in SHIPPED)
     else:
         assert out.startswith("no styles installed") and str(shipped_models_dir()) in out
     model_files = sorted(p.name for p in shipped_models_dir().glob("*.safetensors"))

@@ -301,6 +301,29 @@ def test_live_prefers_light_on_cpu(tmp_path, monkeypatch):
     assert "toy_a.light.safetensors" in names(resolve_live_styles([], None, "light"))
 
 
+def test_the_default_live_styles_are_fast_on_a_cpu_and_reachable_by_digit_keys(monkeypatch):
+    from realtime_style.live.styles import MAX_DEFAULT_STYLES, default_live_styles
+    from realtime_style.models.store import list_styles
+
+    monkeypatch.delenv("RTSTYLE_MODELS_PATH", raising=False)
+    on_cpu = resolve_live_styles([], None, prefer_arch="light")
+    shipped_light = {info.style for _path, info in list_styles() if info.arch == "light"}
+    assert on_cpu and all(path.name.endswith(".light.safetensors") for path in on_cpu)
+    assert {path.name.split(".")[0] for path in on_cpu} == shipped_light
+    on_gpu = default_live_styles(None)
+    assert 0 < len(on_gpu) <= MAX_DEFAULT_STYLES
+    assert "mosaic" in on_gpu and "mosaic_stable" not in on_gpu  # one per painting
+
+
+def test_more_live_workers_than_cores_is_refused():
+    from realtime_style.errors import UsageError
+    from realtime_style.live.workers import check_workers
+
+    check_workers(2, cores=2)
+    with pytest.raises(UsageError, match="--workers 64 is more than the 2 usable CPU core"):
+        check_workers(64, cores=2)
+
+
 def test_no_virtual_camera_device_is_a_clear_error(monkeypatch):
     def camera(**kwargs):
         raise RuntimeError("'v4l2loopback' backend: No v4l2 loopback device found at /dev/video[0-99].")

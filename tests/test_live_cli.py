@@ -128,9 +128,18 @@ def test_workers_and_engine_switches_reach_the_live_engine(clip, random_model_fi
     assert "fast-norm" in stats["engine"] and "split-conv" not in stats["engine"] and "1 threads" in stats["engine"]
 
 
-def test_no_camera_is_a_one_line_error(random_model_file, capsys):
+def test_the_smallest_processing_size_works(clip, random_model_file, tmp_path, capsys):
+    stats_path = tmp_path / "stats.json"
+    argv = ["--source", str(clip), "--style", str(random_model_file), "--size", "4", "--max-frames", "3"]
+    code, err = run_cli([*argv, "--stats-json", str(stats_path), "--record", str(tmp_path / "r.mp4")], capsys)
+    assert code == 0, err
+    assert json.loads(stats_path.read_text())["frames_out"] == 3
+
+
+def test_no_camera_is_a_one_line_error(random_model_file, capsys, tmp_path):
     started = time.monotonic()
-    code, err = run_cli(["--camera", "7", "--style", str(random_model_file), "--max-frames", "1"], capsys)
+    argv = ["--camera", "7", "--style", str(random_model_file), "--max-frames", "1", "--record", str(tmp_path / "r.mp4")]
+    code, err = run_cli(argv, capsys)
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("rtstyle: error: no camera 7")
     assert time.monotonic() - started < 30
@@ -147,6 +156,16 @@ def test_unopenable_stream_url_is_a_one_line_error(clip, random_model_file, caps
     assert err[0].startswith(f"rtstyle: error: cannot open stream {url}") and reason in err[0].lower()
 
 
+@pytest.mark.parametrize("target", ["foo", "out.ts", "file://out.ts", "udp://"])
+def test_a_stream_target_must_be_a_network_url(clip, random_model_file, capsys, tmp_path, monkeypatch, target):
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    code, err = run_cli(["--source", str(clip), "--style", str(random_model_file), "--stream", target], capsys)
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"rtstyle: error: cannot open stream {target}: protocol not found") and "--record" in err[0]
+    assert list((tmp_path / "cwd").iterdir()) == []
+
+
 def test_virtual_camera_without_device_is_a_one_line_error(clip, random_model_file, capsys):
     # Either pyvirtualcam is absent (CI) or it finds no virtual camera device (this machine): both are clear.
     code, err = run_cli(["--source", str(clip), "--style", str(random_model_file), "--virtual-cam"], capsys)
@@ -159,6 +178,21 @@ def test_missing_style_and_source_are_one_line_errors(clip, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "model file not found" in err[0]
     code, err = run_cli(["--source", str(tmp_path / "none.mp4"), "--style", "x.safetensors"], capsys)
     assert code == 2 and len(err) == 1 and "none.mp4: no such file" in err[0]
+
+
+def test_too_many_workers_is_a_one_line_error(clip, random_model_file, capsys, tmp_path):
+    argv = ["--source", str(clip), "--style", str(random_model_file), "--workers", "64", "--record", str(tmp_path / "r.mp4")]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and len(err) == 1 and "--workers 64 is more than the" in err[0], err
+
+
+def test_no_window_and_no_output_is_a_one_line_error(clip, random_model_file, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    for window in ([], ["--no-window"]):
+        code = main(["webcam", *window, "--source", str(clip), "--style", str(random_model_file), "--duration", "30"])
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert code == 2 and len(err) == 1 and err[0].startswith("rtstyle: error: nothing to show or write"), err
 
 
 def test_window_without_display_is_a_one_line_error(clip, random_model_file, capsys, monkeypatch):

@@ -14,11 +14,11 @@ from realtime_style.errors import ModelError, StyleNotFoundError
 from realtime_style.losses import gram_matrix
 from realtime_style.models.store import ModelInfo, load_model, read_info, resolve_style, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.models.vgg import LAYER_NAMES, VGG19Features, caffe_preprocess
+from realtime_style.models.vgg import LAYER_NAMES, WEIGHTS_ENV, VGG19Features, caffe_preprocess, default_weights_path, trim_weights
 
 
 @pytest.mark.parametrize("arch", ["standard", "light"])
-@pytest.mark.parametrize("size", [(338, 640), (17, 23), (64, 64)])
+@pytest.mark.parametrize("size", [(338, 640), (17, 23), (64, 64), (1, 1), (2, 2), (3, 3), (4, 4), (1, 200), (7, 5)])
 def test_any_size_comes_out_the_same_size(arch: str, size: tuple[int, int]) -> None:
     net = TransformerNet(ARCHITECTURES[arch]).eval()
     with torch.no_grad():
@@ -134,6 +134,21 @@ def test_vgg_layers_are_named_and_truncated() -> None:
     assert list(vgg.body)[-1] == "relu2_1"
     out = vgg(torch.rand(1, 3, 32, 32))
     assert out["relu2_1"].shape == (1, 128, 16, 16)
+
+
+def test_a_trimmed_weight_file_named_by_the_environment_serves_the_layers_it_holds(tmp_path, monkeypatch) -> None:
+    full = default_weights_path()
+    trimmed = trim_weights(full, tmp_path / "vgg_to_relu2_1.bin", "relu2_1")
+    assert trimmed.stat().st_size < full.stat().st_size / 50
+    monkeypatch.setenv(WEIGHTS_ENV, str(trimmed))
+    assert default_weights_path() == trimmed
+    x = torch.rand(1, 3, 16, 16)
+    torch.testing.assert_close(VGG19Features(["relu2_1"])(x)["relu2_1"], VGG19Features(["relu2_1"], weights_path=str(full))(x)["relu2_1"])
+    with pytest.raises(ModelError, match="stops before conv2_2"):
+        VGG19Features(["relu2_2"])
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "missing.bin"))
+    with pytest.raises(ModelError, match="names a missing file"):
+        default_weights_path()
 
 
 def test_caffe_preprocessing_is_bgr_255_mean_subtracted() -> None:

@@ -42,7 +42,7 @@ def test_optimize_writes_the_image_and_intermediates(images: dict[str, Path], tm
     out = tmp_path / "out.png"
     code = run_cli(
         images["content"], out, "--optimize", "--style-image", images["red"], images["blue"],
-        "--style-weights", "0.7", "0.3", "--size", "64", "--iterations", "4", "--save-every", "2", "-q",
+        "--style-weights", "0.7", "0.3", "--long-side", "64", "--iterations", "4", "--save-every", "2", "-q",
     )  # fmt: skip
     assert code == 0
     result = read_image(out).rgb
@@ -53,7 +53,7 @@ def test_optimize_writes_the_image_and_intermediates(images: dict[str, Path], tm
 
 def test_summary_reports_the_cost_of_saving(images: dict[str, Path], tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.jpg"
-    code = run_cli(images["content"], out, "--optimize", "--style-image", images["blue"], "--size", "64",
+    code = run_cli(images["content"], out, "--optimize", "--style-image", images["blue"], "--long-side", "64",
                    "--iterations", "2", "--preserve-color", "--optimizer", "adam")  # fmt: skip
     assert code == 0
     err = capsys.readouterr().err
@@ -67,7 +67,7 @@ def test_summary_reports_the_cost_of_saving(images: dict[str, Path], tmp_path: P
         (lambda p: [p["text"], p["out"], "--optimize", "--style-image", p["red"]], "not a readable image"),
         (lambda p: [p["dir"] / "nope.png", p["out"], "--optimize", "--style-image", p["red"]], "no such file"),
         (lambda p: [p["content"], p["out"], "--optimize", "--style-image", "no_such_style"], "neither an image file nor a shipped style"),
-        (lambda p: [p["content"], p["out"], "--optimize", "--style-image", p["red"], "--size", "60000"], "largest size that fits"),
+        (lambda p: [p["content"], p["out"], "--optimize", "--style-image", p["red"], "--long-side", "60000"], "largest size that fits"),
         (lambda p: [p["content"], p["out"], "--optimize", "--style-image", p["red"], p["blue"], "--style-weights", "1"], "1 style weights given for 2"),
         (lambda p: [p["content"], p["out"], "--optimize", "--style-image", p["red"], "--scales", "256,128"], "increase"),
         (lambda p: [p["content"], p["out"], "--optimize", "--style-image", p["red"], "--init", "nothing"], "--init"),
@@ -76,12 +76,16 @@ def test_summary_reports_the_cost_of_saving(images: dict[str, Path], tmp_path: P
         (lambda p: [p["content"], p["dir"] / "no" / "out.png", "--optimize", "--style-image", p["red"]], "does not exist"),
         (lambda p: [p["content"], p["content"], "--optimize", "--style-image", p["red"]], "same file"),
         (lambda p: [p["content"], p["out"]], "--style is required"),
-        (lambda p: [p["content"], p["out"], "--style", "x", "--preserve-color", "--color-mode", "histogram"], "needs --optimize"),
+        (lambda p: [p["content"], p["out"], "--style", "x", "--preserve-color", "--color-mode", "histogram"], "applies only to --optimize"),
+        (lambda p: [p["content"], p["out"], "--style", "x", "--long-side", "128"], "--long-side applies only to --optimize"),
+        (lambda p: [p["content"], p["out"], "--style", "x", "--batch-size", "4"], "--batch-size applies only to video"),
+        (lambda p: [p["content"], p["out"], "--style", "x", "--iterations", "5", "--seed", "1"], "--iterations, --seed apply only to --optimize"),
     ],
     ids=[
         "missing-style", "unreadable-content", "missing-content", "unknown-style-name", "impossible-size",
         "weights-count", "scales-order", "bad-init", "fast-only-flag", "no-style", "output-folder", "same-file",
-        "fast-needs-style", "histogram-needs-optimize",
+        "fast-needs-style", "histogram-needs-optimize", "long-side-needs-optimize", "iterations-needs-optimize",
+        "batch-size-on-still",
     ],
 )  # fmt: skip
 def test_bad_input_gets_one_clear_line(images, tmp_path: Path, capsys, make_args, message: str) -> None:

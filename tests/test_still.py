@@ -32,6 +32,14 @@ def test_single_image_keeps_its_odd_size(tmp_path: Path, random_model_file: Path
     assert not np.array_equal(np.asarray(out), np.asarray(Image.open(tmp_path / "in.png")))
 
 
+@pytest.mark.parametrize("size", [(1, 1), (3, 3), (4, 4), (1, 200), (200, 1)])
+def test_tiny_images_keep_their_size(tmp_path: Path, random_model_file: Path, size: tuple[int, int]) -> None:
+    noise(size).save(tmp_path / "in.png")
+    assert still(tmp_path / "in.png", tmp_path / "out.png", "--style", random_model_file) == 0
+    assert Image.open(tmp_path / "out.png").size == size
+    assert still(tmp_path / "in.png", tmp_path / "out3.png", "--style", random_model_file, "--max-size", "3") == 0
+
+
 def test_max_size_scale_and_output_into_a_folder(tmp_path: Path, random_model_file: Path) -> None:
     noise((80, 40)).save(tmp_path / "in.png")
     (tmp_path / "outdir").mkdir()

@@ -18,6 +18,7 @@ import torch
 from realtime_style.models.store import ModelInfo, load_model, read_info, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from training.compact import main as compact_main
 from training.config import Phase, TrainConfig
 from training.export import export_checkpoint
 from training.loss import LossWeights
@@ -174,6 +175,38 @@ def test_sigterm_to_the_whole_process_group_checkpoints_without_a_traceback(shar
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "training stopped at step" in stderr, stderr
     assert load_checkpoint(run_dir / CHECKPOINT_NAME)["step"] >= 1
+
+
+def test_compact_checkpoint_resumes_close_to_the_full_one(shared_data, tmp_path):
+    """A compact copy (float16 weights, bfloat16 moments, or no optimizer and a learning-rate ramp) goes on from its step."""
+    config = make_config(shared_data, tmp_path / "first", iterations=3, time_limit_s=None)
+    train(replace(config, schedule=(Phase(64, 3),)))
+    full = Path(config.run_dir) / CHECKPOINT_NAME
+    state = load_checkpoint(full)
+    with_moments, without = tmp_path / "with.pt", tmp_path / "without.pt"
+    assert compact_main([str(full), str(with_moments)]) == 0
+    assert compact_main([str(full), str(without), "--no-optimizer", "--warmup-steps", "4"]) == 0
+    assert without.stat().st_size < with_moments.stat().st_size < full.stat().st_size
+    exact = load_checkpoint(with_moments)
+    assert all(v.dtype == torch.float16 for v in exact["model"].values() if v.is_floating_point())
+    assert {m.dtype for moments in exact["optimizer"]["state"].values() for k, m in moments.items() if k != "step"} == {torch.bfloat16}
+    for key, value in state["model"].items():
+        torch.testing.assert_close(exact["model"][key].float(), value, rtol=2e-3, atol=1e-4, msg=key)
+
+    longer = replace(config, schedule=(Phase(64, 6),))
+    for name, source in (("exact", full), ("with", with_moments), ("without", without)):
+        run = replace(longer, run_dir=str(tmp_path / name), out=str(tmp_path / name / "m.safetensors"))
+        assert train(run, resume=str(source)).steps == 6
+    rates = {name: [r["lr"] for r in read_log(tmp_path / name)] for name in ("exact", "with", "without")}
+    assert rates["with"] == rates["exact"]
+    assert rates["without"] == [pytest.approx(r * f) for r, f in zip(rates["exact"], (0.25, 0.5, 0.75))]
+    # the ramp is part of the run's state: it survives the next full checkpoint
+    assert load_checkpoint(tmp_path / "without" / CHECKPOINT_NAME)["warmup"] == {"from_step": 3, "steps": 4}
+
+
+def test_compact_refuses_a_negative_warmup(tmp_path, capsys):
+    assert compact_main([str(tmp_path / "none.pt"), str(tmp_path / "out.pt"), "--warmup-steps", "-1"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def test_cosine_learning_rate_falls_from_lr_to_lr_min(tmp_path):

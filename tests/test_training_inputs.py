@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +14,7 @@ import pytest
 from PIL import Image
 
 from realtime_style.cli import main as rtstyle
+import training.train
 from training.data import PhotoFolder, ResumableSampler, collate, find_images, random_crop
 
 
@@ -139,3 +144,72 @@ def test_onnx_export_matches_pytorch(random_model_file, tmp_path, capsys):
 
 def test_export_needs_something_to_do(random_model_file, capsys):
     _fails_with(capsys, ["export", str(random_model_file)], "nothing to do")
+
+
+def test_a_failing_step_ends_in_one_line_and_ends_the_workers(train_args, monkeypatch, capsys):
+    """Any failure inside the loop, not only bad input: one line, exit 1, no DataLoader worker left behind."""
+    def failing_step(*_args, **_kwargs):
+        raise RuntimeError("simulated failure in a step\nwith a second line")
+
+    monkeypatch.setattr(training.train, "optimizer_step", failing_step)
+    monkeypatch.delenv("RTSTYLE_DEBUG", raising=False)
+    assert rtstyle([*train_args(), "--workers", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rtstyle: error: unexpected RuntimeError: simulated failure in a step") and "\n" not in err
+    assert "RTSTYLE_DEBUG=1" in err
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.slow
+def test_a_failing_step_with_its_traceback_does_not_hang_on_the_workers(train_args, tmp_path):
+    """RTSTYLE_DEBUG=1 lets the traceback out of main(): the process must still exit, its worker ended."""
+    script = tmp_path / "fail.py"
+    script.write_text(
+        "import sys, training.train\n"
+        "def boom(*a, **k): raise RuntimeError('simulated failure in a step')\n"
+        "training.train.optimizer_step = boom\n"
+        "from realtime_style.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = {**os.environ, "RTSTYLE_DEBUG": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, str(script), *train_args(), "--workers", "1"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" in done.stderr and "simulated failure" in done.stderr
+
+
+@pytest.mark.parametrize("flags", [["--image-size", "7"], ["--image-size", "8"], ["--fast", "--fast-size", "12"]])
+def test_crops_too_small_for_the_loss_layers_are_refused_up_front(train_args, capsys, flags):
+    _fails_with(capsys, [*train_args(), *flags], "need at least 16 pixels")
+
+
+def test_unknown_loss_layer_is_one_line(train_args, capsys):
+    _fails_with(capsys, [*train_args(), "--style-layers", "relu1_1,relu9_9"], "unknown VGG19 layer(s) relu9_9")
+
+
+def test_a_fresh_run_refuses_a_used_run_folder(train_args, tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.jsonl").write_text('{"step": 20}\n')
+    _fails_with(capsys, train_args(), "already holds a run (log.jsonl): continue it with --resume")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc (a folder no one can write a file to)")
+def test_an_unwritable_out_folder_is_refused_before_any_step(train_args, capsys):
+    _fails_with(capsys, train_args(**{"--out": "/proc/m.safetensors"}), "cannot write the model file to /proc")
+
+
+@pytest.mark.parametrize("lr", ["-1", "0"])
+def test_a_learning_rate_that_is_not_positive_is_named(train_args, capsys, lr):
+    _fails_with(capsys, train_args(**{"--lr": lr}), f"--lr must be a positive learning rate, got {float(lr)}")
+
+
+def test_an_unreadable_sample_photo_is_left_out_not_fatal(train_args, tmp_path, capsys):
+    photos = write_photos(tmp_path / "photos", 4)
+    broken = tmp_path / "photos" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 truncated jpeg")
+    argv = [*train_args(**{"--dataset": str(tmp_path / "photos")}), "--sample-images", str(photos[0]), str(broken)]
+    assert rtstyle(argv) == 0
+    err = capsys.readouterr().err
+    assert "sample photo left out" in err and "broken.jpg" in err and "Traceback" not in err
+    assert (tmp_path / "m.safetensors").is_file() and list((tmp_path / "run" / "samples").glob("*.png"))

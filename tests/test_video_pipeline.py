@@ -14,7 +14,8 @@ from media_helpers import make_clip, probe
 
 from realtime_style.errors import OutputError
 from realtime_style.media import Frame
-from realtime_style.pipeline import FilePipeline, FrameProcessor, PipelineOptions, VideoOptions, process_video
+from realtime_style.media.geometry import even_size
+from realtime_style.pipeline import FilePipeline, FitFrames, FrameProcessor, PipelineOptions, VideoOptions, process_video
 
 
 def numbered_frames(count: int) -> list[Frame]:
@@ -135,12 +136,20 @@ def test_process_video_keeps_count_fps_and_removes_empty_output(tmp_path: Path) 
     result = process_video(lambda b: 255 - b, 4, clip, tmp_path / "out.mp4", VideoOptions(preset="ultrafast"))
     facts = probe(tmp_path / "out.mp4")
     assert result.frames == facts.frames == 9 and facts.fps == 15
-    assert (facts.width, facts.height) == result.size == (97, 61)
+    assert (facts.width, facts.height) == result.size == (96, 60)  # odd sides lose a pixel: 4:2:0 plays everywhere
 
     stop = threading.Event()
     stop.set()
     empty = process_video(lambda b: b, 1, clip, tmp_path / "none.mp4", stop=stop)
     assert empty.output is None and empty.frames == 0 and not (tmp_path / "none.mp4").exists()
+
+
+def test_fit_frames_crops_a_pixel_or_repeats_the_edge() -> None:
+    image = np.arange(3 * 5 * 3, dtype=np.uint8).reshape(3, 5, 3)
+    assert np.array_equal(FitFrames(4, 2).process(image, image), image[:2, :4])
+    tall = FitFrames(2, 2).process(image[:, :1], image[:, :1])
+    assert tall.shape == (2, 2, 3) and np.array_equal(tall[:, 1], image[:2, 0])
+    assert even_size(97, 61) == (96, 60) and even_size(1, 200) == (2, 200) and even_size(64, 48) == (64, 48)
 
 
 def test_process_video_refuses_to_overwrite_its_input(tmp_path: Path) -> None:

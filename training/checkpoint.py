@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from realtime_style.atomic_file import write_atomically
-from realtime_style.errors import InputError, OutputError
+from realtime_style.errors import InputError, OutputError, first_line
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -36,8 +36,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to parse means the file is unusable
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"corrupt or unreadable checkpoint {path}: {first}") from None
+        raise InputError(f"corrupt or unreadable checkpoint {path}: {first_line(exc)}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not an rtstyle training checkpoint (format {CHECKPOINT_FORMAT})")
     missing = [key for key in ("step", "model", "optimizer", "rng", "config") if key not in state]

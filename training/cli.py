@@ -6,11 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from realtime_style.errors import InputError, RtStyleError
+from realtime_style.cli.outcome import run_reporting_errors
+from realtime_style.errors import InputError, OutputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
+from realtime_style.models.style_images import style_image_from_text
 from realtime_style.models.transformer import ARCHITECTURES
+from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
 from training.checkpoint import CHECKPOINT_NAME
-from training.config import TrainConfig, build_schedule, parse_schedule
+from training.config import Phase, TrainConfig, build_schedule, parse_schedule
 from training.loss import LossWeights
 
 DEFAULTS = LossWeights()
@@ -18,7 +21,7 @@ DEFAULTS = LossWeights()
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of a training run."""
-    parser.add_argument("--style-image", required=True, help="the style image (JPEG/PNG)")
+    parser.add_argument("--style-image", required=True, help="the style image (JPEG/PNG), or a style's name for its painting")
     parser.add_argument("--dataset", required=True, help="folder tree of photos (e.g. COCO train2014/), searched recursively")
     parser.add_argument("--out", required=True, help="model file to write, e.g. trained_models/mosaic.safetensors")
     parser.add_argument("--style-name", help="style name in the model's metadata (default: the style image's stem)")
@@ -75,9 +78,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
     """The run's configuration and the checkpoint to resume from (None for a fresh run)."""
-    style = Path(args.style_image)
-    if not style.is_file():
-        raise InputError(f"style image not found: {style}")
+    style = style_image_from_text(args.style_image)  # a file, or a style's name: its painting
     if not is_image_file(style):
         raise InputError(f"style image {style} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
     for name in ("image_size", "style_size", "batch_size", "checkpoint_every", "log_every"):
@@ -85,6 +86,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
             raise InputError(f"--{name.replace('_', '-')} must be positive")
     if args.time_limit is not None and not args.time_limit > 0:
         raise InputError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
+    if not args.lr > 0:
+        raise InputError(f"--lr must be a positive learning rate, got {args.lr}")
     if not 0 <= args.lr_min <= args.lr:
         raise InputError(f"--lr-min must be between 0 and --lr ({args.lr}), got {args.lr_min}")
     style_name = args.style_name or style.stem
@@ -113,6 +116,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         stability_weight=args.stability_weight,
         clamp_output=args.clamp_output,
     )
+    check_crop_sizes(schedule, weights, args.teacher)
     config = TrainConfig(
         style_image=str(style),
         dataset=args.dataset,
@@ -146,7 +150,36 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     resume = None
     if args.resume:
         resume = str(Path(run_dir) / CHECKPOINT_NAME) if args.resume == "auto" else args.resume
+    else:
+        refuse_used_run_dir(Path(run_dir))
     return config, resume
+
+
+def refuse_used_run_dir(run_dir: Path) -> None:
+    """A fresh run must not overwrite another run's checkpoint or add to its log."""
+    used = [name for name in (CHECKPOINT_NAME, "log.jsonl") if (run_dir / name).exists()]
+    if used:
+        raise OutputError(
+            f"run folder {run_dir} already holds a run ({', '.join(used)}): continue it with --resume, "
+            "or give another --run-dir (or remove that folder)"
+        )
+
+
+def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher: str | None) -> None:
+    """Refuse crops too small for the loss network's deepest layer (each VGG pooling halves the crop)."""
+    layers = (*weights.style_layers, weights.content_layer)
+    unknown = [layer for layer in layers if layer not in LAYER_NAMES]
+    if unknown:
+        raise InputError(f"unknown VGG19 layer(s) {', '.join(unknown)}; known: relu1_1 ... relu5_4 (see --help)")
+    if teacher:  # distillation compares pixels: the transform network takes any size
+        return
+    smallest = minimum_input_size(layers)
+    for phase in schedule:
+        if phase.size < smallest:
+            raise InputError(
+                f"crop size {phase.size} is too small: the loss layers (deepest {max(layers, key=LAYER_NAMES.index)}) "
+                f"need at least {smallest} pixels (--image-size / --fast-size / --schedule)"
+            )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -180,8 +213,4 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train a style transform network.")
     add_train_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run_train(args)
-    except RtStyleError as exc:
-        print(f"training: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_reporting_errors(lambda: run_train(args), "training")

@@ -30,7 +30,8 @@ def export_model(net: TransformerNet, config: TrainConfig, training: dict, itera
         license=provenance.license,
         iterations=config.iterations if iterations is None else iterations,
         recipe=config.recipe(),
-        training={"style_image_sha256": sha256_file(style_path), **training},
+        # The path lets the model find its painting again (eval styles, --optimize --style-image NAME).
+        training={"style_image_sha256": sha256_file(style_path), "style_image_path": str(style_path.resolve()), **training},
     )
     try:
         return save_model(config.out, net, info)

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
 from training.data import resize_long_side, to_tensor
 
 
-def load_sample_photos(paths: Sequence[str | Path], size: int) -> list[torch.Tensor]:
-    """The photos (long side ``size``) as RGB [0, 1] tensors (3, H, W)."""
-    return [to_tensor(resize_long_side(load_rgb(p), size)) for p in paths]
+def load_sample_photos(
+    paths: Sequence[str | Path], size: int, on_unreadable: Callable[[str], None] = lambda message: None
+) -> list[torch.Tensor]:
+    """The readable photos (long side ``size``) as RGB [0, 1] tensors (3, H, W).
+
+    An unreadable photo is left out and reported to ``on_unreadable``: samples are a courtesy, they must not
+    end a run (a dataset photo the loader skips and counts would otherwise abort it as a sample).
+    """
+    photos = []
+    for path in paths:
+        try:
+            photos.append(to_tensor(resize_long_side(load_rgb(path), size)))
+        except InputError as exc:
+            on_unreadable(f"sample photo left out: {exc}")
+    return photos
 
 
 @torch.no_grad()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -17,11 +17,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device
-from realtime_style.errors import InputError, OutputError, RtStyleError
+from realtime_style.errors import InputError, OutputError, RtStyleError, first_line
 from realtime_style.image_files import load_rgb
 from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from training.compact import warmup_factor
 from training.config import TrainConfig
 from training.data import PhotoFolder, ResumableSampler, collate, find_images, resize_long_side, to_tensor
 from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
@@ -72,8 +73,11 @@ def check_writable(path: Path, what: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create folder {folder} for the {what}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write the {what} to {folder}: permission denied")
+    try:  # a real file, not os.access: root passes access checks on folders it still cannot write to
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rtstyle-write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write the {what} to {folder}: {exc.strerror or exc}") from None
 
 
 def optimizer_step(
@@ -117,6 +121,17 @@ def leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def end_workers(batches: object) -> None:
+    """Stop a DataLoader iterator's worker processes now, whatever ended the loop.
+
+    Left to garbage collection, the workers of a loop ended by an exception outlive it (the traceback
+    keeps the iterator alive), and the process hung at exit waiting for them.
+    """
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
 
 
 def _recorded_init(state: dict | None) -> bool:
@@ -163,6 +178,8 @@ class Trainer:
             else PerceptualLoss(self.style_tensor, config.weights, self.device)
         )
         self.step, self.elapsed_before = 0, 0.0
+        #: Set when the run resumed from a compact checkpoint without Adam's state: the learning-rate ramp.
+        self.warmup: dict[str, int] = {}
         #: Earlier recipes of a run resumed with other settings: [{"until_step": s, "recipe": {...}}, ...].
         self.recipe_history: list[dict] = []
         if resume_state is not None:
@@ -173,7 +190,7 @@ class Trainer:
             else self.net
         )
         self.sample_photos = (
-            load_sample_photos(config.sample_images, config.sample_size) if ctx.is_main and config.sample_images else []
+            load_sample_photos(config.sample_images, config.sample_size, _warn) if ctx.is_main and config.sample_images else []
         )
         self.stop_signal: int | None = None
 
@@ -212,23 +229,25 @@ class Trainer:
             "skipped": sorted(self.skipped),
             "recipe_history": json.dumps(self.recipe_history),
             "init_facts": json.dumps(self.init_facts),
+            "warmup": self.warmup,
         }
 
     def _restore(self, state: dict) -> None:
         try:
             self.net.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            if state["optimizer"]:  # a compact checkpoint may leave Adam's state out (training/compact.py)
+                self.optimizer.load_state_dict(state["optimizer"])
             if state.get("scaler"):
                 self.scaler.load_state_dict(state["scaler"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise InputError(f"checkpoint does not match this run (--arch {self.config.arch}): {first}") from None
+            raise InputError(f"checkpoint does not match this run (--arch {self.config.arch}): {first_line(exc)}") from None
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(list(state["rng"]["cuda"]))
         self.step = int(state["step"])
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.skipped = set(int(i) for i in state.get("skipped", []))
+        self.warmup = {key: int(value) for key, value in (state.get("warmup") or {}).items()}
         self.recipe_history = json.loads(state.get("recipe_history", "[]"))
         # The init as it was when the run began: the --init file may have changed (or gone) since.
         self.init_facts = json.loads(state.get("init_facts", "{}")) or self.init_facts
@@ -266,7 +285,7 @@ class Trainer:
     def _train_step(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
         photos = photos.to(self.device, non_blocking=True)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr_at_step(self.step)
+            group["lr"] = self.config.lr_at_step(self.step) * warmup_factor(self.warmup, self.step)
         return optimizer_step(
             self.model, self.loss, self.optimizer, self.scaler, photos, self.amp_dtype, self.channels_last,
             self.config.weights.stability_weight,
@@ -294,6 +313,7 @@ class Trainer:
             dynamic_ncols=True, mininterval=2.0, smoothing=0.05,
         )
         tick = time.monotonic()
+        batches = None
         try:
             batches = iter(self._loader())
             while self.step < cfg.iterations:
@@ -328,6 +348,7 @@ class Trainer:
                 if out_of_time:
                     break
         finally:
+            end_workers(batches)
             bar.close()
             logger.close()
             for sig, handler in handlers.items():

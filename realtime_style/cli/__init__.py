@@ -23,7 +23,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # livelocks on Linux (PyAV issue #978). `rtstyle webcam`'s preview window needs this order.
 import cv2  # noqa: F401, I001
 
-from realtime_style.errors import RtStyleError
+from realtime_style.cli.outcome import DEBUG_VARIABLE, run_reporting_errors
+from realtime_style.cli.parser import HELP_ALL, CommandParser, settle_help
 
 #: Modules that register subcommands, in the order ``rtstyle --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -37,28 +38,28 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtstyle", description="Real-time neural style transfer for video.")
+def build_parser(show_advanced: bool = False) -> argparse.ArgumentParser:
+    """The whole command line; ``show_advanced`` lists the tuning switches in ``--help`` (``--help-all``)."""
+    from realtime_style import __version__
+
+    parser = CommandParser(prog="rtstyle", description="Real-time neural style transfer for video.")
+    parser.add_argument("--version", action="version", version=f"rtstyle {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show the traceback of an unexpected error (also {DEBUG_VARIABLE}=1)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    settle_help(parser, show_advanced)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(show_advanced=HELP_ALL in argv)
     args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except RtStyleError as exc:
-        print(f"rtstyle: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("rtstyle: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 1
+    return run_reporting_errors(lambda: args.handler(args), "rtstyle", debug=args.debug)
 
 
 if __name__ == "__main__":

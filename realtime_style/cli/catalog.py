@@ -11,7 +11,7 @@ import torch
 from realtime_style.runtime.backends.choices import ChoiceFile
 from realtime_style.runtime.backends.openvino_net import default_precision, openvino_status, openvino_version
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_backend, select_device, select_precision
-from realtime_style.models.store import list_styles, model_folders
+from realtime_style.models.store import ModelInfo, list_styles, model_folders
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,10 +30,17 @@ def run_styles(args: argparse.Namespace) -> int:
     if not entries:
         print("no styles installed; folders searched: " + ", ".join(map(str, model_folders())))
         return 0
+    print(f"{'STYLE':28s} {'NET':9s} {'STEPS':>7s}  STYLE IMAGE")
     for path, info in entries:
         name = path.name.removesuffix(".safetensors")
-        print(f"{name:28s} {info.arch:9s} {info.iterations:7d} it  {info.style_image or '-'}")
+        print(f"{name:28s} {info.arch:9s} {training_steps(info):7d}  {info.style_image or '-'}")
     return 0
+
+
+def training_steps(info: ModelInfo) -> int:
+    """Steps of the whole training, fine-tunes it started from included (``training.total_iterations``)."""
+    total = info.training.get("total_iterations") if isinstance(info.training, dict) else None
+    return int(total) if isinstance(total, (int, float)) and total >= info.iterations else info.iterations
 
 
 def run_info(args: argparse.Namespace) -> int:

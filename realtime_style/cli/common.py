@@ -6,16 +6,24 @@ import argparse
 import sys
 
 from realtime_style.api import Stylizer
-from realtime_style.cli.argtypes import bounded_float, positive
+from realtime_style.cli.argtypes import bounded_float, int_at_least, positive
+from realtime_style.cli.parser import mark_advanced
+from realtime_style.cli.person import add_person_arguments, person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS
 from realtime_style.media.geometry import Resize
 from realtime_style.models.transformer import ARCHITECTURES
 
 
+#: Said before a ``--compile`` run, whose first frames wait silently for torch.compile otherwise.
+COMPILE_NOTE = "--compile: the first frames wait for torch.compile (20-60 s on a CPU; cached on disk for later runs)"
+
+
 def add_style_arguments(parser: argparse.ArgumentParser) -> None:
     """``--style`` and ``--arch``."""
-    parser.add_argument("--style", required=True, help="shipped style name (see `rtstyle styles`) or model file path")
+    parser.add_argument(
+        "--style", required=True, metavar="NAME", help="shipped style name (see `rtstyle styles`) or model file path"
+    )
     parser.add_argument(
         "--arch",
         choices=sorted(ARCHITECTURES),
@@ -27,14 +35,18 @@ def add_style_arguments(parser: argparse.ArgumentParser) -> None:
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """``--device``, ``--precision``, ``--batch-size``."""
     group = parser.add_argument_group("engine")
-    group.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     group.add_argument(
+        "--device", default="auto", metavar="DEV", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+    )
+    precision = group.add_argument(
         "--precision",
         choices=["auto", *PRECISIONS],
         default="auto",
         help="auto: fp16 on GPUs, bf16 on CPUs with native bf16, else fp32",
     )
-    group.add_argument("--batch-size", type=positive(int), default=None, help="frames per batch (default per device)")
+    batch = group.add_argument("--batch-size", type=positive(int), default=None, help="frames per batch (default per device)")
+    mark_advanced(precision)
+    mark_advanced(batch)
     add_speed_arguments(group)
 
 
@@ -42,7 +54,7 @@ def add_look_arguments(parser: argparse.ArgumentParser) -> None:
     """``--strength`` and ``--preserve-color``."""
     group = parser.add_argument_group("look")
     group.add_argument(
-        "--strength", type=bounded_float(0.0, 1.0), default=1.0, help="0 = original, 1 = fully stylized (default 1)"
+        "--strength", type=bounded_float(0.0, 1.0), metavar="S", default=1.0, help="0 = original, 1 = fully stylized"
     )
     group.add_argument(
         "--preserve-color", action="store_true", help="keep the input's colours, take only luminance from the style"
@@ -52,17 +64,19 @@ def add_look_arguments(parser: argparse.ArgumentParser) -> None:
 def add_resize_arguments(parser: argparse.ArgumentParser) -> None:
     """``--max-size`` and ``--scale``."""
     group = parser.add_argument_group("size")
-    group.add_argument("--scale", type=positive(float), default=None, help="resize the input by this factor first")
-    group.add_argument("--max-size", type=positive(int), default=None, help="cap the longer side at this many pixels")
+    group.add_argument("--scale", type=positive(float), metavar="F", help="resize the input by this factor first")
+    group.add_argument("--max-size", type=int_at_least(2), metavar="PX", help="cap the longer side at this many pixels")
 
 
 def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
     """Every argument above, in the order ``--help`` shows them."""
     add_style_arguments(parser)
     add_look_arguments(parser)
+    add_person_arguments(parser)
     add_resize_arguments(parser)
     add_engine_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also report the engine's settings")
 
 
 def resize_from_args(args: argparse.Namespace) -> Resize:
@@ -71,6 +85,8 @@ def resize_from_args(args: argparse.Namespace) -> Resize:
 
 def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     """Load the model and prepare the engine the arguments ask for."""
+    if getattr(args, "speed_compile", None):
+        report(args, COMPILE_NOTE)
     return Stylizer(
         args.style,
         arch=args.arch,
@@ -80,7 +96,15 @@ def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
         strength=args.strength,
         preserve_color=args.preserve_color,
         engine_options=speed_options(args),
+        person=person_from_args(args),
     )
+
+
+def describe_stylizer(args: argparse.Namespace, stylizer: Stylizer) -> str:
+    """``mosaic on cpu``; with ``--verbose`` also precision, layout, batch and fast paths (``rtstyle info`` has the machine)."""
+    if getattr(args, "verbose", False):
+        return stylizer.describe()
+    return f"{stylizer.engine.name} on {stylizer.engine.device}"
 
 
 def report(args: argparse.Namespace, message: str) -> None:

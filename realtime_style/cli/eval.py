@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from realtime_style.cli.eval_flicker import register_flicker
@@ -13,6 +12,7 @@ from realtime_style.runtime.engine import select_device
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.metrics import style as style_metric
 from realtime_style.models.store import list_styles
+from realtime_style.progress import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,15 +42,15 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
         "--photos",
         type=Path,
         metavar="DIR",
-        help="folder of photos (searched recursively; COUNT spread evenly over the sorted files); "
-        "default: ../shared/data/content/bsds500/val_* beside the checkout",
+        help="folder of your photos (searched recursively; COUNT spread evenly over them); "
+        "needed outside a project checkout, whose held-out photos are the default",
     )
     parser.add_argument(
         "--count", type=int, default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"
     )
     parser.add_argument("--style-image", type=Path, metavar="PATH", help="the style image (only with a single --style)")
     parser.add_argument(
-        "--styles-dir", type=Path, metavar="DIR", help="folder holding the style images named in the model metadata"
+        "--styles-dir", type=Path, metavar="DIR", help="folder of the style images the models name (default: beside each model, then the shipped ones)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     add_backend_argument(parser, default="torch")  # torch: the reference figures; another backend scores its own output
@@ -70,16 +70,20 @@ def run_styles(args: argparse.Namespace) -> int:
         photos = style_metric.default_photos(args.count)
         source = str(photos[0].parent / style_metric.DEFAULT_PHOTO_PATTERN)
     device = select_device(args.device)
-    scores = style_metric.evaluate_styles(
-        styles,
-        photos,
-        style_image=args.style_image,
-        styles_dir=args.styles_dir,
-        device=device,
-        backend=args.speed_backend,
-        progress=_progress,
-        metric=style_metric.StyleMetric(device),
-    )
+    progress = _StageProgress()
+    try:
+        scores = style_metric.evaluate_styles(
+            styles,
+            photos,
+            style_image=args.style_image,
+            styles_dir=args.styles_dir,
+            device=device,
+            backend=args.speed_backend,
+            progress=progress,
+            metric=style_metric.StyleMetric(device),
+        )
+    finally:
+        progress.close()
     report = {
         "metric": {
             "long_side": style_metric.EVAL_LONG_SIDE,
@@ -101,6 +105,18 @@ def run_styles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(stage: str, done: int, total: int) -> None:
-    """``photos: 3/32`` while the photos' features are computed, then ``mosaic: 3/32`` per style."""
-    print(f"\r{stage}: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+class _StageProgress:
+    """``progress(stage, done, total)`` of :func:`evaluate_styles`: the photos' features, then each style in turn."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.bar is None or self.bar.label != stage:
+            self.close()
+            self.bar = Progress(stage, total, unit="photo")
+        self.bar.update(done - self.bar.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -11,6 +11,7 @@ import argparse
 from dataclasses import fields
 
 from realtime_style.cli.argtypes import positive
+from realtime_style.cli.parser import mark_advanced
 from realtime_style.runtime.backends import BACKENDS
 from realtime_style.runtime.engine import EngineOptions
 
@@ -20,10 +21,13 @@ BACKEND_HELP = (
 )
 
 
-def add_backend_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None) -> None:
+def add_backend_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None) -> argparse.Action:
     """``--backend auto|torch|openvino`` (stored as the EngineOptions field ``backend``)."""
-    parser.add_argument("--backend", dest="speed_backend", choices=BACKENDS, default=default, help=BACKEND_HELP)
+    return parser.add_argument("--backend", dest="speed_backend", choices=BACKENDS, default=default, help=BACKEND_HELP)
 
+
+#: Switches a user meets in ``--help``; the others are tuning switches listed by ``--help-all``.
+EVERYDAY = ("--compile",)
 #: flag -> (EngineOptions field, value it sets, help)
 SWITCHES: dict[str, tuple[str, bool, str]] = {
     "--no-fast-norm": ("fast_norm", False, "InstanceNorm via a float32 round trip (slower on CPU)"),
@@ -43,11 +47,19 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
 
 def add_speed_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--backend``, ``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
-    add_backend_argument(parser)
+    mark_advanced(add_backend_argument(parser))  # auto does the right thing: a tuning switch (--help-all)
     for flag, (name, value, help_text) in SWITCHES.items():
-        parser.add_argument(flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text)
-    parser.add_argument("--threads", dest="speed_threads", type=positive(int), default=None, help="CPU threads")
-    parser.add_argument("--compile-mode", dest="speed_compile_mode", default=None, help="torch.compile mode")
+        action = parser.add_argument(
+            flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text
+        )
+        if flag not in EVERYDAY:
+            mark_advanced(action)
+    parser.add_argument(
+        "--threads", dest="speed_threads", metavar="N", type=positive(int), default=None, help="CPU threads"
+    )
+    mark_advanced(
+        parser.add_argument("--compile-mode", dest="speed_compile_mode", metavar="MODE", default=None, help="torch.compile mode")
+    )
 
 
 def speed_options(args: argparse.Namespace) -> dict:

@@ -5,9 +5,9 @@
 (or the single ``--style`` value):
 
 1. an existing image file: that painting;
-2. a shipped style name (see ``rtstyle styles``): the style image named in its model metadata,
-   looked up in ``--styles-dir`` or else ``../shared/data/styles`` beside a checkout (style images
-   do not ship inside the package);
+2. a style name (see ``rtstyle styles``): the style image named in its model metadata, found by
+   :func:`~realtime_style.models.style_images.find_style_image` (``--styles-dir``, beside the model
+   file, where training read it, the shipped copies);
 3. anything else is an error naming the shipped styles.
 """
 
@@ -20,9 +20,11 @@ import numpy as np
 
 from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
-from realtime_style.errors import InputError, OutputError, StyleNotFoundError
+from realtime_style.cli.parser import mark_advanced
+from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.image_files import is_image_file
 from realtime_style.media.images import StillImage, read_image, write_image
+from realtime_style.models.style_images import style_image_from_text
 from realtime_style.optimize import (
     INITS,
     OPTIMIZERS,
@@ -37,6 +39,8 @@ from realtime_style.optimize import (
 )
 
 DEFAULTS = OptimizeConfig()
+#: The --optimize options ``--help`` shows; the recipe's tuning knobs are listed by ``--help-all``.
+EVERYDAY_OPTIMIZE = ("optimize", "style_image", "size", "iterations")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -80,14 +84,18 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
         help="how --preserve-color keeps the input's colours: luminance (default) takes only luminance from the "
         "style; histogram first matches the style image's colours to the input's (--optimize only)",
     )
-    group.add_argument("--styles-dir", default=None, help="folder holding the style images of shipped styles")
-    group.add_argument("--size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)")
+    group.add_argument(
+        "--styles-dir", default=None, help="folder of the style images the models name (default: beside each model, then shipped)"
+    )
+    group.add_argument(
+        "--long-side", dest="size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)"
+    )
     group.add_argument(
         "--scales",
         type=int_list,
         default=None,
         help="coarse-to-fine long sides, e.g. 512,1024,2048 "
-        "(default: one scale up to 512 px, else halve --size down to 512)",
+        "(default: one scale up to 512 px, else halve --long-side down to 512)",
     )
     group.add_argument(
         "--iterations",
@@ -104,6 +112,31 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
     group.add_argument("--seed", type=int, default=0, help="seed of --init noise (default 0)")
     group.add_argument("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
+    for action in group._group_actions:
+        if action.dest not in EVERYDAY_OPTIMIZE:
+            mark_advanced(action)
+    _defer_defaults(parser, group)
+
+
+#: The options of the optimize group that the fast networks do not take (style image, colour mode: checked apart).
+_CHECKED_APART = ("optimize", "style_image", "color_mode")
+
+
+def _defer_defaults(parser: argparse.ArgumentParser, group: argparse._ArgumentGroup) -> None:
+    """Optimize-only options parse to None unless given, so the fast path can refuse them; ``run_optimize``
+    puts their defaults back (``args.optimize_defaults``: dest -> (flag, default))."""
+    deferred = {}
+    for action in group._group_actions:
+        if action.dest not in _CHECKED_APART:
+            deferred[action.dest] = (action.option_strings[0], action.default)
+            action.default = None
+    parser.set_defaults(optimize_defaults=deferred)
+
+
+def _fill_deferred_defaults(args: argparse.Namespace) -> None:
+    for dest, (_flag, default) in args.optimize_defaults.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
 
 
 def check_fast_arguments(args: argparse.Namespace) -> None:
@@ -113,33 +146,23 @@ def check_fast_arguments(args: argparse.Namespace) -> None:
         for flag, value in (("--style-image", args.style_image), ("--color-mode histogram", args.color_mode == "histogram"))
         if value
     ]
+    optimize_only += [flag for dest, (flag, _default) in args.optimize_defaults.items() if getattr(args, dest) is not None]
     if optimize_only:
-        raise InputError(f"{', '.join(optimize_only)} needs --optimize")
+        verb = "applies" if len(optimize_only) == 1 else "apply"
+        raise UsageError(f"{', '.join(optimize_only)} {verb} only to --optimize (see rtstyle still --help)")
     if not args.style:
         raise InputError("--style is required (or use --optimize with --style-image)")
 
 
 def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
-    """An image file, or the style image of the shipped style ``text`` (see the module docstring)."""
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    if is_image_file(path) or "/" in text:
-        raise InputError(f"style image not found: {path}")
-    from realtime_style.metrics.style import resolve_style_image
-    from realtime_style.models.store import read_info, resolve_style
-
-    try:
-        info = read_info(resolve_style(text))
-    except StyleNotFoundError as exc:
-        raise InputError(f"{text!r} is neither an image file nor a shipped style ({str(exc).split('; ', 1)[-1]})") from None
-    return resolve_style_image(info, styles_dir=styles_dir)
+    """An image file, or the style image of the style ``text`` (see the module docstring)."""
+    return style_image_from_text(text, styles_dir)
 
 
 def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
     size = args.size
     if args.scales and args.size != DEFAULTS.size and args.scales[-1] != args.size:
-        raise InputError(f"--size {args.size} disagrees with the last of --scales {args.scales}")
+        raise InputError(f"--long-side {args.size} disagrees with the last of --scales {args.scales}")
     if args.scales:
         size = args.scales[-1]
     iterations = DEFAULTS.iterations if args.iterations is None else args.iterations
@@ -179,10 +202,11 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
         "--arch": args.arch is not None,
         "--precision": args.precision != "auto",
         "--backend openvino": getattr(args, "speed_backend", None) == "openvino",  # optimizing needs autograd: torch
+        "--paint-size": getattr(args, "paint_size", None) is not None,
     }
     used = [flag for flag, given in fast_only.items() if given]
     if used:
-        raise InputError(f"{', '.join(used)} does not apply to --optimize (use --size; it runs in float32)")
+        raise InputError(f"{', '.join(used)} does not apply to --optimize (use --long-side; it runs in float32)")
     if args.style and args.style_image:
         raise InputError("give the style with --style or --style-image, not both")
     if not args.style and not args.style_image:
@@ -223,6 +247,7 @@ class _IntermediateSaver:
 def run_optimize(args: argparse.Namespace) -> int:
     """The handler of ``rtstyle still IN OUT --optimize ...``."""
     _refuse_fast_only_flags(args)
+    _fill_deferred_defaults(args)
     source, output = Path(args.input), Path(args.output)
     if source.is_dir():
         raise InputError(f"{source}: --optimize takes one image file, not a folder")

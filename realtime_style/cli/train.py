@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.errors import InputError
+
+#: Options of the training recipe that ``rtstyle train --help`` leaves to ``--help-all``.
+TRAIN_TUNING = (
+    "--style-size", "--scale-size", "--schedule", "--fast-size", "--final-fraction", "--lr-schedule", "--lr-min",
+    "--seed", "--content-layer", "--style-layers", "--content-weight", "--tv-weight", "--stability-weight",
+    "--clamp-output", "--teacher", "--checkpoint-every", "--log-every", "--sample-images", "--precision",
+    "--channels-last", "--workers", "--sources",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Same options as `python -m training`; for several GPUs use `torchrun --nproc_per_node=N -m training`.",
     )
     add_train_arguments(train)
+    mark_advanced_flags(train, TRAIN_TUNING)
     train.set_defaults(handler=run_train)
 
     export = subparsers.add_parser(

@@ -9,12 +9,14 @@ import av
 
 from realtime_style.cli.common import (
     add_stylize_arguments,
+    describe_stylizer,
     positive,
     report,
     resize_from_args,
     stylizer_from_args,
     warn,
 )
+from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 from realtime_style.media.sources import VideoFileSource
@@ -53,8 +55,16 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default {DEFAULT_PRESET})")
     group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
-    group.add_argument("--max-frames", type=positive(int), default=None, help="stop after this many frames")
-    group.add_argument("--duration", type=positive(float), default=None, help="stop after this many seconds of video")
+    mark_advanced(
+        group.add_argument(
+            "--exact-size",
+            action="store_true",
+            help="keep an odd width or height exactly (H.264 4:4:4, which browsers, phones and QuickTime do not "
+            "play; default: crop one pixel to a 4:2:0 video that plays everywhere)",
+        )
+    )
+    group.add_argument("--max-frames", type=positive(int), default=None, metavar="N", help="stop after this many frames")
+    group.add_argument("--duration", type=positive(float), default=None, metavar="SEC", help="stop after this many seconds of video")
 
 
 #: Name endings of FFmpeg's hardware encoders (NVIDIA, Intel, AMD, VA-API, Apple, V4L2, Windows).
@@ -90,6 +100,7 @@ def options_from_args(args: argparse.Namespace) -> VideoOptions:
         crf=args.crf,
         preset=args.preset,
         audio=not args.no_audio,
+        exact_size=args.exact_size,
         max_frames=args.max_frames,
         duration=args.duration,
         progress=not args.quiet,
@@ -109,8 +120,16 @@ def run(args: argparse.Namespace) -> int:
             f"{args.input} ({info.width}x{info.height}, {float(info.fps):.3g} fps, "
             f"{frames if frames is not None else '?'} frames{', audio' if info.has_audio else ''}"
             f"{f', rotated {info.rotation}°' if info.rotation else ''}) -> {args.output} "
-            f"({size[0]}x{size[1]}) with {stylizer.describe()}",
+            f"({size[0]}x{size[1]}) with {describe_stylizer(args, stylizer)}",
         )
+        if tuple(source.size) != tuple(size):
+            report(args, odd_size_note(source.size, size))
+        fits = stylizer.engine.largest_batch(*source.size)
+        if fits is not None and fits < stylizer.engine.batch_size:
+            warn(
+                f"--batch-size {stylizer.engine.batch_size} capped to {fits}: more {source.size[0]}x{source.size[1]} "
+                f"frames would not fit in half the free memory"
+            )
 
     with stop_on_signals(threading.Event()) as stop:
         result = stylizer.stylize_video(args.input, args.output, options, stop=stop, on_start=on_start)
@@ -118,6 +137,13 @@ def run(args: argparse.Namespace) -> int:
         warn(f"{args.input}: {damage}")
     report(args, summary(result))
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def odd_size_note(stylized: tuple[int, int], written: tuple[int, int]) -> str:
+    return (
+        f"{stylized[0]}x{stylized[1]} has an odd side: written as {written[0]}x{written[1]} (4:2:0, plays everywhere); "
+        "--exact-size keeps it as 4:4:4, which browsers, phones and QuickTime do not play"
+    )
 
 
 def damage_note(result: VideoResult) -> str | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from realtime_style.cli.common import add_look_arguments, bounded_float, positive, report
+from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
+from realtime_style.cli.parser import mark_advanced_flags
+from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
-from realtime_style.errors import InputError, OutputError
+from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.live.adaptive import parse_size
 from realtime_style.live.controls import HELP, start_stdin_controls
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
@@ -16,9 +18,12 @@ from realtime_style.live.sinks import LiveSink, RecordSink, StreamSink, VirtualC
 from realtime_style.live.sources import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
 from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
-from realtime_style.live.workers import default_threads, default_workers
+from realtime_style.live.workers import check_workers, default_threads, default_workers
 from realtime_style.models.transformer import ARCHITECTURES
+from realtime_style.progress import LINE_INTERVAL_S
 
+#: Options ``rtstyle webcam --help`` leaves to ``--help-all``.
+WEBCAM_TUNING = ("--crossfade", "--precision", "--virtual-cam-device", "--snapshot-dir", "--stats-json", "--fps")
 #: Output rate held by default on a CPU, where full-size frames are too slow for live use.
 CPU_TARGET_FPS = 15.0
 #: Live ``flow`` smoothing computes flow at 320 px wide: on bikes.mp4 (640x360, strength 0.7, gain 0.25)
@@ -38,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--style",
         action="append",
         default=[],
-        help="style name or model file; repeat to switch between several (default: every shipped style)",
+        help="style name or model file; repeat to switch between several (default: one per shipped painting, light nets on a CPU)",
     )
     styles.add_argument(
         "--arch",
@@ -48,9 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     styles.add_argument("--crossfade", metavar="N", type=int, default=8, help="frames a style switch blends over (default 8)")
     add_look_arguments(parser)
+    add_person_arguments(parser)
     styles.add_argument("--temporal", choices=["off", "ema", "flow"], default="off", help="smoothing against flicker")
     styles.add_argument(
-        "--temporal-strength", type=bounded_float(0, 1), default=None, help="smoothing strength (default per mode)"
+        "--temporal-strength", type=bounded_float(0, 1), default=None, metavar="S", help="smoothing strength (default per mode)"
     )
 
     capture = parser.add_argument_group("capture")
@@ -65,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--target-fps",
         type=positive(float),
         default=None,
+        metavar="FPS",
         help=f"lower/raise the processing size to hold this rate (default {CPU_TARGET_FPS:g} on a CPU, off on GPUs)",
     )
     processing.add_argument("--size", type=_size, help="fixed processing size: WxH or a height (disables --target-fps)")
@@ -74,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers",
         type=positive(int),
         default=None,
+        metavar="N",
         help="frames stylized in parallel, each on its own thread and engine (default: 2 on a CPU with 2+ cores, else 1)",
     )
     add_speed_arguments(processing)  # --threads (default: the cores but one, shared by the workers), --no-fast-norm, ...
@@ -92,10 +100,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     outputs.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where the s key saves PNGs (default .)")
 
     run_group = parser.add_argument_group("run")
-    run_group.add_argument("--max-frames", type=positive(int), help="stop after this many output frames")
-    run_group.add_argument("--duration", type=positive(float), help="stop after this many seconds")
+    run_group.add_argument("--max-frames", type=positive(int), metavar="N", help="stop after this many output frames")
+    run_group.add_argument("--duration", type=positive(float), metavar="SEC", help="stop after this many seconds")
     run_group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
     run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    mark_advanced_flags(parser, WEBCAM_TUNING)
     parser.set_defaults(handler=run)
 
 
@@ -146,11 +155,17 @@ def run(args: argparse.Namespace) -> int:
     prefer = default_arch(device, args.arch)
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
     workers = args.workers or default_workers(device)
+    check_workers(workers)
     speed = {"threads": default_threads(workers), **speed_options(args)}
-    bank = StyleBank(paths, EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed))
+    engine_options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed)
+    bank = StyleBank(paths, engine_options)
+    person = live_person_from_args(args, engine_options, prefer)
     sinks, window = build_sinks(args)
-    if not sinks:
-        report(args, "no display and no output given: frames are stylized and dropped (see --stream, --record)")
+    if not sinks and not args.stats_json:
+        raise UsageError(
+            "nothing to show or write: no window (no display, or --no-window) and no --stream, --record, "
+            "--virtual-cam or --stats-json"
+        )
     target = args.target_fps
     if target is None and args.size is None and device.type == "cpu":
         target = CPU_TARGET_FPS
@@ -165,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         duration=args.duration,
         snapshot_dir=args.snapshot_dir,
         workers=workers,
+        status_every=None if window or args.quiet else LINE_INTERVAL_S,
     )
     pipeline = LivePipeline(
         source,
@@ -173,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         options,
         smoother=_smoother(args),
         log=(lambda message: None) if args.quiet else (lambda message: report(args, message)),
+        person=person,
     )
     if not window:
         start_stdin_controls(pipeline.controls)
@@ -180,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
         args,
         f"live: {', '.join(bank.names)} on {device}, {workers} worker(s); " + (HELP if window else HELP + " (+ Enter)"),
     )
+    if args.speed_compile:
+        report(args, COMPILE_NOTE)
     try:
         pipeline.run()
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ class Action(enum.Enum):
     STRENGTH = "strength"
     TOGGLE_COLOR = "preserve colour"
     TOGGLE_TEMPORAL = "temporal smoothing"
+    CYCLE_PERSON = "person mode"
     SNAPSHOT = "snapshot"
     PAUSE = "pause"
     QUIT = "quit"
@@ -45,13 +46,14 @@ KEYS: dict[str, Command] = {
     "-": Command(Action.STRENGTH, -STRENGTH_STEP),
     "c": Command(Action.TOGGLE_COLOR),
     "t": Command(Action.TOGGLE_TEMPORAL),
+    "k": Command(Action.CYCLE_PERSON),
     "s": Command(Action.SNAPSHOT),
     " ": Command(Action.PAUSE),
     "q": Command(Action.QUIT),
     "\x1b": Command(Action.QUIT),
 }
 
-HELP = "keys: n/p or 1-9 style, +/- strength, c colour, t smoothing, s snapshot, space pause, q quit"
+HELP = "keys: n/p or 1-9 style, +/- strength, c colour, t smoothing, k keep person/background, s snapshot, space pause, q quit"
 
 
 def command_for_key(key: str) -> Command | None:
@@ -103,6 +105,10 @@ class Controls:
 
     def toggle_temporal(self) -> None:
         self.send(Command(Action.TOGGLE_TEMPORAL))
+
+    def cycle_person(self) -> None:
+        """Off -> keep person -> keep background (-> person style) -> off."""
+        self.send(Command(Action.CYCLE_PERSON))
 
     def snapshot(self) -> None:
         self.send(Command(Action.SNAPSHOT))

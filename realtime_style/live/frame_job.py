@@ -14,6 +14,7 @@ import torch
 
 from realtime_style.runtime.engine import Engine
 from realtime_style.live.capture import CapturedFrame
+from realtime_style.person.live import PersonWork
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class FrameJob:
     fade: tuple[Engine, float] | None
     #: Pipeline clock when the job was handed to a worker.
     handed: float
+    #: Segment (and maybe paint) the person too; None: person modes off.
+    person: PersonWork | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Stylized:
     job: FrameJob
     small: np.ndarray
     image: np.ndarray
+    #: The person's probability at the segmenter's size, and the person style's frame (person modes).
+    probability: np.ndarray | None = None
+    person_image: np.ndarray | None = None
 
 
 def _configured(engine: Engine, job: FrameJob) -> Engine:
@@ -61,4 +67,8 @@ def stylize_job(job: FrameJob) -> Stylized:
     if job.fade is not None:
         old, alpha = job.fade
         y = torch.lerp(_configured(old, job).run_tensor(x.to(old.frame_dtype)).to(y.dtype), y, alpha)
-    return Stylized(job, small, engine.to_frames(y)[0])
+    if job.person is None:
+        return Stylized(job, small, engine.to_frames(y)[0])
+    person = job.person.engine
+    person_image = None if person is None else person.to_frames(_configured(person, job).run_tensor(x.to(person.frame_dtype)))[0]
+    return Stylized(job, small, engine.to_frames(y)[0], job.person.segmenter(small), person_image)

@@ -31,6 +31,9 @@ from realtime_style.live.stats import LiveStats
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.window import PreviewWindow
 from realtime_style.live.workers import Done, WorkerPool
+from realtime_style.person.compose import PersonMode
+from realtime_style.person.live import LivePerson
+from realtime_style.person.segmenter import MissingExtraError
 from realtime_style.temporal import Smoother
 
 #: Seconds an overlay notice (style name, strength, ...) stays on screen.
@@ -61,6 +64,8 @@ class LiveOptions:
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     #: Engine worker threads stylizing frames in parallel (see :func:`~realtime_style.live.workers.default_workers`).
     workers: int = 1
+    #: Log a status line (fps, latency, size, style) every this many seconds; for runs without a window.
+    status_every: float | None = None
 
 
 @dataclass
@@ -90,8 +95,11 @@ class LivePipeline:
         smoother: Smoother | None = None,
         log: Callable[[str], None] = stderr_log,
         clock: Callable[[], float] = time.monotonic,
+        person: LivePerson | None = None,
     ):
         self.source = source
+        #: The person modes (the k key); None: not offered in this session.
+        self.person = person
         self.styles = styles
         self.sinks = list(sinks)
         self.options = options or LiveOptions()
@@ -118,6 +126,7 @@ class LivePipeline:
         self._snapshot_due = False
         self._notice = ""
         self._notice_until = 0.0
+        self._last_status = float("-inf")
 
     # ----------------------------------------------------------------------------- running
 
@@ -228,7 +237,8 @@ class LivePipeline:
             if s.fade_step >= self.options.crossfade_frames:
                 s.fade_from, s.fade_step = None, 0
         engine = self.styles.engine(s.style, worker)
-        return FrameJob(frame, self.processing_size, engine, s.strength, s.preserve_color, fade, self.clock())
+        person = self.person.work(worker, self.processing_size) if self.person is not None else None
+        return FrameJob(frame, self.processing_size, engine, s.strength, s.preserve_color, fade, self.clock(), person)
 
     def _emit(self, done: Done[Stylized]) -> None:
         """Smooth, size and show a finished frame, unless a newer one is already out."""
@@ -248,6 +258,9 @@ class LivePipeline:
             import cv2
 
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+        if self.person is not None and job.person is not None and done.result.probability is not None:
+            result = done.result  # composed at the output size: a kept region is the captured frame itself
+            image = self.person.compose(job.person.mode, frame.image, image, result.probability, result.person_image)
         if self._snapshot_due:
             self._snapshot_due = False
             self._save_snapshot(image)
@@ -258,6 +271,7 @@ class LivePipeline:
         finished = self.clock()
         work = finished - job.handed
         self.stats.record(frame.time, finished, work, done.cpu)
+        self._log_status(finished)
         self._pace = work / self.options.workers if self.options.workers > 1 else 0.0
         # Frames in parallel: the output rate is the workers' count over each frame's work.
         if self.governor is not None and self.governor.update(work / self.options.workers):
@@ -312,6 +326,8 @@ class LivePipeline:
                 self._tell(f"preserve colour {'on' if s.preserve_color else 'off'}")
             elif action is Action.TOGGLE_TEMPORAL:
                 self._toggle_temporal()
+            elif action is Action.CYCLE_PERSON:
+                self._cycle_person()
             elif action is Action.SNAPSHOT:
                 if s.paused and self._last_output is not None:
                     self._save_snapshot(self._last_output)
@@ -349,10 +365,39 @@ class LivePipeline:
         self.smoother.reset()
         self._tell(f"temporal smoothing {'on' if s.temporal else 'off'}")
 
+    def _cycle_person(self) -> None:
+        if self.person is None:
+            self._tell("person modes are not available in this session")
+            return
+        previous, self.person.mode = self.person.mode, self.person.next_mode()
+        try:
+            self.person.work(0, self.processing_size)  # the segmenter loads now, or says what is missing
+        except MissingExtraError as exc:
+            self.person.mode = previous
+            self._tell(str(exc))
+            return
+        self.person.matte.reset()
+        self._tell(self.person.label())
+
     def _save_snapshot(self, image: np.ndarray) -> None:
         path = save_snapshot(image, self.options.snapshot_dir, self.styles.names[self.state.style])
         self.state.snapshots.append(path)
         self._tell(f"snapshot saved to {path}")
+
+    def _log_status(self, now: float) -> None:
+        """Every ``status_every`` seconds, what the overlay would show (headless runs have no overlay)."""
+        every = self.options.status_every
+        if every is None or now - self._last_status < every:
+            return
+        if self._last_status == float("-inf"):
+            self._last_status = now  # the first line after a full interval: a rate needs frames
+            return
+        self._last_status = now
+        width, height = self.processing_size
+        self.log(
+            f"{self.stats.current_fps:.1f} fps, latency {self.stats.current_latency_ms:.0f} ms, "
+            f"{width}x{height}, {self.styles.names[self.state.style]}; {self.stats.outputs} frames out"
+        )
 
     def _tell(self, message: str) -> None:
         self.log(message)
@@ -361,6 +406,8 @@ class LivePipeline:
     def _meta(self, frame: CapturedFrame) -> OutputMeta:
         s = self.state
         status = ["paused"] if s.paused else []
+        if self.person is not None and self.person.mode is not PersonMode.OFF:
+            status.append(self.person.label())
         if self._notice and self.clock() < self._notice_until:
             status.append(self._notice)
         return OutputMeta(

@@ -25,6 +25,8 @@ TIME_BASE = Fraction(1, 90_000)
 STREAM_GOP_SECONDS = 1.0
 #: Seconds to wait for a stream's network peer to accept a connection or a write.
 STREAM_TIMEOUT = 5.0
+#: Network protocols an MPEG-TS stream can be sent over (FFmpeg's names); anything else is not a stream.
+STREAM_PROTOCOLS = ("udp", "tcp", "rtp", "srt", "rist", "http", "https")
 
 
 @dataclass
@@ -91,6 +93,17 @@ class TimestampClock:
         return pts
 
 
+def check_stream_url(url: str) -> None:
+    """Refuse a stream target that is not ``PROTOCOL://...`` with a known network protocol (e.g. a file name)."""
+    protocol, separator, rest = url.partition("://")
+    if separator and rest and protocol.lower() in STREAM_PROTOCOLS:
+        return
+    raise OutputError(
+        f"cannot open stream {url}: protocol not found; a stream is a URL such as udp://127.0.0.1:5000 "
+        f"({', '.join(STREAM_PROTOCOLS)}); to write a file use --record"
+    )
+
+
 class StreamSink:
     """Sends H.264 in MPEG-TS to a URL (``udp://host:port``, ``tcp://host:port``, ``srt://...``).
 
@@ -99,6 +112,7 @@ class StreamSink:
     """
 
     def __init__(self, url: str, bitrate: int | None = None, container_format: str = "mpegts"):
+        check_stream_url(url)
         self.url = url
         self.name = f"stream {url}"
         self.bitrate = bitrate

@@ -13,6 +13,8 @@ from realtime_style.models.store import MODEL_SUFFIX, StyleModel, list_styles, l
 
 #: The light network is what a CPU can run live; it is preferred there when a style ships one.
 LIVE_CPU_ARCH = "light"
+#: Styles the digit keys 1-9 select: a default list longer than this would hide some from them.
+MAX_DEFAULT_STYLES = 9
 
 
 def default_arch(device: torch.device, requested: str | None) -> str | None:
@@ -22,6 +24,21 @@ def default_arch(device: torch.device, requested: str | None) -> str | None:
     return LIVE_CPU_ARCH if device.type == "cpu" else None
 
 
+def default_live_styles(prefer_arch: str | None) -> list[str]:
+    """The shipped styles a live session switches between when none is named.
+
+    One style per style image (``mosaic``, not also ``mosaic_stable``); with ``prefer_arch`` (``light`` on a
+    CPU, where the standard nets are too slow live) only the styles that ship that network, unless none does;
+    at most :data:`MAX_DEFAULT_STYLES`, the styles the digit keys reach.
+    """
+    installed = sorted(list_styles(), key=lambda entry: entry[1].style)
+    preferred = [info for _path, info in installed if info.arch == prefer_arch]
+    by_image: dict[str, str] = {}
+    for info in preferred or [info for _path, info in installed]:
+        by_image.setdefault(info.style_image or info.style, info.style)
+    return sorted(set(by_image.values()))[:MAX_DEFAULT_STYLES]
+
+
 def resolve_live_styles(names: Sequence[str], arch: str | None, prefer_arch: str | None = None) -> list[Path]:
     """Model files for ``names`` (all shipped styles when empty).
 
@@ -29,7 +46,7 @@ def resolve_live_styles(names: Sequence[str], arch: str | None, prefer_arch: str
     standard one otherwise. Paths are used as they are.
     """
     if not names:
-        names = sorted({info.style for _path, info in list_styles()})
+        names = default_live_styles(prefer_arch)
         if not names:
             raise StyleNotFoundError("no styles installed; pass --style NAME or --style PATH (a model file)")
     paths = []

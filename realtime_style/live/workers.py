@@ -19,6 +19,8 @@ from typing import Generic, TypeVar
 
 import torch
 
+from realtime_style.errors import UsageError
+
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
@@ -35,6 +37,16 @@ def default_workers(device: torch.device, cores: int | None = None) -> int:
     """
     cores = usable_cores() if cores is None else cores
     return 2 if device.type == "cpu" and cores >= 2 else 1
+
+
+def check_workers(workers: int, cores: int | None = None) -> None:
+    """Refuse more workers than usable cores: each holds a frame in flight, so extra ones only add latency."""
+    cores = usable_cores() if cores is None else cores
+    if workers > cores:
+        raise UsageError(
+            f"--workers {workers} is more than the {cores} usable CPU core(s): each worker holds a frame in "
+            f"flight, so more only add latency (use at most {cores})"
+        )
 
 
 def default_threads(workers: int, cores: int | None = None) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import av
 
-from realtime_style.media.util import first_line
+from realtime_style.errors import first_line
 
 #: Demuxer errors in a row (no good packet between) after which the rest of the file is unreadable.
 MAX_DEMUX_RETRIES = 3

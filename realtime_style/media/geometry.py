@@ -49,3 +49,11 @@ class Resize:
             new_w = min(new_w, max(step, self.max_size // step * step))
             new_h = min(new_h, max(step, self.max_size // step * step))
         return new_w, new_h
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The nearest even size, one pixel less (or, for a side of 1, one more) where a side is odd.
+
+    4:2:0 video (yuv420p, the only H.264 every browser, phone and QuickTime plays) needs even sides.
+    """
+    return tuple(side - side % 2 if side > 1 else 2 for side in (width, height))  # type: ignore[return-value]

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from realtime_style.errors import InputError, OutputError
+from realtime_style.errors import InputError, OutputError, first_line
 from realtime_style.image_files import is_image_file
 from realtime_style.media.geometry import Resize
-from realtime_style.media.util import first_line
 
 JPEG_QUALITY = 95
 #: Formats that can store an alpha channel; elsewhere it is dropped.

@@ -17,9 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from realtime_style.errors import OutputError
+from realtime_style.errors import OutputError, first_line
 from realtime_style.media.outfile import CheckedFile
-from realtime_style.media.util import first_line
 
 DEFAULT_CODEC = "libx264"
 #: Containers whose default is not H.264 (WebM takes only VP8/VP9/AV1).

@@ -15,9 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from realtime_style.errors import InputError
+from realtime_style.errors import InputError, first_line
 from realtime_style.media.decoding import TolerantDecoder
-from realtime_style.media.util import first_line
 
 #: Frame rate assumed for streams that declare none.
 FALLBACK_FPS = Fraction(25)

@@ -1,6 +1,6 @@
 """The warping error of Lai et al. (2018): how much a video changes along the motion of its input.
 
-Definition (fixed so that figures compare across tools, issue 6):
+Definition (fixed so that figures compare across tools):
 
 * every frame is resized to a short side of 360 pixels (the output to the input's evaluation size);
 * forward flow ``f`` (t -> t+1) and backward flow ``b`` (t+1 -> t) are computed on the grayscale

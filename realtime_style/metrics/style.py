@@ -1,4 +1,4 @@
-"""The style metric of issue 4: how much of a style's Gram statistics an output carries, at what content cost.
+"""The style metric: how much of a style's Gram statistics an output carries, at what content cost.
 
 Defined so that figures compare across tools (whatever produced the output):
 
@@ -29,6 +29,7 @@ from realtime_style.errors import InputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
 from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_feature_distance
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
+from realtime_style.models.style_images import SHARED_DATA, find_style_image
 from realtime_style.models.vgg import VGG19Features
 
 #: Long side, in pixels, that photo, output and style image are resized to before measuring.
@@ -37,8 +38,6 @@ METRIC_LAYERS: tuple[str, ...] = (*STYLE_LAYERS, CONTENT_LAYER)
 DEFAULT_PHOTO_COUNT = 32
 #: Training holds out ``content/bsds500/val_*``; the default evaluation photos come from there.
 DEFAULT_PHOTO_PATTERN = "val_*"
-#: ``../shared/data`` beside the checkout (absent in an installed package or a fresh clone).
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 #: Anything that maps RGB [0, 1] (1, 3, H, W) to named feature maps (VGG19Features, or a stand-in in tests).
 FeatureExtractor = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
@@ -300,33 +299,27 @@ def default_photos(count: int = DEFAULT_PHOTO_COUNT) -> list[Path]:
     folder = SHARED_DATA / "content" / "bsds500"
     if not folder.is_dir():
         raise InputError(
-            f"default photos {folder} not found (it exists only beside a project checkout); pass --photos DIR"
+            "eval styles needs photos to stylize: pass --photos DIR, a folder of your own photos "
+            f"({count} are spread over it); the default set {folder} exists only beside a project checkout"
         )
     return select_photos(folder, count, DEFAULT_PHOTO_PATTERN)
 
 
 def resolve_style_image(
-    info: ModelInfo, style_image: str | Path | None = None, styles_dir: str | Path | None = None
+    info: ModelInfo,
+    style_image: str | Path | None = None,
+    styles_dir: str | Path | None = None,
+    model_path: str | Path | None = None,
 ) -> Path:
-    """The style image a model was trained on: ``style_image`` if given, else ``info.style_image`` in a folder.
-
-    The folder is ``styles_dir`` if given, else ``../shared/data/styles`` beside the checkout.
-    """
+    """The style image a model was trained on: ``style_image`` if given, else found by
+    :func:`~realtime_style.models.style_images.find_style_image` (``styles_dir``, beside the model,
+    where training read it, the checkout's shared data, the shipped copies)."""
     if style_image is not None:
         path = Path(style_image).expanduser()
         if not path.is_file():
             raise InputError(f"style image not found: {path}")
         return path
-    if not info.style_image:
-        raise InputError(f"model {info.style!r} names no style image in its metadata; pass --style-image PATH")
-    folder = Path(styles_dir).expanduser() if styles_dir is not None else SHARED_DATA / "styles"
-    path = folder / Path(info.style_image).name
-    if not path.is_file():
-        raise InputError(
-            f"style image {Path(info.style_image).name!r} of style {info.style!r} not found in {folder}; "
-            "pass --style-image PATH or --styles-dir DIR"
-        )
-    return path
+    return find_style_image(info, model_path, styles_dir)
 
 
 def evaluate_styles(
@@ -348,7 +341,7 @@ def evaluate_styles(
     if style_image is not None and len(styles) != 1:
         raise InputError("a style image can only be given for a single style")
     models = [load_model(style) for style in styles]
-    style_images = [resolve_style_image(m.info, style_image, styles_dir) for m in models]
+    style_images = [resolve_style_image(m.info, style_image, styles_dir, m.path) for m in models]
     metric = metric or StyleMetric(device)
     report = (lambda done, total: progress("photos", done, total)) if progress else None
     prepared = prepare_photos(list(photos) if photos is not None else default_photos(), metric, report)

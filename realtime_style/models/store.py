@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from realtime_style.atomic_file import write_atomically
-from realtime_style.errors import ModelError, StyleNotFoundError
+from realtime_style.errors import ModelError, StyleNotFoundError, first_line
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 
 MODEL_SUFFIX = ".safetensors"
@@ -77,6 +77,9 @@ class StyleModel:
 
     @property
     def name(self) -> str:
+        """The name the user picked it by: the file's (``tahiti`` for ``tahiti.safetensors``), else from the metadata."""
+        if self.path is not None:
+            return self.path.name.removesuffix(MODEL_SUFFIX)
         return self.info.style if self.info.arch == "standard" else f"{self.info.style}.{self.info.arch}"
 
 
@@ -103,7 +106,7 @@ def read_info(path: str | Path) -> ModelInfo:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"{path}: not a readable rtstyle model file ({_first_line(exc)})") from None
+        raise _unreadable(path, exc) from None
     return _parse_info(path, metadata)
 
 
@@ -113,7 +116,7 @@ def load_model(style: str | Path, arch: str | None = None) -> StyleModel:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"{path}: not a readable rtstyle model file ({_first_line(exc)})") from None
+        raise _unreadable(path, exc) from None
     info = read_info(path)
     net = TransformerNet(info.config)
     for key, tensor in tensors.items():
@@ -122,7 +125,7 @@ def load_model(style: str | Path, arch: str | None = None) -> StyleModel:
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
-        raise ModelError(f"{path}: weights do not match the {info.arch} architecture ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: weights do not match the {info.arch} architecture ({first_line(exc)})") from None
     net.eval().requires_grad_(False)
     return StyleModel(net=net, info=info, path=path)
 
@@ -187,7 +190,7 @@ def _parse_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
     try:
         info = ModelInfo.from_json(metadata[METADATA_KEY])
     except (ValueError, TypeError, KeyError) as exc:
-        raise ModelError(f"{path}: corrupt rtstyle metadata ({_first_line(exc)})") from None
+        raise ModelError(f"{path}: corrupt rtstyle metadata ({first_line(exc)})") from None
     if info.preprocessing != PREPROCESSING_RGB01:
         raise ModelError(f"{path}: unsupported preprocessing {info.preprocessing!r}")
     if info.format_version > FORMAT_VERSION:
@@ -195,9 +198,11 @@ def _parse_info(path: Path, metadata: dict[str, str]) -> ModelInfo:
     return info
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _unreadable(path: Path, exc: BaseException) -> ModelError:
+    """The error for a file that is no model: what it is and what to do instead, where that is known."""
+    from realtime_style.models.not_a_model import what_to_do_instead
+
+    return ModelError(what_to_do_instead(path) or f"{path}: not a readable rtstyle model file ({first_line(exc)})")
 
 
 __all__ = [

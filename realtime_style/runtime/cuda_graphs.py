@@ -16,10 +16,14 @@ PyTorch's "CUDA Graphs" notes (``torch.cuda.graph``, ``torch.cuda.CUDAGraph``):
 A shape is captured the second time it is seen, so a one-off shape (the last, partial batch of
 a file) runs eagerly, and so does every shape beyond ``capacity`` (each graph keeps its own
 memory pool of activations).
+
+A capture that fails (a driver, library or kernel that cannot be captured) is not fatal: the cache
+prints one warning line and runs everything eagerly from then on.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import torch
@@ -62,8 +66,12 @@ class GraphCache:
         self.capture = capture
         self.graphs: dict[_Key, Net] = {}
         self._seen: set[_Key] = set()
+        #: Why capture failed (then every call runs eagerly), or None.
+        self.failed: str | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.failed is not None:
+            return self.net(x)
         key = (tuple(x.shape), x.stride(), x.dtype, x.device)
         graph = self.graphs.get(key)
         if graph is not None:
@@ -72,5 +80,16 @@ class GraphCache:
             if len(self.graphs) < self.capacity:
                 self._seen.add(key)
             return self.net(x)
-        self.graphs[key] = self.capture(self.net, x)
+        try:
+            self.graphs[key] = self.capture(self.net, x)
+        except Exception as exc:  # noqa: BLE001 - any capture failure: eager is always correct
+            self._give_up(exc)
+            return self.net(x)
         return self.graphs[key](x)
+
+    def _give_up(self, exc: Exception) -> None:
+        """Drop every graph and run eagerly from now on, with one warning line."""
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        self.failed = reason
+        self.graphs.clear()
+        print(f"rtstyle: warning: CUDA graph capture failed ({reason}); running eagerly", file=sys.stderr, flush=True)

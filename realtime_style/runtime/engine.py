@@ -37,7 +37,8 @@ from realtime_style.runtime import color
 from realtime_style.runtime.allocator import allocator_note, tune_glibc_malloc
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.cuda_streams import CopyStreams, PinnedStaging
-from realtime_style.errors import DeviceError
+from realtime_style.runtime.memory import free_memory, largest_batch
+from realtime_style.errors import DeviceError, UsageError
 from realtime_style.models.inference import prepare_for_inference
 from realtime_style.models.store import StyleModel
 from realtime_style.models.transformer import TransformerNet
@@ -141,7 +142,7 @@ def select_backend(device: torch.device, name: str = "auto", compile: bool = Fal
         if device.type != "cpu":
             raise DeviceError(f"--backend openvino runs on the CPU; the device is {device} (use --device cpu)")
         if compile:
-            raise ValueError("--compile is torch.compile: it needs --backend torch (or auto)")
+            raise UsageError("--compile is torch.compile: it needs --backend torch (or auto)")
         reason = openvino_status()
         if reason is not None:
             raise DeviceError(f"--backend openvino: {reason}")
@@ -159,6 +160,8 @@ class Engine:
 
     def __init__(self, model: StyleModel | TransformerNet, options: EngineOptions | None = None):
         self.options = options or EngineOptions()
+        if self.options.cuda_graphs and self.options.compile:  # refused on any device: asked for, it is a mistake
+            raise UsageError("--cuda-graphs and --compile do not go together (torch.compile brings its own CUDA graphs)")
         self.device = select_device(self.options.device)
         self.backend = select_backend(self.device, self.options.backend, self.options.compile)
         #: The torch net's dtype.
@@ -180,13 +183,16 @@ class Engine:
             torch.set_num_threads(self.options.threads)
         self.copy_streams = on_cuda and _auto(self.options.copy_streams, True)
         self.cuda_graphs = on_cuda and _auto(self.options.cuda_graphs, False)
-        if self.cuda_graphs and self.options.compile:
-            raise ValueError("cuda_graphs and compile do not go together (torch.compile brings its own CUDA graphs)")
         if on_cuda:
             torch.backends.cudnn.benchmark = self.options.cudnn_benchmark
         self._staging = PinnedStaging() if on_cuda and self.options.pinned_buffers else None
         self._streams = CopyStreams(self.device, self._staging) if self.copy_streams else None
         self.set_model(model)
+
+    @property
+    def graphs_failed(self) -> bool:
+        """Whether CUDA graphs were asked for but capture failed (the net then runs eagerly)."""
+        return self._graphs is not None and self._graphs.failed is not None
 
     @property
     def name(self) -> str:
@@ -314,6 +320,10 @@ class Engine:
         result = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         return result[0] if single else result
 
+    def largest_batch(self, width: int, height: int) -> int | None:
+        """The most ``width`` x ``height`` frames a batch may hold in this device's free memory (None: unknown)."""
+        return largest_batch(width, height, free_memory(self.device))
+
     def describe(self) -> str:
         """One line for logs: model, device, precision, layout, batch, the fast paths in use."""
         if self.backend == "openvino":
@@ -328,7 +338,8 @@ class Engine:
                 ("fold-upsample", self.fold_upsample),
                 ("compiled", self.options.compile),
                 ("copy streams", self.copy_streams),
-                ("CUDA graphs", self.cuda_graphs),
+                ("CUDA graphs", self.cuda_graphs and not self.graphs_failed),
+                ("CUDA graphs failed: eager", self.graphs_failed),
             )
             if on
         ]

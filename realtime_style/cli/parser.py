@@ -1,0 +1,56 @@
+"""The argument parser's manners: one-line errors, and tuning switches shown only by ``--help-all``.
+
+A new user's ``--help`` should fit a screen and speak of what the command does; the engine's
+off-switches (``--no-fast-norm``, CUDA tuning, ...) are marked with :func:`mark_advanced` and listed
+only by ``rtstyle COMMAND --help-all``. They are accepted either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+HELP_ALL = "--help-all"
+_ADVANCED = "rtstyle_advanced"
+#: A parser with more options than this shows ``prog IN OUT [options]`` as its usage, not every option.
+SHORT_USAGE_OPTIONS = 6
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line naming ``--help`` instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def mark_advanced(action: argparse.Action) -> argparse.Action:
+    """Mark an option as a tuning switch: hidden from ``--help``, listed by ``--help-all``."""
+    setattr(action, _ADVANCED, True)
+    return action
+
+
+def mark_advanced_flags(parser: argparse.ArgumentParser, flags: tuple[str, ...]) -> None:
+    """:func:`mark_advanced` for the options of ``parser`` named by ``flags``."""
+    for flag in flags:
+        mark_advanced(parser._option_string_actions[flag])
+
+
+def settle_help(parser: argparse.ArgumentParser, show_advanced: bool) -> None:
+    """Hide the advanced options of ``parser`` and its subcommands (unless ``show_advanced``);
+    a parser that has some gets a ``--help-all`` entry saying how to list them."""
+    advanced = [action for action in parser._actions if getattr(action, _ADVANCED, False)]
+    if advanced and HELP_ALL not in parser._option_string_actions:
+        parser.add_argument(HELP_ALL, action="help", help="also list the tuning options")
+    for action in advanced:
+        if not show_advanced:
+            action.help = argparse.SUPPRESS
+    if parser.usage is None and len(parser._actions) > SHORT_USAGE_OPTIONS:
+        parser.usage = " ".join(["%(prog)s", *_positional_names(parser), "[options]"])
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                settle_help(child, show_advanced)
+
+
+def _positional_names(parser: argparse.ArgumentParser) -> list[str]:
+    return [str(a.metavar or a.dest.upper()) for a in parser._actions if not a.option_strings]

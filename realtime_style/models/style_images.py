@@ -1,0 +1,77 @@
+"""Where a model's style image (the painting it was trained on) is found.
+
+A model file names its style image by file name (``info.style_image``); training also records the
+path it read it from (``info.training["style_image_path"]``). :func:`find_style_image` looks, in order:
+
+1. ``styles_dir`` when the caller gives one;
+2. beside the model file (its folder, then a ``styles/`` folder there): a user's own model kept with its painting;
+3. the path training read it from;
+4. ``../shared/data/styles`` beside a project checkout (the full-size originals);
+5. the reduced copies shipped with the package (``trained_models/styles/``, long side 512 px).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from realtime_style.errors import InputError, StyleNotFoundError
+from realtime_style.models.store import ModelInfo, shipped_models_dir
+
+#: ``../shared/data`` beside the checkout (absent in an installed package or a fresh clone).
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def shipped_style_images_dir() -> Path:
+    """The folder of the shipped styles' style images (inside the installed package, or the repo's)."""
+    return shipped_models_dir() / "styles"
+
+
+def style_image_candidates(
+    info: ModelInfo, model_path: str | Path | None = None, styles_dir: str | Path | None = None
+) -> list[Path]:
+    """The paths tried for the style image of ``info``, in order (see the module docstring)."""
+    name = Path(info.style_image or "").name
+    if styles_dir is not None:
+        return [Path(styles_dir).expanduser() / name]
+    candidates = []
+    if model_path is not None:
+        folder = Path(model_path).expanduser().resolve().parent
+        candidates += [folder / name, folder / "styles" / name]
+    recorded = info.training.get("style_image_path") if isinstance(info.training, dict) else None
+    if recorded:
+        candidates.append(Path(recorded))
+    return [*candidates, SHARED_DATA / "styles" / name, shipped_style_images_dir() / name]
+
+
+def find_style_image(
+    info: ModelInfo, model_path: str | Path | None = None, styles_dir: str | Path | None = None
+) -> Path:
+    """The style image of the model ``info``; an :class:`InputError` says where it was looked for."""
+    if not info.style_image:
+        raise InputError(f"model {info.style!r} names no style image in its metadata; pass --style-image PATH")
+    candidates = style_image_candidates(info, model_path, styles_dir)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = f"in {candidates[0].parent}" if styles_dir is not None else "beside the model, where training read it or with the shipped styles"
+    raise InputError(
+        f"style image {Path(info.style_image).name!r} of style {info.style!r} not found {where}; "
+        "pass --style-image PATH or --styles-dir DIR"
+    )
+
+
+def style_image_from_text(text: str, styles_dir: str | Path | None = None) -> Path:
+    """What ``--style-image TEXT`` means: an image file, or the style image of the style named ``text``."""
+    from realtime_style.image_files import is_image_file
+    from realtime_style.models.store import read_info, resolve_style
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path
+    if is_image_file(path) or "/" in text:
+        raise InputError(f"style image not found: {path}")
+    try:
+        model_path = resolve_style(text)
+    except StyleNotFoundError as exc:
+        raise InputError(f"{text!r} is neither an image file nor a shipped style ({str(exc).split('; ', 1)[-1]})") from None
+    return find_style_image(read_info(model_path), model_path, styles_dir)

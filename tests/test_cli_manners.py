@@ -1,0 +1,97 @@
+"""Issue 25 item 14: help and output speak to a user, not of the engine's internals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from realtime_style.cli import main
+from realtime_style.models.store import ModelInfo, read_info, resolve_style, save_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+
+COMMANDS = [["still"], ["video"], ["webcam"], ["styles"], ["info"], ["demo"], ["train"], ["export"], ["eval", "styles"]]
+#: A terminal screen: what ``--help`` must fit in.
+SCREEN_LINES = 60
+INTERNALS = ("--no-fast-norm", "--no-split-conv", "--cuda-graphs", "--no-copy-streams", "SPEED_", "--compile-mode")
+
+
+def _exit(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    return int(stopped.value.code or 0)
+
+
+@pytest.fixture(autouse=True)
+def terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_fits_a_screen_without_internals(command: list[str], capsys) -> None:
+    assert _exit([*command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert len(text.splitlines()) <= SCREEN_LINES, text
+    assert not [word for word in INTERNALS if word in text]
+
+
+def test_help_all_lists_the_tuning_switches(capsys) -> None:
+    assert _exit(["still", "--help-all"]) == 0
+    text = capsys.readouterr().out
+    assert "--no-fast-norm" in text and "--threads N" in text and "--content-weight" in text
+
+
+def test_tuning_switches_still_work_when_hidden() -> None:
+    from realtime_style.cli import build_parser
+
+    args = build_parser().parse_args(["still", "a.jpg", "b.jpg", "--style", "mosaic", "--no-fast-norm", "--threads", "1"])
+    assert args.speed_fast_norm is False and args.speed_threads == 1
+
+
+def test_version(capsys) -> None:
+    from realtime_style import __version__
+
+    assert _exit(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"rtstyle {__version__}"
+
+
+def test_argument_error_is_one_line_naming_help(capsys) -> None:
+    assert _exit(["still", "only-one-path.jpg"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "see `rtstyle still --help`" in lines[0] and "required" in lines[0]
+
+
+def test_styles_has_a_header_and_counts_every_training_step(capsys) -> None:
+    assert main(["styles"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:3] == ["STYLE", "NET", "STEPS"]
+    udnie = next(row for row in rows if row.split()[0] == "udnie")
+    info = read_info(resolve_style("udnie"))
+    assert int(udnie.split()[2]) == info.training["total_iterations"] > info.iterations
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (24, 16), (90, 120, 150)).save(path)
+    return path
+
+
+def test_run_line_names_style_and_device_and_details_only_with_verbose(photo: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out.png"
+    assert main(["still", str(photo), str(out), "--style", "mosaic", "--arch", "light", "--device", "cpu"]) == 0
+    line = capsys.readouterr().err.splitlines()[0]
+    assert "with mosaic.light on cpu" in line and "batch" not in line and "threads" not in line
+    assert main(["still", str(photo), str(out), "--style", "mosaic.light", "--device", "cpu", "-v"]) == 0
+    assert "batch 1" in capsys.readouterr().err
+
+
+def test_user_model_is_announced_by_the_name_it_was_picked_by(photo: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    info = ModelInfo(style="starry_night", arch="light", config=ARCHITECTURES["light"], style_image="starry_night.jpg")
+    save_model(models / "tahiti.safetensors", TransformerNet(ARCHITECTURES["light"]), info)
+    monkeypatch.setenv("RTSTYLE_MODELS_PATH", str(models))
+    assert main(["still", str(photo), str(tmp_path / "out.png"), "--style", "tahiti", "--device", "cpu"]) == 0
+    assert "with tahiti on cpu" in capsys.readouterr().err
