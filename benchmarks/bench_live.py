@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend", nargs="+", choices=BACKENDS, default=default_backends(), help="backends to compare (each its rows)"
     )
+    parser.add_argument(
         "--keep", choices=KEEP_CHOICES, default=None, help="also run each configuration in this person mode (needs rtstyle[person])"
     )
     parser.add_argument("--repeats", type=int, default=1, help="with --keep: alternate off/on runs this many times")
