@@ -13,6 +13,12 @@ fp32 with the fast paths, and batches.
 
     python -m benchmarks.bench_engine            # full run (about 5-10 min on 2 cores)
     python -m benchmarks.bench_engine --quick    # 256x256 and 360x640 only, fewer rounds
+    python -m benchmarks.bench_engine --backends --quick   # torch, torch.compile, OpenVINO, ONNX Runtime
+    python -m benchmarks.bench_engine --backends --no-compile --sizes 360x640 --threads-list 1
+
+``--backends`` compares the CPU backends instead (see :mod:`benchmarks.backend_variants`): at 256x256,
+360x640 and 720x1280, 1 and 2 threads, each net; ms/frame and the speed-up over today's engine, and
+at 360x640 each backend's 8-bit difference from the engine's output.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
@@ -53,7 +60,7 @@ class Variant:
 
     @property
     def tunes_allocator(self) -> bool:
-        return EngineOptions(**self.options).tune_allocator
+        return EngineOptions(**{k: v for k, v in self.options.items() if k != "runner"}).tune_allocator
 
 
 def ablations() -> list[Variant]:
@@ -100,7 +107,10 @@ def worker(conn, threads: int | None) -> None:
         key = json.dumps([arch, options], sort_keys=True)
         if key not in engines:
             torch.manual_seed(0)
-            engines[key] = Engine(TransformerNet(ARCHITECTURES[arch]), EngineOptions(**options))
+            net = TransformerNet(ARCHITECTURES[arch])
+            fields = {k: v for k, v in options.items() if k != "runner"}
+            engines[key] = Engine(net, EngineOptions(**fields))
+            attach_runner(engines[key], net, options.get("runner"), options.get("threads") or torch.get_num_threads())
         return engines[key]
 
     while True:
@@ -111,26 +121,36 @@ def worker(conn, threads: int | None) -> None:
         if request is None:
             return
         kind, arch, options, batch, height, width, calls = request
-        engine = engine_for(arch, options)
-        frames = frames_for(batch, height, width)
-        if kind == "describe":
-            conn.send(engine.describe())
-        elif kind == "first":
-            start = time.perf_counter()
+        try:
+            serve(kind, engine_for(arch, options), options, frames_for(batch, height, width), calls, conn)
+        except Exception as exc:  # noqa: BLE001 -- a variant that cannot run here (no compiler, no OpenVINO)
+            conn.send(RuntimeError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+
+
+def serve(kind: str, engine: Engine, options: dict, frames: np.ndarray, calls: int, conn) -> None:
+    """Answer one request of :func:`worker` on ``engine``."""
+    if options.get("threads"):
+        torch.set_num_threads(options["threads"])  # process-wide: set again for each variant's request
+    if kind == "describe":
+        conn.send(engine.describe())
+    elif kind == "first":
+        start = time.perf_counter()
+        engine.stylize(frames)
+        conn.send(time.perf_counter() - start)
+    elif kind == "time":
+        wall, cpu = [], []
+        for _ in range(calls):
+            start, start_cpu = time.perf_counter(), time.process_time()
             engine.stylize(frames)
-            conn.send(time.perf_counter() - start)
-        elif kind == "time":
-            wall, cpu = [], []
-            for _ in range(calls):
-                start, start_cpu = time.perf_counter(), time.process_time()
-                engine.stylize(frames)
-                wall.append(time.perf_counter() - start)
-                cpu.append(time.process_time() - start_cpu)
-            conn.send((wall, cpu))
-        elif kind == "profile":
-            conn.send(time_shares(engine, frames))
-        elif kind == "ceilings":
-            conn.send(ceilings())
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        conn.send((wall, cpu))
+    elif kind == "profile":
+        conn.send(time_shares(engine, frames))
+    elif kind == "ceilings":
+        conn.send(ceilings())
+    elif kind == "output":
+        conn.send(engine.stylize(frames))
 
 
 class Workers:
@@ -149,7 +169,10 @@ class Workers:
     def ask(self, variant: Variant, kind: str, arch: str, size: tuple[int, int], calls: int = 1):
         conn = self.conns[int(variant.tunes_allocator)]
         conn.send((kind, arch, variant.options, variant.batch, *size, calls))
-        return conn.recv()
+        answer = conn.recv()
+        if isinstance(answer, RuntimeError):
+            raise answer
+        return answer
 
     def close(self) -> None:
         for conn, proc in zip(self.conns, self.procs):
@@ -244,7 +267,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip the torch.profiler time shares")
     parser.add_argument("--profile-all", action="store_true", help="time shares at every size, not only 360x640")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--backends", action="store_true", help="compare the CPU backends instead (see above)")
+    parser.add_argument("--no-compile", action="store_true", help="--backends: skip torch.compile (slow to compile)")
+    parser.add_argument("--threads-list", type=int, nargs="+", default=[1, 2], help="--backends: thread counts")
     return parser.parse_args(argv)
+
+
+def level_difference(a: np.ndarray, b: np.ndarray) -> str:
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return f"mean {diff.mean():.2f}, max {diff.max()} levels"
+
+
+def run_backends(args: argparse.Namespace, workers: Workers) -> list:
+    """The CPU backends side by side (one table row per net, size and thread count)."""
+    sizes = args.sizes or (QUICK_SIZES if args.quick else BACKEND_SIZES)
+    rounds = args.rounds or 2
+    labels = [label for label in BACKEND_VARIANTS if not (args.no_compile and label == "torch.compile")]
+    rows = []
+    for arch in args.arch:
+        for size in sizes:
+            for threads in args.threads_list:
+                variants = [Variant(label, {**DEFAULT, **BACKEND_VARIANTS[label], "threads": threads}) for label in labels]
+                timings, described = [], {}
+                for variant in variants:
+                    try:
+                        first = workers.ask(variant, "first", arch, size)
+                    except RuntimeError as exc:
+                        print(f"{arch} {size} {variant.label}: cannot run here ({exc})", flush=True)
+                        continue
+                    timings.append(Timing(variant, first_call_s=first))
+                    described[variant.label] = workers.ask(variant, "describe", arch, size)
+                for _ in range(rounds):
+                    for timing in timings:
+                        wall, cpu = workers.ask(timing.variant, "time", arch, size)
+                        timing.wall, timing.cpu = timing.wall + wall, timing.cpu + cpu
+                ms = {t.variant.label: t.ms_per_frame() for t in timings}
+                cpu_ms = {t.variant.label: t.ms_per_frame("cpu") for t in timings}
+                rows.append((arch, size, threads, ms, cpu_ms))
+                print(backends_table([rows[-1]]).splitlines()[-1], flush=True)
+                if size == ABLATION_SIZE and threads == args.threads_list[0]:
+                    reference = workers.ask(timings[0].variant, "output", arch, size)
+                    for timing in timings[1:]:
+                        out = workers.ask(timing.variant, "output", arch, size)
+                        print(f"  {timing.variant.label}: {described[timing.variant.label]}; first call "
+                              f"{timing.first_call_s:.1f} s; vs engine: {level_difference(out, reference)}", flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -253,6 +320,19 @@ def main(argv: list[str] | None = None) -> None:
     rounds = args.rounds or (2 if args.quick else 3)
     workers = Workers(args.threads)
     started = time.perf_counter()
+    if args.backends:
+        try:
+            print(f"# CPU backends: torch {torch.__version__}, {cpu_name()}, {mp.cpu_count()} CPUs, "
+                  f"load average {os.getloadavg()[0]:.1f} at start; ms/frame, uint8 in -> uint8 out, medians")
+            rows = run_backends(args, workers)
+        finally:
+            workers.close()
+        print("\n## ms/frame, wall clock (speed-up over today's engine)\n")
+        print(backends_table(rows))
+        print("\n## CPU ms/frame of the worker process, all its threads (steadier than wall time on a busy machine)\n")
+        print(backends_table([(arch, size, threads, cpu_ms, cpu_ms) for arch, size, threads, _, cpu_ms in rows]))
+        print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f} at end")
+        return
     try:
         base, default = Variant("baseline: fp32 eager", BASELINE), Variant("default", DEFAULT)
         print(f"# engine benchmark: torch {torch.__version__}, {cpu_name()}, {mp.cpu_count()} CPUs, "

@@ -12,11 +12,13 @@ CPU time holds on a shared, overloaded machine where wall times do not, so each 
 the idle figures from them: ``fps* = min(source fps, workers x 1000 / w cpu, cores x 1000 / p cpu)``
 and ``lat* = w cpu + one source interval`` (a frame waits at most one interval for a free worker).
 The projection ignores two workers competing for memory bandwidth and cache: measure idle to know.
-Random weights (cost does not depend on the weights). Target on a 2-core CPU: ``light`` at
-360x640 >= 15 fps with p95 latency < 150 ms.
+Random weights (cost does not depend on the weights). Targets on a 2-core CPU at 360x640: >= 15 fps
+with p95 latency < 150 ms, for ``light`` and (issue 24, with OpenVINO) for ``standard``.
+Each ``--backend`` (default torch and openvino) gets its own rows in the same run.
 
     python -m benchmarks.bench_live                      # light + standard, 240x426 + 360x640, 1 and 2 workers
     python -m benchmarks.bench_live --arch light --resolution 360x640 --workers 1 2 --seconds 20
+    python -m benchmarks.bench_live --arch standard --resolution 360x640 --workers 2 --backend torch openvino
     python -m benchmarks.bench_live --arch light --resolution 360x640 --workers 2 --keep person --repeats 3
 
 ``--keep person`` (or ``background``) runs every configuration with and without that person mode,
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -37,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from realtime_style.runtime.backends import BACKENDS
+from realtime_style.runtime.backends.openvino_net import openvino_status
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.sinks import OutputMeta
@@ -47,7 +52,8 @@ from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, 
 from realtime_style.person import KEEP_CHOICES, PersonOptions
 from realtime_style.person.live import LivePerson
 
-TARGET = {"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0}
+TARGETS = ({"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0},
+           {"arch": "standard", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0})
 SHARED_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "bikes.mp4"
 #: Frames with a person in them (at 10 s a person stands in the room), for ``--keep``.
 PERSON_CLIP = SHARED_CLIP.with_name("one-by-one-person-detection.mp4")
@@ -176,7 +182,8 @@ def live_run(
 def projection(live: dict, workers: int, source_fps: float, cores: int) -> tuple[float, float]:
     """Idle-machine fps and latency projected from CPU time (see the module docstring)."""
     worker_ms = live["work_cpu_p50_ms"] or float("nan")
-    fps = min(source_fps, workers * 1000 / worker_ms, cores * 1000 / live["cpu_ms_per_frame"])
+    limits = (source_fps, workers * 1000 / worker_ms, cores * 1000 / live["cpu_ms_per_frame"])
+    fps = float("nan") if any(math.isnan(v) for v in limits) else min(limits)  # nan: too few frames out to tell
     return round(fps, 2), round(worker_ms + 1000 / source_fps, 1)
 
 
@@ -213,11 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per worker (default 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument(
+        "--backend", nargs="+", choices=BACKENDS, default=default_backends(), help="backends to compare (each its rows)"
+    )
+    parser.add_argument(
         "--keep", choices=KEEP_CHOICES, default=None, help="also run each configuration in this person mode (needs rtstyle[person])"
     )
     parser.add_argument("--repeats", type=int, default=1, help="with --keep: alternate off/on runs this many times")
     args = parser.parse_args(argv)
-    options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, threads=args.threads)
     cores = usable_cores()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -231,36 +240,11 @@ def main(argv: list[str] | None = None) -> int:
             for text in args.resolution:
                 height, width = (int(v) for v in text.split("x"))
                 frames = load_frames(height, width, person=args.keep is not None)
-                engine = StyleBank([path], options).engine(0)
-                per_frame, cpu = engine_baseline(engine, frames, args.seconds / 2)
-                person_cpu = person_baseline(frames, args.keep, args.seconds / 4) if args.keep else None
-                modes = [None, args.keep] * args.repeats if args.keep else [None]
-                for workers, keep in ((w, k) for w in args.workers for k in modes):
-                    live = live_run(path, options, frames, args.source_fps, args.seconds, workers, keep)
-                    fps_idle, latency_idle = projection(live, workers, args.source_fps, cores)
-                    row = {
-                        "arch": arch,
-                        "person": keep or "off",
-                        "resolution": f"{height}x{width}",
-                        "engine": engine.describe(),
-                        "workers": workers,
-                        "threads_per_worker": args.threads,
-                        "engine_fps": round(1 / per_frame, 2),
-                        "engine_cpu_ms": round(cpu * 1000, 1),
-                        "person_cpu_ms": round(person_cpu * 1000, 2) if person_cpu is not None else None,
-                        "live_fps": live["output_fps"],
-                        "latency_p50_ms": live["latency_p50_ms"],
-                        "latency_p95_ms": live["latency_p95_ms"],
-                        "drop_rate": live["drop_rate"],
-                        "frames_late": live["frames_late"],
-                        "frames_out": live["frames_out"],
-                        "worker_cpu_ms": live["work_cpu_p50_ms"],
-                        "process_cpu_ms": live["cpu_ms_per_frame"],
-                        "projected_fps": fps_idle,
-                        "projected_latency_ms": latency_idle,
-                    }
-                    rows.append(row)
-                    print(json.dumps(row), flush=True)
+                for backend in args.backend:
+                    options = EngineOptions(
+                        device=args.device, precision=args.precision, batch_size=1, threads=args.threads, backend=backend
+                    )
+                    rows += measure_backend(args, arch, path, frames, options, cores)
     print_tables([r for r in rows if r["person"] == "off"], cores)
     if args.keep:
         print_person_cost(rows)
@@ -269,34 +253,88 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def default_backends() -> list[str]:
+    """torch and, where it can run, openvino."""
+    return ["torch"] if openvino_status() is not None else ["torch", "openvino"]
+
+
+def measure_backend(
+    args: argparse.Namespace, arch: str, path: Path, frames: list[np.ndarray], options: EngineOptions, cores: int
+) -> list[dict]:
+    """The engine alone, then one live run per worker count, on one backend."""
+    height, width = frames[0].shape[:2]
+    rows = []
+    engine = StyleBank([path], options).engine(0)
+    per_frame, cpu = engine_baseline(engine, frames, args.seconds / 2)
+    person_cpu = person_baseline(frames, args.keep, args.seconds / 4) if args.keep else None
+    modes = [None, args.keep] * args.repeats if args.keep else [None]
+    for workers, keep in ((w, k) for w in args.workers for k in modes):
+        live = live_run(path, options, frames, args.source_fps, args.seconds, workers, keep)
+        fps_idle, latency_idle = projection(live, workers, args.source_fps, cores)
+        row = {
+            "arch": arch,
+            "person": keep or "off",
+            "resolution": f"{height}x{width}",
+            "backend": options.backend,
+            "engine": engine.describe(),
+            "workers": workers,
+            "threads_per_worker": args.threads,
+            "engine_fps": round(1 / per_frame, 2),
+            "engine_cpu_ms": round(cpu * 1000, 1),
+            "person_cpu_ms": round(person_cpu * 1000, 2) if person_cpu is not None else None,
+            "live_fps": live["output_fps"],
+            "latency_p50_ms": live["latency_p50_ms"],
+            "latency_p95_ms": live["latency_p95_ms"],
+            "drop_rate": live["drop_rate"],
+            "frames_late": live["frames_late"],
+            "frames_out": live["frames_out"],
+            "worker_cpu_ms": live["work_cpu_p50_ms"],
+            "process_cpu_ms": live["cpu_ms_per_frame"],
+            "projected_fps": fps_idle,
+            "projected_latency_ms": latency_idle,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def print_tables(rows: list[dict], cores: int) -> None:
     """The measured table, the worker ratios (same run) and the verdict on the target."""
     print(f"\n{cores} cores; measured (wall) and projected idle (*, from CPU time)")
     print(
-        f"{'arch':9s} {'HxW':8s} {'wk':>3s} {'fps':>6s} {'p50 ms':>7s} {'p95 ms':>7s} {'drop':>6s} {'late':>5s} "
+        f"{'arch':9s} {'HxW':8s} {'backend':8s} {'wk':>3s} {'fps':>6s} {'p50 ms':>7s} {'p95 ms':>7s} {'drop':>6s} {'late':>5s} "
         f"{'w cpu':>6s} {'p cpu':>6s} {'fps*':>6s} {'lat*':>6s}"
     )
     for r in rows:
         print(
-            f"{r['arch']:9s} {r['resolution']:8s} {r['workers']:3d} {r['live_fps']:6.2f} {r['latency_p50_ms'] or 0:7.1f} "
+            f"{r['arch']:9s} {r['resolution']:8s} {r['backend']:8s} {r['workers']:3d} {r['live_fps']:6.2f} {r['latency_p50_ms'] or 0:7.1f} "
             f"{r['latency_p95_ms'] or 0:7.1f} {r['drop_rate']:6.1%} {r['frames_late']:5d} {r['worker_cpu_ms'] or 0:6.1f} "
             f"{r['process_cpu_ms']:6.1f} {r['projected_fps']:6.2f} {r['projected_latency_ms']:6.1f}"
         )
-    base = {(r["arch"], r["resolution"]): r for r in rows if r["workers"] == 1}
-    others = [r for r in rows if r["workers"] > 1 and (r["arch"], r["resolution"]) in base]
+    base = {(r["arch"], r["resolution"], r["backend"]): r for r in rows if r["workers"] == 1}
+    others = [r for r in rows if r["workers"] > 1 and (r["arch"], r["resolution"], r["backend"]) in base]
     if others:
         print("\nN workers vs 1 (same run): fps ratio, p95 ratio, worker CPU ms ratio")
         for r in others:
-            one = base[r["arch"], r["resolution"]]
+            one = base[r["arch"], r["resolution"], r["backend"]]
             print(
-                f"{r['arch']:9s} {r['resolution']:8s} {r['workers']} vs 1: fps x{_ratio(r['live_fps'], one['live_fps'])}, "
+                f"{r['arch']:9s} {r['resolution']:8s} {r['backend']:8s} {r['workers']} vs 1: fps x{_ratio(r['live_fps'], one['live_fps'])}, "
                 f"p95 x{_ratio(r['latency_p95_ms'], one['latency_p95_ms'])}, w cpu x{_ratio(r['worker_cpu_ms'], one['worker_cpu_ms'])}"
             )
+    torch_rows = {(r["arch"], r["resolution"], r["workers"]): r for r in rows if r["backend"] == "torch"}
     for r in rows:
-        if r["arch"] == TARGET["arch"] and r["resolution"] == "{}x{}".format(*TARGET["resolution"]):
-            met = r["live_fps"] >= TARGET["fps"] and (r["latency_p95_ms"] or 1e9) < TARGET["p95_ms"]
+        same = torch_rows.get((r["arch"], r["resolution"], r["workers"]))
+        if r["backend"] != "torch" and same:
             print(
-                f"target light 360x640 >= {TARGET['fps']:g} fps, p95 < {TARGET['p95_ms']:g} ms with {r['workers']} worker(s): "
+                f"{r['arch']:9s} {r['resolution']:8s} {r['workers']} worker(s) {r['backend']} vs torch: "
+                f"fps x{_ratio(r['live_fps'], same['live_fps'])}, p95 x{_ratio(r['latency_p95_ms'], same['latency_p95_ms'])}"
+            )
+    for r, target in ((r, t) for r in rows for t in TARGETS):
+        if r["arch"] == target["arch"] and r["resolution"] == "{}x{}".format(*target["resolution"]):
+            met = r["live_fps"] >= target["fps"] and (r["latency_p95_ms"] or 1e9) < target["p95_ms"]
+            print(
+                f"target {r['arch']} 360x640 >= {target['fps']:g} fps, p95 < {target['p95_ms']:g} ms, {r['backend']}, "
+                f"{r['workers']} worker(s): "
                 f"{'met' if met else 'NOT met'} ({r['live_fps']} fps, p95 {r['latency_p95_ms']} ms; "
                 f"projected idle {r['projected_fps']} fps, ~{r['projected_latency_ms']} ms)"
             )
@@ -305,23 +343,23 @@ def print_tables(rows: list[dict], cores: int) -> None:
 def print_person_cost(rows: list[dict]) -> None:
     """Each person-mode run against the runs without it of the same configuration (medians, same run)."""
     print("\nperson work alone (one thread) against the engine alone, CPU ms per frame (same run):")
-    for r in {(r["arch"], r["resolution"]): r for r in rows}.values():
+    for r in {(r["arch"], r["resolution"], r["backend"]): r for r in rows}.values():
         share = r["person_cpu_ms"] / (r["engine_cpu_ms"] + r["person_cpu_ms"])
         print(
-            f"{r['arch']:9s} {r['resolution']:8s} person {r['person_cpu_ms']:.2f} ms vs engine {r['engine_cpu_ms']:.1f} ms: "
+            f"{r['arch']:9s} {r['resolution']:8s} {r['backend']:8s} person {r['person_cpu_ms']:.2f} ms vs engine {r['engine_cpu_ms']:.1f} ms: "
             f"{share:.1%} of a frame's CPU (the fps a CPU-bound session loses)"
         )
     print("\nperson mode vs off (same run, medians of the repeats): fps ratio, process CPU ms per frame ratio")
-    configs = dict.fromkeys((r["arch"], r["resolution"], r["workers"]) for r in rows)
-    for arch, resolution, workers in configs:
-        same = [r for r in rows if (r["arch"], r["resolution"], r["workers"]) == (arch, resolution, workers)]
+    configs = dict.fromkeys((r["arch"], r["resolution"], r["backend"], r["workers"]) for r in rows)
+    for arch, resolution, backend, workers in configs:
+        same = [r for r in rows if (r["arch"], r["resolution"], r["backend"], r["workers"]) == (arch, resolution, backend, workers)]
         off = [r for r in same if r["person"] == "off"]
         for mode in dict.fromkeys(r["person"] for r in same if r["person"] != "off"):
             on = [r for r in same if r["person"] == mode]
             fps_off, fps_on = (statistics.median(r["live_fps"] for r in group) for group in (off, on))
             cpu_off, cpu_on = (statistics.median(r["process_cpu_ms"] for r in group) for group in (off, on))
             print(
-                f"{arch:9s} {resolution:8s} {workers} wk keep {mode}: fps {fps_on:.2f} vs {fps_off:.2f} "
+                f"{arch:9s} {resolution:8s} {backend:8s} {workers} wk keep {mode}: fps {fps_on:.2f} vs {fps_off:.2f} "
                 f"(x{_ratio(fps_on, fps_off)}), p cpu {cpu_on:.1f} vs {cpu_off:.1f} ms (x{_ratio(cpu_on, cpu_off)}), "
                 f"{len(on)} run(s) each"
             )

@@ -9,7 +9,12 @@ Rounds alternate engine and pipeline so that machine noise hits both alike; medi
 The pipeline hides decoding and encoding behind compute when its throughput is >= 90% of the
 engine's.
 
+With ``--naive`` each round also runs a naive loop in the style of pytorch/examples'
+fast_neural_style, the baseline ``rtstyle video`` is measured against: OpenCV decoding and
+encoding (mp4v), the plain net in fp32 eager mode, one frame at a time, on the main thread.
+
     python benchmarks/bench_video.py ../shared/data/video/bikes.mp4 --arch standard --frames 60
+    python benchmarks/bench_video.py ../shared/data/video/car-detection.mp4 --max-size 640 --frames 100 --naive
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -49,19 +55,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", default="medium", help="x264 preset of the end-to-end run")
     parser.add_argument("--codec", default=None, help="encoder of the end-to-end run (default libx264), e.g. h264_nvenc")
     add_speed_arguments(parser.add_argument_group("engine switches (as rtstyle's flags)"))
+    parser.add_argument("--naive", action="store_true", help="also time the naive OpenCV + fp32 eager loop")
     parser.add_argument("--require", type=float, default=None, help="exit 1 if pipeline/engine is below this")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
 
 
 def make_engine(args: argparse.Namespace) -> Engine:
-    if args.style:
-        model = load_model(args.style, args.arch)
-    else:
-        torch.manual_seed(0)
-        model = TransformerNet(ARCHITECTURES[args.arch])
+    model = load_model(args.style, args.arch) if args.style else engine_source_net(args)
     options = EngineOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, **speed_options(args))
     return Engine(model, options)
+
+
+def engine_source_net(args: argparse.Namespace) -> TransformerNet:
+    """The random-weights net :func:`make_engine` builds (same seed), for the naive loop."""
+    torch.manual_seed(0)
+    return TransformerNet(ARCHITECTURES[args.arch])
 
 
 def decode_frames(clip: Path, frames: int, resize: Resize) -> np.ndarray:
@@ -99,9 +108,30 @@ def time_pipeline(engine: Engine, args: argparse.Namespace, out: Path) -> tuple[
     return time.perf_counter() - started, result.stats.busy, result.frames
 
 
+@torch.inference_mode()
+def time_naive(net: TransformerNet, clip: Path, out: Path, count: int, size: tuple[int, int]) -> float:
+    """Seconds for the pytorch/examples-style loop: OpenCV in and out, fp32 eager, one frame at a time."""
+    net = net.float().eval()
+    started = time.perf_counter()
+    capture = cv2.VideoCapture(str(clip))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), capture.get(cv2.CAP_PROP_FPS) or 25, size)
+    for _ in range(count):
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        x = torch.from_numpy(rgb).permute(2, 0, 1).float().div(255.0).unsqueeze(0)
+        y = net(x).clamp(0.0, 1.0).mul(255.0).squeeze(0).permute(1, 2, 0).byte().numpy()
+        writer.write(cv2.cvtColor(y, cv2.COLOR_RGB2BGR))
+    capture.release()
+    writer.release()
+    return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     engine = make_engine(args)
+    naive_net = load_model(args.style, args.arch).net if args.style else engine_source_net(args)
     frames = decode_frames(args.clip, args.frames, Resize(max_size=args.max_size))
     count, height, width = frames.shape[:3]
     print(f"clip {args.clip.name}: {count} frames at {width}x{height}; engine {engine.describe()}; "
@@ -109,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     engine.stylize(frames[: max(2, engine.batch_size)])  # warm-up (allocator, cuDNN autotune, oneDNN kernels)
     engine_s: list[float] = []
     pipeline_s: list[float] = []
+    naive_s: list[float] = []
     busy_runs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
@@ -118,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"pipeline wrote {written} frames, expected {count}")
             pipeline_s.append(seconds)
             busy_runs.append(busy)
+            if args.naive:
+                naive_s.append(time_naive(naive_net, args.clip, Path(tmp) / "naive.mp4", count, (width, height)))
+                print(f"round {round_ + 1}: naive loop {count / naive_s[-1]:.2f} fps", flush=True)
             print(f"round {round_ + 1}: engine {count / engine_s[-1]:.2f} fps, "
                   f"pipeline {count / pipeline_s[-1]:.2f} fps "
                   f"(busy s: " + ", ".join(f"{k} {v:.2f}" for k, v in busy.items()) + ")", flush=True)
@@ -137,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline_ms_per_frame": round(1000 / pipeline_fps, 2),
         "busy_s_median": {k: round(statistics.median(b[k] for b in busy_runs), 3) for k in busy_runs[0]},
     }
+    if naive_s:
+        naive_fps = count / statistics.median(naive_s)
+        results.update(naive_fps=round(naive_fps, 3), pipeline_over_naive=round(pipeline_fps / naive_fps, 3))
+        print(f"rtstyle video is {pipeline_fps / naive_fps:.2f}x the naive loop ({pipeline_fps:.2f} vs {naive_fps:.2f} fps)")
     print(json.dumps(results))
     print(f"pipeline reaches {ratio:.1%} of the engine's throughput "
           f"({pipeline_fps:.2f} vs {engine_fps:.2f} fps, median of {args.rounds})")

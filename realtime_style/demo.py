@@ -334,6 +334,7 @@ def run_demo(
     style: str = DEFAULT_STYLE,
     options: DemoOptions | None = None,
     device: str = "auto",
+    backend: str = "auto",
     progress: bool = False,
     postprocess: Sequence[FrameProcessor] = (),
 ) -> DemoResult:
@@ -347,7 +348,7 @@ def run_demo(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create folder ({exc.strerror or exc})") from None
-    stylizer = Stylizer(demo_model(style), device=device)
+    stylizer = Stylizer(demo_model(style), device=device, engine_options={"backend": backend})
     name = stylizer.engine.name
     video, still = out_dir / VIDEO_NAME, out_dir / STILL_NAME
     keep = KeepFrame(options.frames // 2)

@@ -46,3 +46,11 @@ def frames() -> np.ndarray:
         out[t, ..., 2] = 128
         out[t, 10 + t : 20 + t, 10:20] = 255
     return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def backend_choice_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`--backend auto` remembers its probes under the user's cache dir: tests keep theirs in a temp folder."""
+    import os
+
+    os.environ["RTSTYLE_CACHE_DIR"] = str(tmp_path_factory.mktemp("rtstyle-cache"))

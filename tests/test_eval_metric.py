@@ -163,3 +163,18 @@ def test_resolve_style_image(tmp_path: Path) -> None:
         resolve_style_image(ModelInfo(style="x"), styles_dir=tmp_path)
     with pytest.raises(InputError, match="style image not found"):
         resolve_style_image(info, style_image=tmp_path / "nope.jpg")
+
+
+def test_evaluate_model_scores_the_openvino_backend_like_torch(vgg_metric, images, random_model_file, tmp_path: Path) -> None:
+    from realtime_style.runtime.backends.openvino_net import openvino_status
+
+    if openvino_status() is not None:
+        pytest.skip(str(openvino_status()))
+    path = tmp_path / "photo.png"
+    Image.fromarray(random_image(np.random.default_rng(4), 40, 56)).save(path)
+    photos = prepare_photos([path], vgg_metric)
+    model = load_model(random_model_file)
+    torch_score = evaluate_model(model, photos, images["style"], vgg_metric)
+    openvino_score = evaluate_model(model, photos, images["style"], vgg_metric, backend="openvino")
+    assert openvino_score.mean_style_ratio == pytest.approx(torch_score.mean_style_ratio, rel=0.02)
+    assert openvino_score.mean_content_distance == pytest.approx(torch_score.mean_content_distance, rel=0.02)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.runtime.engine import cpu_has_fast_bf16
 
 
@@ -61,16 +61,7 @@ def describe_hardware(device: torch.device, world_size: int = 1) -> str:
     if device.type == "cuda":
         name = f"{torch.cuda.get_device_name(device)} (CUDA)"
     else:
-        name = _cpu_model() or platform.processor() or "CPU"
+        name = cpu_name() or "CPU"
         name += f", {os.cpu_count()} cores" + (", avx512_bf16/AMX" if cpu_has_fast_bf16() else "")
     return name + (f", {world_size} processes" if world_size > 1 else "")
 
-
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None

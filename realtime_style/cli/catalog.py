@@ -8,7 +8,9 @@ import platform
 
 import torch
 
-from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device, select_precision
+from realtime_style.runtime.backends.choices import ChoiceFile
+from realtime_style.runtime.backends.openvino_net import default_precision, openvino_status, openvino_version
+from realtime_style.runtime.engine import cpu_has_fast_bf16, select_backend, select_device, select_precision
 from realtime_style.models.store import ModelInfo, list_styles, model_folders
 
 
@@ -62,9 +64,33 @@ def run_info(args: argparse.Namespace) -> int:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available",
         "cpu bf16": "native" if cpu_has_fast_bf16() else "emulated (fp32 used)",
         "default device": f"{device} ({str(select_precision(device)).removeprefix('torch.')})",
+        "openvino": openvino_version() or str(openvino_status()),
+        "backends": backends_line(device),
+        "backend probes": probes_line(),
         "model folders": ", ".join(map(str, model_folders())),
         "styles": str(len(list_styles())),
     }
     for key, value in lines.items():
         print(f"{key:15s} {value}")
     return 0
+
+
+def backends_line(device: torch.device) -> str:
+    """Which backend and precision each device uses with ``--backend auto``."""
+    cpu = torch.device("cpu")
+    torch_cpu = f"torch {str(select_precision(cpu)).removeprefix('torch.')}"
+    if select_backend(cpu, "auto") == "auto":
+        cpu_line = f"cpu: {torch_cpu} or openvino {default_precision()}, the faster per net and frame size (probed)"
+    else:
+        cpu_line = f"cpu: {torch_cpu} (openvino unavailable)"
+    if device.type == "cpu":
+        return cpu_line
+    return f"{device}: torch {str(select_precision(device)).removeprefix('torch.')}; {cpu_line}"
+
+
+def probes_line() -> str:
+    """How many backend choices ``auto`` remembers, and where."""
+    choices = ChoiceFile()
+    picked = [choices.get(key) for key in choices.entries()]
+    counts = {name: sum(1 for c in picked if c and c.backend == name) for name in ("openvino", "torch")}
+    return f"{len(picked)} in {choices.path} ({counts['openvino']} openvino, {counts['torch']} torch)"

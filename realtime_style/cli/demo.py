@@ -6,6 +6,7 @@ import argparse
 import re
 
 from realtime_style.cli.common import positive, report
+from realtime_style.cli.speed import add_backend_argument
 from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.demo import DEFAULT_STYLE, DemoOptions, run_demo
 
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--fps", type=positive(int), default=25, help="frame rate (default 25)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    add_backend_argument(parser, default="auto")
     add_temporal_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(handler=run)
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         args.style,
         options,
         device=args.device,
+        backend=args.speed_backend,
         progress=not args.quiet,
         postprocess=[smoother] if smoother else [],
     )

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from realtime_style.cli.eval_flicker import register_flicker
+from realtime_style.cli.speed import add_backend_argument
 from realtime_style.runtime.engine import select_device
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.metrics import style as style_metric
@@ -52,6 +53,7 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
         "--styles-dir", type=Path, metavar="DIR", help="folder of the style images the models name (default: beside each model, then the shipped ones)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    add_backend_argument(parser, default="torch")  # torch: the reference figures; another backend scores its own output
     parser.add_argument("--per-photo", action="store_true", help="include every photo's figures in the JSON")
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="also write the JSON to FILE")
     parser.set_defaults(handler=run_styles)
@@ -76,6 +78,7 @@ def run_styles(args: argparse.Namespace) -> int:
             style_image=args.style_image,
             styles_dir=args.styles_dir,
             device=device,
+            backend=args.speed_backend,
             progress=progress,
             metric=style_metric.StyleMetric(device),
         )
@@ -91,6 +94,7 @@ def run_styles(args: argparse.Namespace) -> int:
         },
         "photos": {"source": source, "count": len(photos), "files": [p.name for p in photos]},
         "device": str(device),
+        "backend": args.speed_backend,
         "styles": [score.to_dict(per_photo=args.per_photo) for score in scores],
     }
     text = json.dumps(report, indent=2)

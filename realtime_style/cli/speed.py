@@ -12,7 +12,19 @@ from dataclasses import fields
 
 from realtime_style.cli.argtypes import positive
 from realtime_style.cli.parser import mark_advanced
+from realtime_style.runtime.backends import BACKENDS
 from realtime_style.runtime.engine import EngineOptions
+
+BACKEND_HELP = (
+    "who runs the net on a CPU: auto (default: torch on GPUs; on a CPU the faster of torch and openvino "
+    "for this machine, net and frame size, probed once and remembered), torch or openvino"
+)
+
+
+def add_backend_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = None) -> argparse.Action:
+    """``--backend auto|torch|openvino`` (stored as the EngineOptions field ``backend``)."""
+    return parser.add_argument("--backend", dest="speed_backend", choices=BACKENDS, default=default, help=BACKEND_HELP)
+
 
 #: Switches a user meets in ``--help``; the others are tuning switches listed by ``--help-all``.
 EVERYDAY = ("--compile",)
@@ -34,7 +46,8 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
 
 
 def add_speed_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
+    """``--backend``, ``--threads``, ``--compile-mode`` and the switches in :data:`SWITCHES`."""
+    mark_advanced(add_backend_argument(parser))  # auto does the right thing: a tuning switch (--help-all)
     for flag, (name, value, help_text) in SWITCHES.items():
         action = parser.add_argument(
             flag, dest=f"speed_{name}", action="store_const", const=value, default=None, help=help_text

@@ -201,6 +201,7 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
         "--batch-size": args.batch_size is not None,
         "--arch": args.arch is not None,
         "--precision": args.precision != "auto",
+        "--backend openvino": getattr(args, "speed_backend", None) == "openvino",  # optimizing needs autograd: torch
         "--paint-size": getattr(args, "paint_size", None) is not None,
     }
     used = [flag for flag, given in fast_only.items() if given]

@@ -66,9 +66,9 @@ def stylize_job(job: FrameJob) -> Stylized:
     y = engine.run_tensor(x)
     if job.fade is not None:
         old, alpha = job.fade
-        y = torch.lerp(_configured(old, job).run_tensor(x.to(old.dtype)).to(y.dtype), y, alpha)
+        y = torch.lerp(_configured(old, job).run_tensor(x.to(old.frame_dtype)).to(y.dtype), y, alpha)
     if job.person is None:
         return Stylized(job, small, engine.to_frames(y)[0])
     person = job.person.engine
-    person_image = None if person is None else person.to_frames(_configured(person, job).run_tensor(x.to(person.dtype)))[0]
+    person_image = None if person is None else person.to_frames(_configured(person, job).run_tensor(x.to(person.frame_dtype)))[0]
     return Stylized(job, small, engine.to_frames(y)[0], job.person.segmenter(small), person_image)

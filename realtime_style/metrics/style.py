@@ -211,12 +211,23 @@ class StyleMetric:
 
 
 @torch.no_grad()
-def stylize_for_eval(net: torch.nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """Run a transform net in float32 on an RGB [0, 1] image and clamp; the output the metric sees."""
-    parameter = next(net.parameters())
-    out = net.eval()(image.to(parameter.device, parameter.dtype)).float().clamp(0.0, 1.0)
+def stylize_for_eval(net: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+    """Run a transform net (or a backend's net, see :func:`backend_net`) on an RGB [0, 1] image and clamp."""
+    if isinstance(net, torch.nn.Module):
+        parameter = next(net.parameters())
+        out = net.eval()(image.to(parameter.device, parameter.dtype))
+    else:
+        out = net(image.cpu())
+    out = out.float().clamp(0.0, 1.0)
     # Quantize to 8 bits like any output written to disk, so that figures match scoring the saved files.
     return out.mul(255.0).round().div(255.0)
+
+
+def backend_net(model: StyleModel, backend: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``model``'s net as a CPU backend runs it, in float32 where the backend lets us choose."""
+    from realtime_style.runtime.engine import Engine, EngineOptions
+
+    return Engine(model, EngineOptions(device="cpu", precision="fp32", backend=backend)).run_tensor
 
 
 def evaluate_model(
@@ -225,13 +236,18 @@ def evaluate_model(
     style_image: ImageLike,
     metric: StyleMetric,
     progress: Callable[[int, int], None] | None = None,
+    backend: str = "torch",
 ) -> StyleScore:
-    """Stylize every prepared photo with ``model`` and return mean and worst of the metric."""
+    """Stylize every prepared photo with ``model`` and return mean and worst of the metric.
+
+    ``backend`` torch runs the net as trained, in float32 on the metric's device (the reference
+    figures); ``openvino`` or ``auto`` score the CPU engine's output with that backend instead.
+    """
     style = metric.image_stats(style_image)
-    net = model.net.to(metric.device, torch.float32)
+    net = model.net.to(metric.device, torch.float32) if backend == "torch" else backend_net(model, backend)
     pairs: list[PairScore] = []
     for index, photo in enumerate(photos):
-        output = stylize_for_eval(net, photo.image)
+        output = stylize_for_eval(net, photo.image).to(metric.device)
         pairs.append(metric.score_stats(photo, metric.stats(output), style))
         if progress:
             progress(index + 1, len(photos))
@@ -313,6 +329,7 @@ def evaluate_styles(
     device: torch.device | str = "cpu",
     progress: Callable[[str, int, int], None] | None = None,
     metric: StyleMetric | None = None,
+    backend: str = "torch",
 ) -> list[StyleScore]:
     """Measure each style (a shipped name or a model file) on ``photos`` (default: :func:`default_photos`).
 
@@ -330,7 +347,7 @@ def evaluate_styles(
     scores = []
     for model, image in zip(models, style_images):
         report = (lambda done, total, name=model.name: progress(name, done, total)) if progress else None
-        scores.append(evaluate_model(model, prepared, image, metric, report))
+        scores.append(evaluate_model(model, prepared, image, metric, report, backend))
     return scores
 
 

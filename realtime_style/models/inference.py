@@ -132,11 +132,17 @@ class FoldedUpsampleConv(nn.Module):
         self.weight = nn.Parameter(weight, requires_grad=False)
         self.bias = nn.Parameter(bias, requires_grad=False)
         self.tail = nn.Sequential(norm, relu)
+        #: Interleave the phases by stack + pixel shuffle instead of strided writes (an attribute, not
+        #: state): the writes are faster in eager PyTorch, but become ScatterND in an ONNX export.
+        self.interleave_by_shuffle = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, height, width = x.shape
         phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.weight, self.bias)
         phases = phases.view(n, -1, 2, 2, height + 1, width + 1)
+        if self.interleave_by_shuffle:
+            shifted = [phases[:, :, p, s, p : p + height, s : s + width] for p in range(2) for s in range(2)]
+            return self.tail(F.pixel_shuffle(torch.stack(shifted, dim=2).reshape(n, -1, height, width), 2))
         out = phases.new_empty(n, phases.shape[1], height, 2, width, 2)
         for p in range(2):
             for s in range(2):

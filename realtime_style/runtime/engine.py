@@ -19,6 +19,11 @@ Every speed-up is on by default where it was measured to help and has an off swi
   see :mod:`realtime_style.runtime.cuda_streams`), ``cuda_graphs`` (off until measured; see
   :mod:`realtime_style.runtime.cuda_graphs`); ``compile`` (torch.compile, off by default: on CPU it measured
   no faster than this eager path and costs a minute of compilation on first use).
+
+``backend`` (CPU only): ``torch`` is everything above; ``openvino`` runs the net compiled by OpenVINO;
+``auto`` (the default) takes torch on CUDA/MPS and, on a CPU, whichever of the two a short probe found
+faster for this machine, net and frame size (see :mod:`realtime_style.runtime.backends`). Strength,
+colour preservation and the uint8 conversions stay here, the same for every backend.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ from realtime_style.errors import DeviceError, UsageError
 from realtime_style.models.inference import prepare_for_inference
 from realtime_style.models.store import StyleModel
 from realtime_style.models.transformer import TransformerNet
+from realtime_style.runtime.backends import BACKENDS, InferenceNet
+from realtime_style.runtime.backends.auto import AutoNet, TorchNet, probe_key
+from realtime_style.runtime.backends.choices import ChoiceFile
+from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status
 from realtime_style.runtime.pending import Pending, Ready, in_order
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -75,6 +84,8 @@ class EngineOptions:
     #: measured on a GPU; a session with one should measure it and make it the default if it helps.
     #: torch.compile's "reduce-overhead"/"max-autotune" modes use CUDA graphs themselves: not with ``compile``.
     cuda_graphs: bool | None = None
+    #: Who runs the net: auto, torch or openvino (CPU only; see the module docstring).
+    backend: str = "auto"
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -117,6 +128,28 @@ def select_precision(device: torch.device, name: str = "auto") -> torch.dtype:
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
 
 
+def select_backend(device: torch.device, name: str = "auto", compile: bool = False) -> str:
+    """``torch``, ``openvino`` or ``auto`` (CPU with OpenVINO present: probed per frame size).
+
+    ``auto`` means torch on CUDA/MPS, with ``compile`` (torch.compile is a torch path) and wherever
+    OpenVINO is missing or broken; an explicit ``openvino`` that cannot run here is an error.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+    if name == "torch":
+        return name
+    if name == "openvino":
+        if device.type != "cpu":
+            raise DeviceError(f"--backend openvino runs on the CPU; the device is {device} (use --device cpu)")
+        if compile:
+            raise UsageError("--compile is torch.compile: it needs --backend torch (or auto)")
+        reason = openvino_status()
+        if reason is not None:
+            raise DeviceError(f"--backend openvino: {reason}")
+        return name
+    return "auto" if device.type == "cpu" and not compile and openvino_status() is None else "torch"
+
+
 def default_batch_size(device: torch.device) -> int:
     """Batches amortize launch overhead on GPUs; on CPUs batching buys nothing and adds latency."""
     return 8 if device.type == "cuda" else 1
@@ -130,7 +163,11 @@ class Engine:
         if self.options.cuda_graphs and self.options.compile:  # refused on any device: asked for, it is a mistake
             raise UsageError("--cuda-graphs and --compile do not go together (torch.compile brings its own CUDA graphs)")
         self.device = select_device(self.options.device)
+        self.backend = select_backend(self.device, self.options.backend, self.options.compile)
+        #: The torch net's dtype.
         self.dtype = select_precision(self.device, self.options.precision)
+        #: The dtype frames reach the backend in: float32 unless torch runs alone (the others choose their own).
+        self.frame_dtype = self.dtype if self.backend == "torch" else torch.float32
         on_cpu, on_cuda = self.device.type == "cpu", self.device.type == "cuda"
         self.channels_last = _auto(self.options.channels_last, on_cuda)
         self.fast_norm = _auto(self.options.fast_norm, on_cpu)
@@ -176,11 +213,31 @@ class Engine:
     def set_model(self, model: StyleModel | TransformerNet) -> None:
         """Swap the network (e.g. a style switch in a live session)."""
         self.style_model = model if isinstance(model, StyleModel) else None
-        self.net = self._prepare(model.net if isinstance(model, StyleModel) else model)
+        source = model.net if isinstance(model, StyleModel) else model
+        #: The torch inference module (what the torch backend runs).
+        self.net = self._prepare(source)
         self._graphs = GraphCache(self.net) if self.cuda_graphs else None
+        #: What runs the net when the backend is not plain torch: an OpenVINONet or an AutoNet.
+        self.runner: InferenceNet | None = self._backend_net(source)
+
+    def _backend_net(self, net: TransformerNet) -> InferenceNet | None:
+        """The net as our backend runs it: None for torch, an OpenVINONet, or an AutoNet of both."""
+        if self.backend == "torch":
+            return None
+        threads = self.options.threads or torch.get_num_threads()
+
+        def openvino() -> OpenVINONet:
+            return OpenVINONet(net, threads=threads, precision=self.options.precision)
+
+        if self.backend == "openvino":
+            return openvino()
+        config = net.config
+        size = f"{'/'.join(map(str, config.channels))}x{config.residual_blocks} k{config.outer_kernel}"
+        key = probe_key(size, threads, self.options.precision)
+        return AutoNet(TorchNet(self.net, self.dtype), openvino, key, ChoiceFile())
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 (N, H, W, 3) RGB host frames -> RGB [0, 1] (N, 3, H, W) on the device, in our dtype.
+        """uint8 (N, H, W, 3) RGB host frames -> RGB [0, 1] (N, 3, H, W) on the device, in ``frame_dtype``.
 
         The uint8 frames cross to the device as they are (a quarter of the bytes of float32); the
         HWC -> CHW transpose and the uint8 -> float conversion happen in one copy kernel, then one
@@ -193,9 +250,9 @@ class Engine:
             batch = self._upload(batch)
         nchw = batch.permute(0, 3, 1, 2)
         if self.channels_last:
-            x = nchw.to(self.dtype)
+            x = nchw.to(self.frame_dtype)
         else:
-            x = torch.empty(nchw.shape, dtype=self.dtype, device=self.device)
+            x = torch.empty(nchw.shape, dtype=self.frame_dtype, device=self.device)
             x.copy_(nchw)
         return x.div_(255.0)
 
@@ -227,7 +284,10 @@ class Engine:
     @torch.inference_mode()
     def run_tensor(self, images: torch.Tensor) -> torch.Tensor:
         """Stylize a device batch of RGB [0, 1] images; applies strength and colour preservation."""
-        out = self._graphs(images) if self._graphs is not None else self.net(images)
+        if self._graphs is not None:
+            out = self._graphs(images)
+        else:
+            out = self.runner(images) if self.runner is not None else self.net(images)
         if self.preserve_color:
             out = color.preserve_color(out, images)
         out = color.blend(out, images, self.strength)
@@ -266,6 +326,8 @@ class Engine:
 
     def describe(self) -> str:
         """One line for logs: model, device, precision, layout, batch, the fast paths in use."""
+        if self.backend == "openvino":
+            return f"{self.name} on cpu ({self.runner.describe()}, batch {self.batch_size}, {self.runner.threads} threads)"
         layout = "channels_last" if self.channels_last else "contiguous"
         dtype = {v: k for k, v in PRECISIONS.items()}[self.dtype]
         paths = [
@@ -284,7 +346,8 @@ class Engine:
         if self.device.type == "cpu":
             paths.append(f"{torch.get_num_threads()} threads, {allocator_note(self.allocator_tuned)}")
         extra = f"; {', '.join(paths)}" if paths else ""
-        return f"{self.name} on {self.device} ({dtype}, {layout}, batch {self.batch_size}{extra})"
+        backend = f"{self.runner.describe()}, " if self.runner is not None else ""
+        return f"{self.name} on {self.device} ({backend}{dtype}, {layout}, batch {self.batch_size}{extra})"
 
 
 def _check_batch(batch: np.ndarray, given: tuple[int, ...]) -> None:

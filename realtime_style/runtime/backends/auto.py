@@ -1,0 +1,119 @@
+"""``--backend auto`` on a CPU: per input shape, the faster of torch and OpenVINO, probed once.
+
+The first batch of a new shape looks up :class:`~.choices.ChoiceFile`; when this machine, net and
+shape were never probed, both backends stylize that batch a few times (one warm-up, then the best
+of :data:`PROBE_RUNS`) and the faster one is written down -- like ``cudnn.benchmark``, but kept
+across runs. Later batches of that shape go straight to the chosen backend. If OpenVINO fails to
+build or run, torch is chosen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from realtime_style.runtime.backends.choices import Choice, ChoiceFile, cpu_name
+from realtime_style.runtime.backends.openvino_net import openvino_version
+
+#: Frames smaller than this stay on torch unprobed: there a frame takes milliseconds, and OpenVINO's
+#: export and compilation (about 1.5 s a shape on the 2-core EPYC) would need hundreds of frames to pay back.
+MIN_PROBE_PIXELS = 128 * 128
+#: Timed runs per backend in a probe, after one warm-up (the best counts: a busy machine only adds time).
+PROBE_RUNS = 2
+
+
+def best_ms(run: Callable[[], object], runs: int = PROBE_RUNS) -> float:
+    """Milliseconds of the fastest of ``runs`` calls, after one warm-up call."""
+    run()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1000 * min(times)
+
+
+class TorchNet:
+    """The engine's torch module as an :class:`~realtime_style.runtime.backends.InferenceNet`."""
+
+    def __init__(self, module: torch.nn.Module, dtype: torch.dtype):
+        self.module = module
+        self.dtype = dtype
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module(images.to(self.dtype))
+
+    def describe(self) -> str:
+        return f"torch {str(self.dtype).removeprefix('torch.')}"
+
+
+class AutoNet:
+    """Dispatch each batch to the backend chosen for its shape (see the module docstring)."""
+
+    def __init__(self, torch_net: TorchNet, make_openvino: Callable[[], Callable], key: str, choices: ChoiceFile):
+        self.torch_net = torch_net
+        self._make_openvino = make_openvino
+        self._openvino: Callable | None = None
+        self._openvino_failed = False
+        self.key = key
+        self.choices = choices
+        self.chosen: dict[tuple[int, ...], Choice] = {}
+
+    def _openvino_net(self) -> Callable | None:
+        if self._openvino is None and not self._openvino_failed:
+            try:
+                self._openvino = self._make_openvino()
+            except Exception:  # noqa: BLE001 -- any failure to build means torch
+                self._openvino_failed = True
+        return self._openvino
+
+    def choice(self, images: torch.Tensor) -> Choice:
+        """The backend for this batch's shape: remembered, on disk, or probed now (small frames: torch)."""
+        shape = tuple(images.shape)
+        if shape not in self.chosen:
+            self.chosen[shape] = Choice("torch", None, None) if shape[-1] * shape[-2] < MIN_PROBE_PIXELS else self._probed(images)
+        return self.chosen[shape]
+
+    def _probed(self, images: torch.Tensor) -> Choice:
+        key = f"{self.key}|{'x'.join(map(str, images.shape))}"
+        choice = self.choices.get(key)
+        if choice is None:
+            choice = self.probe(images)
+            self.choices.put(key, choice)
+        return choice
+
+    def probe(self, images: torch.Tensor) -> Choice:
+        torch_ms = best_ms(lambda: self.torch_net(images))
+        openvino_ms = None
+        net = self._openvino_net()
+        if net is not None:
+            try:
+                openvino_ms = best_ms(lambda: net(images))
+            except Exception:  # noqa: BLE001 -- an OpenVINO failure on this shape means torch
+                openvino_ms = None
+        faster = "openvino" if openvino_ms is not None and openvino_ms < torch_ms else "torch"
+        return Choice(faster, round(torch_ms, 1), None if openvino_ms is None else round(openvino_ms, 1))
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.choice(images).backend == "openvino":
+            net = self._openvino_net()
+            if net is not None:
+                try:
+                    return net(images)
+                except Exception:  # noqa: BLE001 -- OpenVINO broke mid-run (a remembered choice, a new library): torch
+                    self._openvino, self._openvino_failed = None, True
+        return self.torch_net(images).float()
+
+    def describe(self) -> str:
+        if not self.chosen:
+            return "auto: torch or openvino, probed per frame size"
+        picks = sorted({c.backend for c in self.chosen.values()})
+        detail = {"openvino": self._openvino.describe() if self._openvino is not None else "openvino"}
+        return "auto: " + ", ".join(detail.get(p, self.torch_net.describe()) for p in picks)
+
+
+def probe_key(config_text: str, threads: int, precision: str) -> str:
+    """The part of a choice's key that is not the shape: CPU, versions, net size, threads, precision."""
+    return f"{cpu_name()}|torch {torch.__version__}|openvino {openvino_version()}|{config_text}|{threads} threads|{precision}"

@@ -1,0 +1,87 @@
+"""The backend ``auto`` chose for each (machine, net, frame size), remembered on disk.
+
+One JSON file, ``$RTSTYLE_CACHE_DIR`` or ``$XDG_CACHE_HOME/rtstyle`` (``~/.cache/rtstyle``), file
+``backends.json``: key -> ``{"backend": ..., "torch_ms": ..., "openvino_ms": ...}``. The key names
+the CPU, the library versions, the net's size, the input shape, threads and precision, so a new
+machine, an upgrade or another net probes again. An unreadable or unwritable file only costs a
+probe: it never stops a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from realtime_style.atomic_file import write_atomically
+
+FILE_NAME = "backends.json"
+
+
+def cache_dir() -> Path:
+    """Where rtstyle keeps what it measured about this machine."""
+    if os.environ.get("RTSTYLE_CACHE_DIR"):
+        return Path(os.environ["RTSTYLE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rtstyle"
+
+
+@lru_cache(maxsize=1)
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The backend picked and the probe's milliseconds per batch (None: that backend failed)."""
+
+    backend: str
+    torch_ms: float | None
+    openvino_ms: float | None
+
+    def summary(self) -> str:
+        timings = ", ".join(f"{name} {ms:.0f} ms" for name, ms in (("torch", self.torch_ms), ("openvino", self.openvino_ms)) if ms)
+        return f"{self.backend} ({timings})" if timings else self.backend
+
+
+class ChoiceFile:
+    """The JSON file of :class:`Choice` by key; read once, rewritten whole on each new entry."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or cache_dir() / FILE_NAME
+        self._entries: dict[str, dict] | None = None
+
+    def entries(self) -> dict[str, dict]:
+        if self._entries is None:
+            try:
+                loaded = json.loads(self.path.read_text())
+                self._entries = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._entries = {}
+        return self._entries
+
+    def get(self, key: str) -> Choice | None:
+        entry = self.entries().get(key)
+        try:
+            return Choice(str(entry["backend"]), entry.get("torch_ms"), entry.get("openvino_ms")) if entry else None
+        except (KeyError, TypeError, AttributeError):
+            return None
+
+    def put(self, key: str, choice: Choice) -> None:
+        self.entries()[key] = {"backend": choice.backend, "torch_ms": choice.torch_ms, "openvino_ms": choice.openvino_ms}
+        try:
+            # Re-read first: another process (a second live worker, a parallel run) may have added entries.
+            on_disk = ChoiceFile(self.path).entries()
+            write_atomically(self.path, json.dumps({**on_disk, **self.entries()}, indent=1, sort_keys=True).encode())
+        except OSError:
+            pass  # a read-only home: the choice holds for this process only

@@ -1,0 +1,175 @@
+"""CPU inference backends: OpenVINO matches torch, compiles once per shape, and `auto` probes once.
+
+The accuracy guard runs the shipped mosaic nets on real photos (``../shared/data/content``); the
+tolerance: OpenVINO in f32 within 2 8-bit levels of torch fp32 anywhere and 0.05 levels on average
+(measured: max 1, mean < 0.001 on the 2-core EPYC).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from realtime_style.errors import DeviceError
+from realtime_style.models.store import load_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from realtime_style.runtime.backends import auto as auto_module
+from realtime_style.runtime.backends import openvino_net
+from realtime_style.runtime.backends.auto import AutoNet, TorchNet
+from realtime_style.runtime.backends.choices import Choice, ChoiceFile
+from realtime_style.runtime.engine import Engine, EngineOptions, select_backend
+
+needs_openvino = pytest.mark.skipif(
+    openvino_net.openvino_status() is not None, reason=str(openvino_net.openvino_status())
+)
+#: 8-bit levels: the largest and the mean difference OpenVINO (f32) may show against torch fp32.
+MAX_LEVELS, MEAN_LEVELS = 2, 0.05
+
+
+def engine(net, backend: str, **options) -> Engine:
+    return Engine(net, EngineOptions(device="cpu", precision="fp32", threads=1, backend=backend, **options))
+
+
+def levels(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return float(diff.mean()), int(diff.max())
+
+
+@pytest.fixture(scope="module")
+def light_net() -> TransformerNet:
+    torch.manual_seed(0)
+    return TransformerNet(ARCHITECTURES["light"]).eval()
+
+
+@needs_openvino
+@pytest.mark.parametrize("arch", ["standard", "light"])
+def test_openvino_matches_torch_on_real_photos(shared_data: Path, arch: str) -> None:
+    from realtime_style.metrics.style import select_photos
+
+    model = load_model("mosaic", None if arch == "standard" else "light")
+    reference, openvino = engine(model, "torch"), engine(model, "openvino")
+    for path in select_photos(shared_data / "content", 2):
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((240, 240))
+        photo = np.asarray(image)
+        mean, worst = levels(openvino.stylize(photo), reference.stylize(photo))
+        assert worst <= MAX_LEVELS and mean <= MEAN_LEVELS, f"{path.name} {photo.shape}: mean {mean:.3f}, max {worst}"
+
+
+@needs_openvino
+def test_openvino_keeps_strength_colour_batches_and_odd_sizes(light_net, frames) -> None:
+    reference, openvino = engine(light_net, "torch", batch_size=2), engine(light_net, "openvino", batch_size=2)
+    for strength, preserve in ((1.0, False), (0.4, True)):
+        for e in (reference, openvino):
+            e.strength, e.preserve_color = strength, preserve
+        odd = frames[:3, :37, :51]  # 3 frames in batches of 2, a size that is no multiple of 4
+        out = openvino.stylize(odd)
+        assert out.shape == odd.shape and out.dtype == np.uint8
+        mean, worst = levels(out, reference.stylize(odd))
+        assert worst <= MAX_LEVELS and mean <= MEAN_LEVELS
+    assert "openvino f32" in openvino.describe()
+
+
+@needs_openvino
+def test_openvino_compiles_each_shape_once(light_net, monkeypatch) -> None:
+    net = openvino_net.OpenVINONet(light_net, threads=1)
+    converted = []
+    convert = net._convert
+    monkeypatch.setattr(net, "_convert", lambda example: converted.append(tuple(example.shape)) or convert(example))
+    a, b = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 40, 40)
+    first = net(a)
+    net(b)
+    again = net(a)
+    assert converted == [(1, 3, 32, 48), (1, 3, 40, 40)]
+    assert net.shapes == [(1, 3, 40, 40), (1, 3, 32, 48)]  # least recently used first
+    assert torch.equal(first, again)
+    monkeypatch.setattr(openvino_net, "MAX_SHAPES", 2)
+    net(torch.rand(1, 3, 24, 24))
+    assert net.shapes == [(1, 3, 32, 48), (1, 3, 24, 24)]  # the least recently used shape went
+
+
+def test_auto_probes_once_and_remembers_on_disk(light_net, tmp_path) -> None:
+    choices = ChoiceFile(tmp_path / "backends.json")
+    calls = {"openvino": 0}
+
+    def fake_openvino():
+        calls["openvino"] += 1
+        return lambda images: torch.zeros_like(images, dtype=torch.float32)
+
+    torch_net = TorchNet(light_net, torch.float32)
+    images = torch.rand(1, 3, 128, 160)
+    first = AutoNet(torch_net, fake_openvino, "key", choices)
+    choice = first.choice(images)
+    assert choice.backend == "openvino" and choice.torch_ms > 0 and choice.openvino_ms is not None
+    assert torch.equal(first(images), torch.zeros_like(images))
+    saved = json.loads((tmp_path / "backends.json").read_text())
+    assert list(saved) == ["key|1x3x128x160"] and saved["key|1x3x128x160"]["backend"] == "openvino"
+
+    later = AutoNet(torch_net, fake_openvino, "key", ChoiceFile(tmp_path / "backends.json"))
+    later.probe = None  # type: ignore[assignment]  # a second probe would fail: the file answers
+    assert later.choice(images) == choice
+
+
+def test_auto_leaves_small_frames_on_torch_and_falls_back_when_openvino_fails(light_net, tmp_path) -> None:
+    def broken():
+        raise RuntimeError("no OpenVINO here")
+
+    torch_net = TorchNet(light_net, torch.float32)
+    auto = AutoNet(torch_net, broken, "key", ChoiceFile(tmp_path / "backends.json"))
+    small = torch.rand(1, 3, 38, 54)
+    with torch.inference_mode():
+        assert torch.equal(auto(small), light_net(small))
+        assert auto.choice(small) == Choice("torch", None, None) and not (tmp_path / "backends.json").exists()
+        large = torch.rand(1, 3, 128, 128)
+        assert auto.choice(large).backend == "torch" and auto.choice(large).openvino_ms is None
+        assert torch.equal(auto(large), light_net(large))
+
+
+def test_a_broken_choice_file_only_costs_a_probe(tmp_path) -> None:
+    path = tmp_path / "backends.json"
+    path.write_text("{not json")
+    assert ChoiceFile(path).get("anything") is None
+    ChoiceFile(path).put("k", Choice("torch", 1.0, 2.0))
+    assert ChoiceFile(path).get("k") == Choice("torch", 1.0, 2.0)
+
+
+def test_backend_selection(monkeypatch) -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert select_backend(cuda, "auto") == "torch" and select_backend(cpu, "torch") == "torch"
+    assert select_backend(cpu, "auto", compile=True) == "torch"
+    with pytest.raises(DeviceError, match="runs on the CPU"):
+        select_backend(cuda, "openvino")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        select_backend(cpu, "tensorrt")
+    monkeypatch.setattr(auto_module, "openvino_version", lambda: None)
+    import realtime_style.runtime.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "openvino_status", lambda: "OpenVINO unavailable (ImportError: gone)")
+    assert select_backend(cpu, "auto") == "torch"
+    with pytest.raises(DeviceError, match="ImportError: gone"):
+        select_backend(cpu, "openvino")
+
+
+@needs_openvino
+def test_still_and_info_on_the_command_line(tmp_path: Path, random_model_file: Path, capsys) -> None:
+    from realtime_style.cli import main
+
+    photo = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (45, 61, 3), dtype=np.uint8)).save(photo)
+    outputs = {}
+    for backend in ("torch", "openvino"):
+        out = tmp_path / f"{backend}.png"
+        args = ["still", "--style", str(random_model_file), str(photo), str(out), "--precision", "fp32"]
+        assert main([*args, "--backend", backend, "-q"]) == 0
+        outputs[backend] = np.asarray(Image.open(out))
+    assert outputs["openvino"].shape == (45, 61, 3)
+    assert levels(outputs["openvino"], outputs["torch"])[1] <= MAX_LEVELS
+    capsys.readouterr()
+    assert main(["info"]) == 0
+    assert re.search(r"^backends\s+cpu: torch \w+ or openvino \w+, the faster", capsys.readouterr().out, re.M)
