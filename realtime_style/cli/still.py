@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def paint_note(painter: PaintAtScale) -> str:
-    """Why a large photo's output looks as it does (issue 25: a faint texture when painted at full size)."""
+    """Why a large photo's output looks as it does (painted at full size, its texture is faint)."""
     which = "1 image was" if painter.rescaled == 1 else f"{painter.rescaled} images were"
     return (
         f"{which} painted at a long side of {painter.long_side} px, the style's scale, and scaled back up; "
