@@ -33,8 +33,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
+# As the `rtstyle` command does (realtime_style/cli/__init__.py): sleeping OpenMP waits, so a 2-thread torch row
+# measures torch, not threads spinning for a core another process holds. Set before torch loads; the spawned
+# workers inherit it. OMP_WAIT_POLICY=ACTIVE in the environment measures spinning.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
