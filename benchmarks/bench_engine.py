@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,7 @@ import torch  # noqa: E402
 
 from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
+from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
@@ -241,19 +241,18 @@ def shares_table(shares: list[tuple[str, tuple[int, int], str, dict[str, float]]
     return "\n".join(lines)
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, and its bf16/AMX support."""
-    name, flags = platform.processor() or platform.machine(), set()
+def cpu_label() -> str:
+    """The CPU model and its bf16/AMX support, for the table headers."""
+    flags: set[str] = set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-            elif key.strip() == "flags":
+            if key.strip() == "flags":
                 flags = set(value.split())
+                break
     extras = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
-    return f"{name} ({', '.join(extras) or 'no bf16 instructions'})"
+    return f"{cpu_name()} ({', '.join(extras) or 'no bf16 instructions'})"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -327,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     if args.backends:
         try:
-            print(f"# CPU backends: torch {torch.__version__}, {cpu_name()}, {mp.cpu_count()} CPUs, "
+            print(f"# CPU backends: torch {torch.__version__}, {cpu_label()}, {mp.cpu_count()} CPUs, "
                   f"load average {os.getloadavg()[0]:.1f} at start; ms/frame, uint8 in -> uint8 out, medians")
             rows = run_backends(args, workers)
         finally:
@@ -340,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     try:
         base, default = Variant("baseline: fp32 eager", BASELINE), Variant("default", DEFAULT)
-        print(f"# engine benchmark: torch {torch.__version__}, {cpu_name()}, {mp.cpu_count()} CPUs, "
+        print(f"# engine benchmark: torch {torch.__version__}, {cpu_label()}, {mp.cpu_count()} CPUs, "
               f"rounds {rounds}, load average {os.getloadavg()[0]:.1f} at start")
         print(f"baseline: {workers.ask(base, 'describe', 'light', (64, 64))}")
         print(f"default:  {workers.ask(default, 'describe', 'light', (64, 64))}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -27,20 +26,9 @@ from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.allocator import tune_glibc_malloc, untune_glibc_malloc
 from realtime_style.runtime.engine import select_device
 from training.loss import LossWeights, PerceptualLoss
+from realtime_style.runtime.backends.choices import cpu_name
 from training.step_options import StepOptions, apply_step_options, make_adam
 from training.train import autocast_dtype, optimizer_step
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_step(
