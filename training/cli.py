@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
+from typing import TypeVar
 from pathlib import Path
 
 from realtime_style.cli.outcome import run_reporting_errors
@@ -16,6 +17,9 @@ from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
 from training.checkpoint import CHECKPOINT_NAME
 from training.config import Phase, TrainConfig, build_schedule, parse_schedule
 from training.loss import LossWeights
+
+T = TypeVar("T")
+
 
 DEFAULTS = LossWeights()
 
@@ -110,13 +114,13 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
         if iterations < 1:
             raise InputError("--iterations must be positive")
         schedule = build_schedule(iterations, args.image_size, args.fast, args.fast_size, args.final_fraction)
-    weights = LossWeights(
-        **same_named_fields(args, LossWeights),
-        style_layers=tuple(s.strip() for s in args.style_layers.split(",") if s.strip()),
+    weights = from_args(
+        LossWeights, args, style_layers=tuple(s.strip() for s in args.style_layers.split(",") if s.strip())
     )
     check_crop_sizes(schedule, weights, args.teacher)
-    config = TrainConfig(
-        **same_named_fields(args, TrainConfig),
+    config = from_args(
+        TrainConfig,
+        args,
         style_image=str(style),
         run_dir=run_dir,
         style_name=style_name,
@@ -134,10 +138,10 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     return config, resume
 
 
-def same_named_fields(args: argparse.Namespace, options: type) -> dict:
-    """The command-line values whose destination is named like a field of the dataclass ``options``."""
-    taken = {"style_image", "run_dir", "style_name", "exclude", "schedule", "weights", "sample_images", "style_layers"}
-    return {f.name: getattr(args, f.name) for f in fields(options) if f.name not in taken and hasattr(args, f.name)}
+def from_args(options: type[T], args: argparse.Namespace, **derived: object) -> T:
+    """The dataclass ``options`` from the command-line values named like its fields, ``derived`` values winning."""
+    same_named = {f.name: getattr(args, f.name) for f in fields(options) if hasattr(args, f.name)}
+    return options(**{**same_named, **derived})
 
 
 def refuse_used_run_dir(run_dir: Path) -> None:

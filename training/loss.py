@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from realtime_style.losses import STYLE_LAYERS, gram_matrix, relative_distance, style_distances, total_variation
+from realtime_style.losses import STYLE_LAYERS, gram_matrix, relative_distance, style_distance, total_variation
 from realtime_style.models.vgg import VGG19Features
 
 
@@ -114,8 +114,7 @@ class PerceptualLoss(nn.Module):
         features = self.vgg(stylized)
         content = relative_distance(features[w.content_layer], content_target).mean()
         grams = {layer: gram_matrix(features[layer]) for layer in w.style_layers}
-        per_layer = style_distances(grams, self.style_grams(), w.style_layers, self.style_norms())
-        style = sum(distance.mean() for distance in per_layer) / len(w.style_layers)
+        style = style_distance(grams, self.style_grams(), w.style_layers, self.style_norms()).mean()
         terms = {"content": w.content_weight * content, "style": w.style_weight * style}
         if w.tv_weight:
             terms["tv"] = w.tv_weight * total_variation(stylized)
