@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realtime_style.media.geometry import Resize
+
 #: Long side, in pixels, a still is painted at by default: about twice the training photos' (341 px
 #: short side, 256-320 px crops, 512 px style image), so strokes stay visible on a screen-sized view.
 DEFAULT_PAINT_SIZE = 1024
@@ -21,10 +23,9 @@ DEFAULT_PAINT_SIZE = 1024
 
 def paint_size(width: int, height: int, long_side: int | None) -> tuple[int, int]:
     """The size a ``width`` x ``height`` image is painted at: its own, or reduced to ``long_side`` (0/None: own)."""
-    if not long_side or max(width, height) <= long_side:
+    if not long_side:
         return width, height
-    scale = long_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    return Resize(max_size=max(long_side, 2)).apply(width, height)
 
 
 @dataclass
