@@ -6,12 +6,11 @@ file or a pipe (where a bar would be a mess of carriage returns, or, as tqdm doe
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-import contextlib
-from contextlib import contextmanager
 from typing import TextIO
 
 from tqdm import tqdm
@@ -88,7 +87,7 @@ class Progress:
             self.bar.close()
 
 
-@contextmanager
+@contextlib.contextmanager
 def heartbeat(
     label: str, enabled: bool = True, interval: float | None = None, stream: TextIO | None = None
 ) -> Iterator[None]:
