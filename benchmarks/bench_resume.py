@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from training.compact import compact_state
-from training.config import Phase, TrainConfig
-from training.loss import LossWeights
-from training.train import train
+from realtime_style.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from realtime_style.training.compact import compact_state
+from realtime_style.training.config import Phase, TrainConfig
+from realtime_style.training.loss import LossWeights
+from realtime_style.training.train import train
 
 
 def _losses(run_dir: Path) -> list[float]:

@@ -1,6 +1,6 @@
 """Training step time: today's step against the fast one (training/step_options.py + tuned malloc), same run.
 
-Each cell times the real training step of ``training.train.optimizer_step`` (content targets, transform
+Each cell times the real training step of ``realtime_style.training.train.optimizer_step`` (content targets, transform
 net, VGG19 perceptual loss, backward, Adam) on random photos, after warm-up steps, at the precision the
 trainer picks (``--precision auto``: bf16 autocast on CPUs with native bf16, else fp32). The two steps
 alternate step by step, so a noisy shared machine slows both alike; the table gives medians of wall time
@@ -25,10 +25,10 @@ import torch
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.allocator import tune_glibc_malloc, untune_glibc_malloc
 from realtime_style.runtime.engine import select_device
-from training.loss import LossWeights, PerceptualLoss
+from realtime_style.training.loss import LossWeights, PerceptualLoss
 from realtime_style.runtime.backends.choices import cpu_name
-from training.step_options import StepOptions, apply_step_options, make_adam
-from training.train import autocast_dtype, optimizer_step
+from realtime_style.training.step_options import StepOptions, apply_step_options, make_adam
+from realtime_style.training.train import autocast_dtype, optimizer_step
 
 
 def make_step(

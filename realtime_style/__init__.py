@@ -6,9 +6,18 @@ that ``import realtime_style.models`` and friends stay light.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# training/ sits at the top of a checkout and installs as realtime_style.training (pyproject.toml's
+# package-dir). A checkout run without installing (PYTHONPATH=checkout, as on the GPU machine) finds it here.
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(_CHECKOUT, "pyproject.toml")) and os.path.isfile(
+    os.path.join(_CHECKOUT, "training", "__init__.py")
+):
+    __path__.append(_CHECKOUT)
 
 _API_NAMES = ("Stylizer", "stylize_image", "stylize_video", "list_styles", "transform_images")
 _OPTIMIZE_NAMES = ("optimize_image", "OptimizeConfig")

@@ -44,7 +44,7 @@ def test_training_and_metrics_import_without_pyav():
     """Training runs on machines without PyAV: its data and the metric must not pull it in."""
     code = (
         "import sys; sys.modules['av'] = None\n"
-        "import training.data, training.train, realtime_style.metrics.style\n"
+        "import realtime_style.training.data, realtime_style.training.train, realtime_style.metrics.style\n"
         "assert 'realtime_style.media' not in sys.modules, 'the media layer (PyAV) was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

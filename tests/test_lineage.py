@@ -10,8 +10,8 @@ import torch
 from realtime_style.errors import ModelError
 from realtime_style.models.store import ModelInfo, load_model, read_info, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from training.lineage import attach_lineage, main
-from training.provenance import sha256_file
+from realtime_style.training.lineage import attach_lineage, main
+from realtime_style.training.provenance import sha256_file
 
 
 def write_model(path: Path, seed: int, iterations: int, training: dict) -> Path:
@@ -70,7 +70,7 @@ def test_a_chain_cannot_go_past_a_model_trained_from_scratch(chain):
 
 def test_fine_tuning_from_an_annotated_file_extends_its_lineage(chain):
     """What training records for --init: the init file's own lineage, then the file itself."""
-    from training.lineage import ancestry
+    from realtime_style.training.lineage import ancestry
 
     grandparent, parent, _ = chain
     attach_lineage(parent, [grandparent])

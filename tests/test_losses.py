@@ -8,7 +8,7 @@ import torch
 
 from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix
 from realtime_style.metrics.style import StyleMetric
-from training.loss import LossWeights, PerceptualLoss
+from realtime_style.training.loss import LossWeights, PerceptualLoss
 
 
 @pytest.fixture(scope="module")

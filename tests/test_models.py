@@ -80,7 +80,7 @@ def test_model_files_store_float16_unless_a_weight_does_not_fit(tmp_path: Path) 
 
 def test_export_rewrites_a_model_file_and_records_its_source(tmp_path: Path, capsys) -> None:
     from realtime_style.cli import main as rtstyle
-    from training.provenance import sha256_file
+    from realtime_style.training.provenance import sha256_file
 
     info = ModelInfo(style="old", arch="light", config=ARCHITECTURES["light"], training={"wall_time_s": 5.0})
     old = save_model(tmp_path / "old.light.safetensors", TransformerNet(ARCHITECTURES["light"]), info, dtype=torch.float32)

@@ -24,7 +24,7 @@ from realtime_style.errors import OutputError
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from test_reliability_output import file_size_limit
-from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from realtime_style.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def tiny_run(tmp_path, random_model_file) -> list[str]:
 def train_process(args: list[str], file_size_limit_bytes: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "training", *args],
+        [sys.executable, "-m", "realtime_style.training", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
         preexec_fn=file_size_limit(file_size_limit_bytes) if file_size_limit_bytes else None,
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""training.resize_photos: a photo folder copied at training scale, same tree, bad input as one line."""
+"""realtime_style.training.resize_photos: a photo folder copied at training scale, same tree, bad input as one line."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.data import find_images
+from realtime_style.training.data import find_images
 from realtime_style.metrics.style import spread_evenly
-from training.resize_photos import ResizeJob, main, resize_photos
+from realtime_style.training.resize_photos import ResizeJob, main, resize_photos
 
 
 def write_photo(path: Path, size: tuple[int, int], suffix_format: str = "JPEG") -> Path:

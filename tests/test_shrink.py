@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
-from training.shrink import can_shrink, shrink_state_dict
+from realtime_style.training.shrink import can_shrink, shrink_state_dict
 
 WIDE = TransformerConfig(channels=(8, 12, 16), residual_blocks=3)
 THIN = TransformerConfig(channels=(6, 12, 10), residual_blocks=2)

@@ -63,8 +63,8 @@ def test_user_model_finds_its_painting_beside_it_or_where_training_read_it(no_ch
 
 
 def test_export_records_where_the_style_image_is(tmp_path: Path) -> None:
-    from training.config import TrainConfig
-    from training.export import export_model
+    from realtime_style.training.config import TrainConfig
+    from realtime_style.training.export import export_model
 
     painting = tmp_path / "tahiti.jpg"
     Image.new("RGB", (8, 8)).save(painting)
@@ -91,7 +91,7 @@ def test_eval_styles_without_default_photos_says_what_it_needs(monkeypatch, tmp_
 def test_train_takes_a_style_name_for_its_painting(no_checkout_data: None, tmp_path: Path) -> None:
     import argparse
 
-    from training.cli import add_train_arguments, config_from_args
+    from realtime_style.training.cli import add_train_arguments, config_from_args
 
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from training.stability import StabilityConfig, random_affine, stability_loss, transform
+from realtime_style.training.stability import StabilityConfig, random_affine, stability_loss, transform
 
 
 class Pointwise(nn.Module):
@@ -54,8 +54,8 @@ def test_loss_is_positive_and_differentiable_for_a_conv_net() -> None:
 
 
 def test_optimizer_step_adds_the_weighted_stability_term() -> None:
-    from training.loss import DistillationLoss
-    from training.train import optimizer_step
+    from realtime_style.training.loss import DistillationLoss
+    from realtime_style.training.train import optimizer_step
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Sigmoid())
@@ -73,7 +73,7 @@ def test_stability_weight_option_reaches_the_recipe(tmp_path) -> None:
 
     from PIL import Image
 
-    from training.cli import add_train_arguments, config_from_args
+    from realtime_style.training.cli import add_train_arguments, config_from_args
 
     style = tmp_path / "style.png"
     Image.new("RGB", (8, 8), (200, 10, 10)).save(style)

@@ -17,13 +17,13 @@ import torch
 
 from realtime_style.models.store import ModelInfo, load_model, read_info, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from training.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from training.compact import main as compact_main
-from training.config import Phase, TrainConfig
-from training.export import export_checkpoint
-from training.loss import LossWeights
-from training.shrink import shrink_state_dict
-from training.train import TrainingInterrupted, train
+from realtime_style.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from realtime_style.training.compact import main as compact_main
+from realtime_style.training.config import Phase, TrainConfig
+from realtime_style.training.export import export_checkpoint
+from realtime_style.training.loss import LossWeights
+from realtime_style.training.shrink import shrink_state_dict
+from realtime_style.training.train import TrainingInterrupted, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -155,7 +155,7 @@ def test_sigterm_to_the_whole_process_group_checkpoints_without_a_traceback(shar
     """``kill -- -PGID`` (pkill -f, service managers) also reaches the DataLoader worker; the run must still stop cleanly."""
     run_dir = tmp_path / "run"
     command = [
-        sys.executable, "-m", "training", "--style-image", str(shared_data / "styles" / "mosaic.jpg"),
+        sys.executable, "-m", "realtime_style.training", "--style-image", str(shared_data / "styles" / "mosaic.jpg"),
         "--dataset", str(shared_data / "content" / "nst_classics"), "--out", str(tmp_path / "m.light.safetensors"),
         "--run-dir", str(run_dir), "--arch", "light", "--image-size", "64", "--batch-size", "2", "--style-size", "128",
         "--iterations", "100000", "--checkpoint-every", "100000", "--log-every", "1", "--workers", "1", "--no-progress",
@@ -227,7 +227,7 @@ def test_cosine_learning_rate_falls_from_lr_to_lr_min(tmp_path):
 def test_two_process_gloo_run_keeps_ranks_identical(shared_data, tmp_path):
     out = tmp_path / "ddp.light.safetensors"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "training",
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "realtime_style.training",
         "--style-image", str(shared_data / "styles" / "mosaic.jpg"),
         "--dataset", str(shared_data / "content" / "nst_classics"),
         "--out", str(out), "--run-dir", str(tmp_path / "run"), "--arch", "light", "--image-size", "64",
@@ -276,7 +276,7 @@ def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(shared_data, 
     """Only the checkpoint decides whether a run can go on; the log and the sample sheets are courtesies."""
     import errno
 
-    import training.train as train_module
+    import realtime_style.training.train as train_module
 
     class FullDisk:
         def write(self, _text: str) -> int:

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from realtime_style.cli import main as rtstyle
-import training.train
-from training.data import PhotoFolder, ResumableSampler, collate, find_images, random_crop
+import realtime_style.training.train
+from realtime_style.training.data import PhotoFolder, ResumableSampler, collate, find_images, random_crop
 
 
 def write_photos(folder: Path, count: int, size: tuple[int, int] = (80, 60)) -> list[Path]:
@@ -131,7 +131,7 @@ def test_corrupt_checkpoint(train_args, tmp_path, capsys):
 
 def test_onnx_export_matches_pytorch(random_model_file, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
-    from training.export import onnx_max_difference
+    from realtime_style.training.export import onnx_max_difference
     from realtime_style.models.store import load_model
 
     out = tmp_path / "model.onnx"
@@ -151,7 +151,7 @@ def test_a_failing_step_ends_in_one_line_and_ends_the_workers(train_args, monkey
     def failing_step(*_args, **_kwargs):
         raise RuntimeError("simulated failure in a step\nwith a second line")
 
-    monkeypatch.setattr(training.train, "optimizer_step", failing_step)
+    monkeypatch.setattr(realtime_style.training.train, "optimizer_step", failing_step)
     monkeypatch.delenv("RTSTYLE_DEBUG", raising=False)
     assert rtstyle([*train_args(), "--workers", "1"]) == 1
     err = capsys.readouterr().err.strip()
@@ -165,9 +165,9 @@ def test_a_failing_step_with_its_traceback_does_not_hang_on_the_workers(train_ar
     """RTSTYLE_DEBUG=1 lets the traceback out of main(): the process must still exit, its worker ended."""
     script = tmp_path / "fail.py"
     script.write_text(
-        "import sys, training.train\n"
+        "import sys, realtime_style.training.train\n"
         "def boom(*a, **k): raise RuntimeError('simulated failure in a step')\n"
-        "training.train.optimizer_step = boom\n"
+        "realtime_style.training.train.optimizer_step = boom\n"
         "from realtime_style.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )

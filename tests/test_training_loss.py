@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from training.config import Phase, TrainConfig
-from training.loss import LossWeights, PerceptualLoss, as_displayed
+from realtime_style.training.config import Phase, TrainConfig
+from realtime_style.training.loss import LossWeights, PerceptualLoss, as_displayed
 
 
 def test_as_displayed_clamps_forward_and_passes_gradients_straight_through():

@@ -7,9 +7,9 @@ import torch
 
 from realtime_style.losses import gram_matrix
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from training.loss import LossWeights, PerceptualLoss
-from training.step_options import StepOptions, apply_step_options, keep_adam_fused, make_adam, output_conv
-from training.train import optimizer_step
+from realtime_style.training.loss import LossWeights, PerceptualLoss
+from realtime_style.training.step_options import StepOptions, apply_step_options, keep_adam_fused, make_adam, output_conv
+from realtime_style.training.train import optimizer_step
 
 #: Float32 summation order differs between memory layouts; the terms agree to this relative tolerance.
 LOSS_RTOL = 1e-4

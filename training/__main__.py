@@ -1,4 +1,4 @@
-"""``python -m training`` and ``torchrun --nproc_per_node=N -m training``."""
+"""``python -m realtime_style.training`` and ``torchrun --nproc_per_node=N -m realtime_style.training``."""
 
 import os
 import sys
@@ -7,6 +7,6 @@ import sys
 # (measured here: 4x slower at 2 threads under load); sleeping waits cost nothing when idle.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from training.cli import main  # noqa: E402  (after the OpenMP setting, before torch loads)
+from realtime_style.training.cli import main  # noqa: E402  (after the OpenMP setting, before torch loads)
 
 sys.exit(main())

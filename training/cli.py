@@ -1,4 +1,4 @@
-"""Command-line options of training, shared by ``python -m training`` and ``rtstyle train``."""
+"""Command-line options of training, shared by ``python -m realtime_style.training`` and ``rtstyle train``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
 from realtime_style.models.style_images import style_image_from_text
 from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
-from training.checkpoint import CHECKPOINT_NAME
-from training.config import Phase, TrainConfig, build_schedule, parse_schedule
-from training.loss import LossWeights
+from .checkpoint import CHECKPOINT_NAME
+from .config import Phase, TrainConfig, build_schedule, parse_schedule
+from .loss import LossWeights
 
 T = TypeVar("T")
 
@@ -107,7 +107,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     else:
         iterations = args.iterations if args.iterations is not None else 2000
         if args.epochs is not None:
-            from training.data import find_images
+            from .data import find_images
 
             images = len(find_images(args.dataset, args.exclude))
             iterations = max(1, round(args.epochs * images / args.batch_size))
@@ -172,10 +172,10 @@ def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``rtstyle train`` / ``python -m training``."""
+    """Handler of ``rtstyle train`` / ``python -m realtime_style.training``."""
     from realtime_style.metrics.style import spread_evenly
-    from training.data import find_images
-    from training.train import TrainingInterrupted, train
+    from .data import find_images
+    from .train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
     if config.fast_step:  # process-wide, so set here at the entry point: freed activation maps stay mapped
@@ -202,8 +202,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m training ...`` (also what ``torchrun -m training`` runs)."""
-    parser = argparse.ArgumentParser(prog="python -m training", description="Train a style transform network.")
+    """``python -m realtime_style.training ...`` (also what ``torchrun -m realtime_style.training`` runs)."""
+    parser = argparse.ArgumentParser(prog="python -m realtime_style.training", description="Train a style transform network.")
     add_train_arguments(parser)
     args = parser.parse_args(argv)
     return run_reporting_errors(lambda: run_train(args), "training")

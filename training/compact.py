@@ -7,7 +7,7 @@ optimizer at all, in which case the resumed run restarts Adam and ramps the lear
 ``warmup_steps`` (see :func:`warmup_factor`). Step, configuration, RNG state and the data position
 (a function of the step) are kept exactly.
 
-    python -m training.compact runs/mosaic/checkpoint.pt training/runs/mosaic.pt [--no-optimizer]
+    python -m realtime_style.training.compact runs/mosaic/checkpoint.pt training/runs/mosaic.pt [--no-optimizer]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from realtime_style.errors import InputError, RtStyleError
-from training.checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 
 #: Steps over which a run resumed without optimizer state ramps its learning rate back up.
 DEFAULT_WARMUP_STEPS = 50
@@ -59,7 +59,7 @@ def warmup_factor(warmup: dict[str, int] | None, step: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.compact", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m realtime_style.training.compact", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="a training checkpoint (runs/STYLE-ARCH/checkpoint.pt)")
     parser.add_argument("out", type=Path, help="the compact checkpoint to write")
     parser.add_argument("--no-optimizer", dest="keep_optimizer", action="store_false",

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from training.loss import LossWeights
+from .loss import LossWeights
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import torch
 from realtime_style.errors import ModelError, OutputError
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
-from training.config import TrainConfig
-from training.lineage import init_record
-from training.provenance import sha256_file, style_provenance
+from .config import TrainConfig
+from .lineage import init_record
+from .provenance import sha256_file, style_provenance
 
 
 def export_model(net: TransformerNet, config: TrainConfig, training: dict, iterations: int | None = None) -> Path:
@@ -43,8 +43,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     """A training checkpoint -> a model file (the weights at the checkpoint's step, with its recipe)."""
     from dataclasses import replace
 
-    from training.checkpoint import load_checkpoint
-    from training.config import TrainConfig
+    from .checkpoint import load_checkpoint
+    from .config import TrainConfig
 
     state = load_checkpoint(Path(checkpoint))
     step = int(state["step"])

@@ -5,7 +5,7 @@ A fine-tuned net is the sum of every stage that led to it, so its file records t
 recipe, steps, wall time, hardware and final losses. ``training.total_iterations`` and
 ``training.total_wall_time_s`` add up the whole chain.
 
-``python -m training.lineage MODEL PARENT [GRANDPARENT ...]`` adds the lineage to a file trained before it
+``python -m realtime_style.training.lineage MODEL PARENT [GRANDPARENT ...]`` adds the lineage to a file trained before it
 was recorded: each file must be the very file its child started from (its sha256 must equal the child's
 ``init_sha256``), so the chain is given as the original files, nearest first. Only the metadata changes;
 the weights are written back unchanged.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from realtime_style.errors import ModelError, OutputError, RtStyleError
 from realtime_style.models.store import ModelInfo, load_model, read_info, save_model
-from training.provenance import sha256_file
-from training.shrink import describe_config
+from .provenance import sha256_file
+from .shrink import describe_config
 
 #: Facts of an ancestor's own training that its entry keeps (its lineage is flattened into the list instead).
 KEPT_FACTS = (
@@ -114,7 +114,7 @@ def attach_lineage(model: str | Path, ancestors: list[str | Path]) -> ModelInfo:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.lineage", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m realtime_style.training.lineage", description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="model file to annotate (rewritten in place)")
     parser.add_argument("ancestors", nargs="+", metavar="PARENT", help="the file it was fine-tuned from (--init), then that file's own parent, and so on, as they were")
     args = parser.parse_args(argv)

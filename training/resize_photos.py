@@ -6,7 +6,7 @@ same while fitting a size budget: for moving a training set to another machine. 
 training photos of ``../shared/data/content`` (97 MB as they are, mostly photos of about that size
 already): 88 MB at quality 90; 1000 of them 36 MB at quality 80. A COCO photo (640×480) keeps half its pixels.
 
-    python -m training.resize_photos ../shared/data/content photos341 --short-side 341 \
+    python -m realtime_style.training.resize_photos ../shared/data/content photos341 --short-side 341 \
         --exclude 'bsds500/val_*' [--max-photos 1000] [--quality 80]
 
 Photos are never enlarged (a smaller one is copied at its size); the relative paths are kept, so
@@ -24,7 +24,7 @@ from pathlib import Path
 from realtime_style.errors import InputError, OutputError, RtStyleError
 from realtime_style.image_files import load_rgb
 from realtime_style.metrics.style import spread_evenly
-from training.data import find_images, resize_short_side
+from .data import find_images, resize_short_side
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def resize_photos(job: ResizeJob) -> ResizeReport:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.resize_photos", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m realtime_style.training.resize_photos", description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="folder tree of photos")
     parser.add_argument("destination", type=Path, help="folder to write the resized JPEGs to (same tree)")
     parser.add_argument("--short-side", type=int, default=341, help="short side to scale down to (default 341)")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
-from training.data import resize_long_side, to_tensor
+from .data import resize_long_side, to_tensor
 
 
 def load_sample_photos(

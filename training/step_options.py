@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from training.loss import DistillationLoss, PerceptualLoss
+from .loss import DistillationLoss, PerceptualLoss
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,18 @@ from realtime_style.errors import InputError, OutputError, RtStyleError, first_l
 from realtime_style.image_files import load_rgb
 from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from training.compact import warmup_factor
-from training.config import TrainConfig
-from training.data import PhotoFolder, ResumableSampler, collate, find_images, resize_long_side, to_tensor
-from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
-from training.export import export_model
-from training.lineage import ancestry, init_record
-from training.loss import DistillationLoss, PerceptualLoss
-from training.samples import load_sample_photos, save_samples
-from training.shrink import can_shrink, describe_config, shrink_state_dict
-from training.stability import stability_loss
-from training.step_options import StepOptions, apply_step_options, keep_adam_fused, make_adam
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from .compact import warmup_factor
+from .config import TrainConfig
+from .data import PhotoFolder, ResumableSampler, collate, find_images, resize_long_side, to_tensor
+from .distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
+from .export import export_model
+from .lineage import ancestry, init_record
+from .loss import DistillationLoss, PerceptualLoss
+from .samples import load_sample_photos, save_samples
+from .shrink import can_shrink, describe_config, shrink_state_dict
+from .stability import stability_loss
+from .step_options import StepOptions, apply_step_options, keep_adam_fused, make_adam
 
 
 class TrainingInterrupted(RtStyleError):
@@ -381,7 +381,7 @@ class Trainer:
                 _warn(f"could not write sample {path} ({exc.strerror or exc}); training goes on")
 
     def _training_info(self, losses: dict[str, float]) -> dict:
-        from training.provenance import describe_hardware, sha256_file
+        from .provenance import describe_hardware, sha256_file
 
         return {
             "hardware": describe_hardware(self.device, self.ctx.world_size),

@@ -28,7 +28,7 @@ from pathlib import Path
 from benchmarks.gpu_session.upload import UPLOAD_LIMIT, folder_bytes, mib, tree_bytes
 from realtime_style.errors import InputError
 from realtime_style.models.vgg import default_weights_path, trim_weights
-from training.resize_photos import ResizeJob, resize_photos
+from realtime_style.training.resize_photos import ResizeJob, resize_photos
 
 MANIFEST = "manifest.json"
 VGG_FILE = "vgg19.bin"

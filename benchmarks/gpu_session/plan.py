@@ -35,8 +35,8 @@ from benchmarks.gpu_session.sizing import Speed, measure_speed
 from realtime_style.atomic_file import write_atomically
 from realtime_style.errors import InputError
 from realtime_style.models.vgg import WEIGHTS_ENV
-from training.checkpoint import CHECKPOINT_NAME
-from training.export import export_checkpoint
+from realtime_style.training.checkpoint import CHECKPOINT_NAME
+from realtime_style.training.export import export_checkpoint
 
 REPORT, LOG, JUNIT, MODELS = "report.json", "session.log", "test_cuda.xml", "models.tar"
 #: Styles one run may train: their model files must fit in one 16 MiB archive.
@@ -319,7 +319,7 @@ def run_training(session: Session, env: dict[str, str]) -> dict:
 
 def _training_command(recipe: Recipe, style_image: Path, dataset: Path, model: Path, run_dir: Path, steps: int,
                       device: str, log_every: int) -> list[str]:
-    return [sys.executable, "-m", "training", "--style-image", str(style_image), "--dataset", str(dataset),
+    return [sys.executable, "-m", "realtime_style.training", "--style-image", str(style_image), "--dataset", str(dataset),
             "--out", str(model), "--run-dir", str(run_dir), "--iterations", str(steps), "--device", device,
             "--log-every", str(log_every), "--checkpoint-every", str(max(50, steps // 4)), "--no-progress",
             *recipe.arguments()]

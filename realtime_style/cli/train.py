@@ -18,13 +18,14 @@ TRAIN_TUNING = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from training.cli import add_train_arguments, run_train
+    from realtime_style.training.cli import add_train_arguments, run_train
 
     train = subparsers.add_parser(
         "train",
         help="train a style model from a style image and a folder of photos",
         description="Train a transform network (Johnson et al.) with a VGG19 perceptual loss. "
-        "Same options as `python -m training`; for several GPUs use `torchrun --nproc_per_node=N -m training`.",
+        "Same options as `python -m realtime_style.training`; for several GPUs use "
+        "`torchrun --nproc_per_node=N -m realtime_style.training`.",
     )
     add_train_arguments(train)
     mark_advanced_flags(train, TRAIN_TUNING)
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from training.export import export_checkpoint, export_onnx, rewrite_model
+    from realtime_style.training.export import export_checkpoint, export_onnx, rewrite_model
 
     model = args.model
     if model.endswith(".pt") and not args.out:
