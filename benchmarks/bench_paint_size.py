@@ -20,7 +20,8 @@ from PIL import Image
 from realtime_style.api import Stylizer
 from realtime_style.image_files import load_rgb
 from realtime_style.media.paint_scale import PaintAtScale
-from realtime_style.metrics.style import SHARED_DATA, StyleMetric, resolve_style_image, select_photos
+from realtime_style.metrics.style import StyleMetric, resolve_style_image
+from benchmarks.shared_data import held_out_photos
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     model = stylizer.engine.style_model
     style_image = resolve_style_image(model.info, model_path=model.path)
     metric = StyleMetric("cpu")
-    photos = select_photos(SHARED_DATA / "content" / "bsds500", args.count, "val_*")
+    photos = held_out_photos(args.count)
     rows: dict[int, list[tuple[float, float, float]]] = {size: [] for size in args.paint_size}
     for path in photos:
         photo = load_rgb(path)

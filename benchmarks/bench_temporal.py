@@ -26,7 +26,8 @@ import numpy as np
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import MotionReference
-from realtime_style.metrics.style import SHARED_DATA, StyleMetric, resolve_style_image
+from realtime_style.metrics.style import StyleMetric, resolve_style_image
+from benchmarks.shared_data import SHARED_DATA
 from realtime_style.models.store import StyleModel, load_model
 from realtime_style.temporal import FlowSmoother, Smoother, make_smoother
 

@@ -22,9 +22,10 @@ from PIL import Image
 
 from realtime_style.demo import draw_label
 from realtime_style.runtime.engine import Engine, EngineOptions
+from benchmarks.shared_data import SHARED_DATA
 from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
-from realtime_style.metrics.style import SHARED_DATA, resolve_style_image
+from realtime_style.metrics.style import resolve_style_image
 from realtime_style.models.store import StyleModel, list_styles, load_model
 
 DEFAULT_PHOTOS = ("chicago", "golden_gate", "tubingen", "lion", "flowers")

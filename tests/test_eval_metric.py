@@ -146,10 +146,18 @@ def test_select_photos_is_deterministic_and_spread(tmp_path: Path) -> None:
         select_photos(tmp_path / "absent", 4)
 
 
-def test_default_photos_are_32_held_out_bsds500_photos(shared_data: Path) -> None:
+def test_default_photos_are_32_held_out_bsds500_photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the data folder ``$RTSTYLE_DATA`` names (here a made-up one): 32 of its ``bsds500/val_*``, no others."""
+    from realtime_style.models.style_images import DATA_ENV
+
+    folder = tmp_path / "content" / "bsds500"
+    folder.mkdir(parents=True)
+    for name in [f"val_{i:03d}.jpg" for i in range(100)] + [f"train_{i:03d}.jpg" for i in range(50)]:
+        (folder / name).write_bytes(b"")
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
     photos = default_photos()
     assert len(photos) == len(set(photos)) == 32
-    assert all(p.parent.name == "bsds500" and p.name.startswith("val_") for p in photos)
+    assert all(p.parent == folder and p.name.startswith("val_") for p in photos)
 
 
 def test_resolve_style_image(tmp_path: Path) -> None:

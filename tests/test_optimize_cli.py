@@ -96,9 +96,12 @@ def test_bad_input_gets_one_clear_line(images, tmp_path: Path, capsys, make_args
     assert not (tmp_path / "out.png").exists()
 
 
-def test_shipped_style_name_resolves_to_its_style_image(tmp_path: Path, monkeypatch, shared_data: Path) -> None:
+def test_shipped_style_name_resolves_to_its_style_image(tmp_path: Path, monkeypatch) -> None:
     """A style name uses the style image recorded in the model's metadata (looked up in the styles folder)."""
     import torch
+    from PIL import Image
+
+    from realtime_style.models.style_images import DATA_ENV
 
     from realtime_style.cli.still_optimize import resolve_style_source
     from realtime_style.models.store import ModelInfo, save_model
@@ -107,9 +110,13 @@ def test_shipped_style_name_resolves_to_its_style_image(tmp_path: Path, monkeypa
     torch.manual_seed(0)
     info = ModelInfo(style="painted", arch="light", config=ARCHITECTURES["light"], style_image="candy.jpg")
     save_model(tmp_path / "painted.safetensors", TransformerNet(ARCHITECTURES["light"]), info)
+    styles = tmp_path / "data" / "styles"
+    styles.mkdir(parents=True)
+    Image.new("RGB", (64, 48)).save(styles / "candy.jpg")
     monkeypatch.setenv("RTSTYLE_MODELS_PATH", str(tmp_path))
-    assert resolve_style_source("painted") == shared_data / "styles" / "candy.jpg"
-    assert resolve_style_source("painted", styles_dir=str(shared_data / "styles")) == shared_data / "styles" / "candy.jpg"
+    monkeypatch.setenv(DATA_ENV, str(styles.parent))
+    assert resolve_style_source("painted") == styles / "candy.jpg"
+    assert resolve_style_source("painted", styles_dir=str(styles)) == styles / "candy.jpg"
 
 
 def test_preserve_color_before_the_paths_does_not_swallow_the_input() -> None:

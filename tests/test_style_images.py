@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def no_checkout_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """As after `pip install .` outside a checkout: no ../shared/data."""
-    monkeypatch.setattr(style_images, "SHARED_DATA", tmp_path / "no-shared-data")
+    """As after `pip install .` with no data folder named: the library never looks into ../shared/data."""
+    monkeypatch.delenv(style_images.DATA_ENV, raising=False)
 
 
 def _user_model(folder: Path, style_image: str, **training) -> Path:
@@ -76,15 +76,31 @@ def test_export_records_where_the_style_image_is(tmp_path: Path) -> None:
     assert info.training["style_image_path"] == str(painting.resolve())
 
 
-def test_eval_styles_without_default_photos_says_what_it_needs(monkeypatch, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("data", [None, "empty"])
+def test_eval_styles_without_default_photos_says_what_it_needs(monkeypatch, tmp_path: Path, capsys, data) -> None:
     from realtime_style.cli import main
     from realtime_style.metrics import style as style_metric
 
-    monkeypatch.setattr(style_metric, "SHARED_DATA", tmp_path / "none")
+    if data is None:
+        monkeypatch.delenv(style_images.DATA_ENV, raising=False)
+    else:
+        monkeypatch.setenv(style_images.DATA_ENV, str(tmp_path / data))
     monkeypatch.setattr(style_metric, "StyleMetric", lambda device: None)  # no VGG19 load for a refusal
     assert main(["eval", "styles", "--style", "mosaic"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--photos DIR" in err[0] and "your own photos" in err[0]
+    assert len(err) == 1 and "--photos DIR" in err[0] and "your own photos" in err[0] and "RTSTYLE_DATA" in err[0]
+
+
+def test_the_data_folder_is_where_full_size_style_images_are_found(monkeypatch, tmp_path: Path) -> None:
+    """A user's model naming a shipped painting: ``$RTSTYLE_DATA/styles`` first, then the shipped reduced copy."""
+    data, models = tmp_path / "data", tmp_path / "models"
+    (data / "styles").mkdir(parents=True), models.mkdir()
+    Image.new("RGB", (1024, 768)).save(data / "styles" / "starry_night.jpg")
+    model = _user_model(models, "starry_night.jpg")
+    monkeypatch.setenv(style_images.DATA_ENV, str(data))
+    assert find_style_image(read_info(model), model) == data / "styles" / "starry_night.jpg"
+    monkeypatch.delenv(style_images.DATA_ENV)
+    assert find_style_image(read_info(model), model) == shipped_style_images_dir() / "starry_night.jpg"
 
 
 

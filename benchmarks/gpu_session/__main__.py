@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     report.add_argument("dir", type=Path, help="the run's output folder")
     report.add_argument("--docs", type=Path, default=Path("docs"))
     report.add_argument("--models-dir", type=Path, default=Path("trained_models"))
-    report.add_argument("--styles-dir", type=Path, default=None, help="style images (default ../shared/data/styles)")
+    report.add_argument("--styles-dir", type=Path, default=Path("../shared/data/styles"), help="style images")
     report.add_argument("--eval-photos", type=Path, default=None, help="eval photos (default: the held-out bsds500/val_*)")
     report.add_argument("--eval-count", type=int, default=32)
     report.add_argument("--no-install", action="store_true", help="compare only; leave trained_models/ as it is")

@@ -43,7 +43,7 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR",
         help="folder of your photos (searched recursively; COUNT spread evenly over them); "
-        "needed outside a project checkout, whose held-out photos are the default",
+        "default: the held-out photos of the data folder $RTSTYLE_DATA names (content/bsds500/val_*)",
     )
     parser.add_argument(
         "--count", type=int, default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"

@@ -29,7 +29,7 @@ from realtime_style.errors import InputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
 from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_distance, style_distances
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
-from realtime_style.models.style_images import SHARED_DATA, find_style_image
+from realtime_style.models.style_images import DATA_ENV, data_dir, find_style_image
 from realtime_style.models.vgg import VGG19Features
 
 #: Long side, in pixels, that photo, output and style image are resized to before measuring.
@@ -294,12 +294,14 @@ def spread_evenly(items: Sequence[T], count: int | None) -> list[T]:
 
 
 def default_photos(count: int = DEFAULT_PHOTO_COUNT) -> list[Path]:
-    """The default evaluation photos: spread over ``../shared/data/content/bsds500/val_*`` (held out by training)."""
-    folder = SHARED_DATA / "content" / "bsds500"
-    if not folder.is_dir():
+    """The default evaluation photos: spread over ``$RTSTYLE_DATA/content/bsds500/val_*`` (held out by training)."""
+    data = data_dir()
+    folder = data / "content" / "bsds500" if data is not None else None
+    if folder is None or not folder.is_dir():
+        where = f"{DATA_ENV} names no folder with content/bsds500/" if data is not None else f"{DATA_ENV} is unset"
         raise InputError(
             "eval styles needs photos to stylize: pass --photos DIR, a folder of your own photos "
-            f"({count} are spread over it); the default set {folder} exists only beside a project checkout"
+            f"({count} are spread over it), or set {DATA_ENV} to the project's data folder ({where})"
         )
     return select_photos(folder, count, DEFAULT_PHOTO_PATTERN)
 
@@ -312,7 +314,7 @@ def resolve_style_image(
 ) -> Path:
     """The style image a model was trained on: ``style_image`` if given, else found by
     :func:`~realtime_style.models.style_images.find_style_image` (``styles_dir``, beside the model,
-    where training read it, the checkout's shared data, the shipped copies)."""
+    where training read it, ``$RTSTYLE_DATA/styles``, the shipped copies)."""
     if style_image is not None:
         path = Path(style_image).expanduser()
         if not path.is_file():

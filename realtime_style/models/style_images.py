@@ -6,19 +6,27 @@ path it read it from (``info.training["style_image_path"]``). :func:`find_style_
 1. ``styles_dir`` when the caller gives one;
 2. beside the model file (its folder, then a ``styles/`` folder there): a user's own model kept with its painting;
 3. the path training read it from;
-4. ``../shared/data/styles`` beside a project checkout (the full-size originals);
+4. ``$RTSTYLE_DATA/styles`` when that variable names a data folder (e.g. the full-size originals);
 5. the reduced copies shipped with the package (``trained_models/styles/``, long side 512 px).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from realtime_style.errors import InputError, StyleNotFoundError
 from realtime_style.models.store import ModelInfo, shipped_models_dir
 
-#: ``../shared/data`` beside the checkout (absent in an installed package or a fresh clone).
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+#: Names a data folder laid out as ``styles/`` (style images) and ``content/`` (photos): where the full-size
+#: style images and the default evaluation photos are looked for. Unset, neither is.
+DATA_ENV = "RTSTYLE_DATA"
+
+
+def data_dir() -> Path | None:
+    """The data folder ``$RTSTYLE_DATA`` names, or None when it is unset."""
+    value = os.environ.get(DATA_ENV)
+    return Path(value).expanduser() if value else None
 
 
 def shipped_style_images_dir() -> Path:
@@ -40,7 +48,10 @@ def style_image_candidates(
     recorded = info.training.get("style_image_path") if isinstance(info.training, dict) else None
     if recorded:
         candidates.append(Path(recorded))
-    return [*candidates, SHARED_DATA / "styles" / name, shipped_style_images_dir() / name]
+    data = data_dir()
+    if data is not None:
+        candidates.append(data / "styles" / name)
+    return [*candidates, shipped_style_images_dir() / name]
 
 
 def find_style_image(
