@@ -25,6 +25,43 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def long_run() -> bool:
+    """``RTSTYLE_LONG_TESTS=1``: the soak and fuzz tests at full length (minutes); by default a short run,
+    sized to be worth its minutes on every change."""
+    import os
+
+    return os.environ.get("RTSTYLE_LONG_TESTS") == "1"
+
+
+@pytest.fixture(scope="session")
+def training_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small training set the tests make themselves, laid out as the shared data is: ``styles/mosaic.jpg``
+    (the shipped copy of the painting, with the SOURCES.md that names its licence) and
+    ``content/nst_classics/`` (15 made-up photos: smooth colour fields with a few hard-edged shapes)."""
+    import shutil
+
+    from PIL import Image
+
+    from realtime_style.models.style_images import shipped_style_images_dir
+
+    root = tmp_path_factory.mktemp("training-data")
+    (root / "styles").mkdir()
+    for name in ("mosaic.jpg", "SOURCES.md"):
+        shutil.copy(shipped_style_images_dir() / name, root / "styles" / name)
+    photos = root / "content" / "nst_classics"
+    photos.mkdir(parents=True)
+    rng = np.random.default_rng(15)
+    for index in range(15):
+        photo = np.asarray(Image.fromarray(rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)).resize((160, 120), Image.BICUBIC))
+        photo = photo.copy()
+        for _ in range(4):
+            x, y, w, h = rng.integers(0, 120), rng.integers(0, 90), rng.integers(8, 40), rng.integers(8, 30)
+            photo[y : y + h, x : x + w] = rng.integers(0, 256, 3)
+        Image.fromarray(photo).save(photos / ("chicago.jpg" if index == 0 else f"photo_{index:02d}.jpg"), quality=90)
+    return root
+
+
 @pytest.fixture
 def random_model_file(tmp_path: Path) -> Path:
     """A `light` model with random (seeded) weights saved as a real model file."""

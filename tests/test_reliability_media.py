@@ -143,9 +143,10 @@ def test_unusable_inputs_are_refused_in_one_line(
 
 
 @pytest.mark.slow
-def test_fuzzed_inputs_never_hang_crash_or_leave_a_broken_output(tmp_path: Path) -> None:
-    """Seeded random corruptions of four containers; each case must end within its timeout."""
-    cases, case_timeout_s = 40, 30
+def test_fuzzed_inputs_never_hang_crash_or_leave_a_broken_output(tmp_path: Path, long_run: bool) -> None:
+    """Seeded random corruptions of four containers; each case must end within its timeout.
+    40 cases (seconds); ``RTSTYLE_LONG_TESTS=1``: 400, the first 40 the same."""
+    cases, case_timeout_s = 400 if long_run else 40, 30
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
     worker = [sys.executable, str(TESTS / "fuzz_decode_worker.py"), "20240901", str(cases), str(tmp_path), str(case_timeout_s)]
     done = subprocess.run(worker, env=env, capture_output=True, text=True, timeout=cases * case_timeout_s)

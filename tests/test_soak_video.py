@@ -1,5 +1,5 @@
-"""Soak of the file path: thousands of small frames through ``rtstyle video``'s pipeline with flat
-memory, bounded queues and no leaked threads or files (benchmarks/soak_video.py, smaller)."""
+"""Soak of the file path: a thousand small frames through ``rtstyle video``'s pipeline with flat memory,
+bounded queues and no leaked threads or files (``tests/soak_video.py``; ``RTSTYLE_LONG_TESTS=1``: 5,000)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import threading
 
 import pytest
 
-from benchmarks.soak_video import soak
+from soak_video import soak
 
 
 @pytest.mark.slow
-def test_a_long_file_run_keeps_memory_flat_and_queues_bounded() -> None:
-    report = soak(frames=2000, size=(96, 64), every=250, warmup=500, style="no-such-style-use-random-weights")
-    assert report.frames == 2000 and len(report.samples) == 8
+def test_a_long_file_run_keeps_memory_flat_and_queues_bounded(long_run: bool) -> None:
+    frames = 5_000 if long_run else 1_000
+    report = soak(frames=frames, size=(96, 64), every=frames // 8, warmup=frames // 4, style="no-such-style-use-random-weights")
+    assert report.frames == frames and len(report.samples) == 8
     assert report.rss_growth < 0.05, [s.rss_mb for s in report.samples]
     stats = report.stats
     assert stats is not None

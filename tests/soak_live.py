@@ -6,10 +6,11 @@ long live session must not do: grow in memory (RSS growth after warm-up), build 
 path has no queue: a backlog would show as latency rising over the run), or leak threads and files
 (the looping source reopens the clip at each loop).
 
-    python -m benchmarks.soak_live --frames 10000 --size 64x48 --source-fps 240
+    python tests/soak_live.py --frames 10000 --size 64x48 --source-fps 240
 
 The model is the shipped ``light`` network of ``--style`` when there is one, else a random-weights
-light network (the cost does not depend on the weights). ``tests/test_soak_live.py`` runs it.
+light network (the cost does not depend on the weights). ``tests/test_soak_live.py`` runs it (short by default;
+``RTSTYLE_LONG_TESTS=1``: the full 10,000 frames).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class SoakProbe:
 
 @dataclass
 class SoakCurve:
-    """Samples of a soak run and what they say about leaks (shared with ``benchmarks/soak_video.py``)."""
+    """Samples of a soak run and what they say about leaks (shared with ``tests/soak_video.py``)."""
 
     frames: int
     warmup: int

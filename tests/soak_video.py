@@ -5,10 +5,11 @@ frames/s of that window; then the verdict on what a long file run must not do: g
 (RSS growth after warm-up), let a queue grow (the most frames each queue between the stages ever
 held, against its bound), or leak threads and files.
 
-    python -m benchmarks.soak_video --frames 5000 --size 96x64
+    python tests/soak_video.py --frames 5000 --size 96x64
 
 The model is the shipped ``light`` network of ``--style`` when there is one, else a random-weights
-light network (the cost does not depend on the weights). ``tests/test_soak_video.py`` runs it.
+light network (the cost does not depend on the weights). ``tests/test_soak_video.py`` runs it (short by default;
+``RTSTYLE_LONG_TESTS=1``: longer).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.soak_live import Sample, SoakCurve, light_model, open_files, rss_mb, write_loop_clip
+from soak_live import Sample, SoakCurve, light_model, open_files, rss_mb, write_loop_clip
 from realtime_style.api import Stylizer
 from realtime_style.pipeline import PipelineStats, VideoOptions
 
