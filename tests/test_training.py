@@ -37,11 +37,11 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def make_config(shared_data: Path, tmp_path: Path, iterations: int, **overrides) -> TrainConfig:
-    """A tiny, fast run: light net, 64 px crops of the 15 classic photos, batch 2."""
+def make_config(training_data: Path, tmp_path: Path, iterations: int, **overrides) -> TrainConfig:
+    """A tiny, fast run: light net, 64 px crops of the 15 made-up photos, batch 2."""
     base = TrainConfig(
-        style_image=str(shared_data / "styles" / "mosaic.jpg"),
-        dataset=str(shared_data / "content" / "nst_classics"),
+        style_image=str(training_data / "styles" / "mosaic.jpg"),
+        dataset=str(training_data / "content" / "nst_classics"),
         out=str(tmp_path / "out" / "mosaic.light.safetensors"),
         run_dir=str(tmp_path / "run"),
         arch="light",
@@ -64,8 +64,8 @@ def read_log(run_dir: str | Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_short_run_lowers_the_loss_and_writes_a_complete_model(shared_data, tmp_path):
-    config = make_config(shared_data, tmp_path, iterations=12, sample_images=(str(shared_data / "content" / "nst_classics" / "chicago.jpg"),))
+def test_short_run_lowers_the_loss_and_writes_a_complete_model(training_data, tmp_path):
+    config = make_config(training_data, tmp_path, iterations=12, sample_images=(str(training_data / "content" / "nst_classics" / "chicago.jpg"),))
     result = train(config)
     log = read_log(config.run_dir)
     first, last = sum(r["total"] for r in log[:3]) / 3, sum(r["total"] for r in log[-3:]) / 3
@@ -107,13 +107,13 @@ def _send_sigterm_after(run_dir: Path, step: int) -> threading.Thread:
 
 
 @pytest.mark.slow
-def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(shared_data, tmp_path):
+def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(training_data, tmp_path):
     # a cosine learning rate too: the rate is a function of the step, so a resumed run picks it up where it was
     cosine = {"lr_schedule": "cosine", "lr_min": 5e-4}
-    whole = make_config(shared_data, tmp_path / "whole", iterations=6, **cosine)
+    whole = make_config(training_data, tmp_path / "whole", iterations=6, **cosine)
     train(whole)
 
-    parts = make_config(shared_data, tmp_path / "parts", iterations=6, **cosine)
+    parts = make_config(training_data, tmp_path / "parts", iterations=6, **cosine)
     watcher = _send_sigterm_after(Path(parts.run_dir), step=2)
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(parts)
@@ -134,9 +134,9 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(shared_data, t
     assert read_info(parts.out).recipe["lr_schedule"] == "cosine"
 
 
-def test_time_limit_stops_with_a_model_file_and_resume_goes_on(shared_data, tmp_path):
+def test_time_limit_stops_with_a_model_file_and_resume_goes_on(training_data, tmp_path):
     """--time-limit: a checkpoint and a model file at the step reached, which says so; --resume finishes the plan."""
-    config = make_config(shared_data, tmp_path, iterations=4, lr_schedule="cosine", lr_min=5e-4, time_limit_s=1e-9)
+    config = make_config(training_data, tmp_path, iterations=4, lr_schedule="cosine", lr_min=5e-4, time_limit_s=1e-9)
     result = train(config)
     assert result.steps == 1 and load_checkpoint(Path(config.run_dir) / CHECKPOINT_NAME)["step"] == 1
     info = read_info(config.out)
@@ -151,12 +151,12 @@ def test_time_limit_stops_with_a_model_file_and_resume_goes_on(shared_data, tmp_
 
 
 @pytest.mark.slow
-def test_sigterm_to_the_whole_process_group_checkpoints_without_a_traceback(shared_data, tmp_path):
+def test_sigterm_to_the_whole_process_group_checkpoints_without_a_traceback(training_data, tmp_path):
     """``kill -- -PGID`` (pkill -f, service managers) also reaches the DataLoader worker; the run must still stop cleanly."""
     run_dir = tmp_path / "run"
     command = [
-        sys.executable, "-m", "realtime_style.training", "--style-image", str(shared_data / "styles" / "mosaic.jpg"),
-        "--dataset", str(shared_data / "content" / "nst_classics"), "--out", str(tmp_path / "m.light.safetensors"),
+        sys.executable, "-m", "realtime_style.training", "--style-image", str(training_data / "styles" / "mosaic.jpg"),
+        "--dataset", str(training_data / "content" / "nst_classics"), "--out", str(tmp_path / "m.light.safetensors"),
         "--run-dir", str(run_dir), "--arch", "light", "--image-size", "64", "--batch-size", "2", "--style-size", "128",
         "--iterations", "100000", "--checkpoint-every", "100000", "--log-every", "1", "--workers", "1", "--no-progress",
     ]
@@ -177,9 +177,9 @@ def test_sigterm_to_the_whole_process_group_checkpoints_without_a_traceback(shar
     assert load_checkpoint(run_dir / CHECKPOINT_NAME)["step"] >= 1
 
 
-def test_compact_checkpoint_resumes_close_to_the_full_one(shared_data, tmp_path):
+def test_compact_checkpoint_resumes_close_to_the_full_one(training_data, tmp_path):
     """A compact copy (float16 weights, bfloat16 moments, or no optimizer and a learning-rate ramp) goes on from its step."""
-    config = make_config(shared_data, tmp_path / "first", iterations=3, time_limit_s=None)
+    config = make_config(training_data, tmp_path / "first", iterations=3, time_limit_s=None)
     train(replace(config, schedule=(Phase(64, 3),)))
     full = Path(config.run_dir) / CHECKPOINT_NAME
     state = load_checkpoint(full)
@@ -224,12 +224,12 @@ def test_cosine_learning_rate_falls_from_lr_to_lr_min(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_process_gloo_run_keeps_ranks_identical(shared_data, tmp_path):
+def test_two_process_gloo_run_keeps_ranks_identical(training_data, tmp_path):
     out = tmp_path / "ddp.light.safetensors"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "realtime_style.training",
-        "--style-image", str(shared_data / "styles" / "mosaic.jpg"),
-        "--dataset", str(shared_data / "content" / "nst_classics"),
+        "--style-image", str(training_data / "styles" / "mosaic.jpg"),
+        "--dataset", str(training_data / "content" / "nst_classics"),
         "--out", str(out), "--run-dir", str(tmp_path / "run"), "--arch", "light", "--image-size", "64",
         "--style-size", "128", "--batch-size", "2", "--iterations", "3", "--workers", "0", "--no-progress",
         "--device", "cpu", "--log-every", "1",
@@ -245,8 +245,8 @@ def test_two_process_gloo_run_keeps_ranks_identical(shared_data, tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_file()) == [CHECKPOINT_NAME, "log.jsonl"]
 
 
-def test_distillation_from_a_teacher_model(shared_data, tmp_path, random_model_file):
-    config = make_config(shared_data, tmp_path, iterations=12, teacher=str(random_model_file), lr=2e-3)
+def test_distillation_from_a_teacher_model(training_data, tmp_path, random_model_file):
+    config = make_config(training_data, tmp_path, iterations=12, teacher=str(random_model_file), lr=2e-3)
     train(config)
     log = read_log(config.run_dir)
     assert sum(r["distill"] for r in log[-3:]) < 0.7 * sum(r["distill"] for r in log[:3])
@@ -255,24 +255,24 @@ def test_distillation_from_a_teacher_model(shared_data, tmp_path, random_model_f
     assert len(info.training["teacher_sha256"]) == 64
 
 
-def test_init_starts_from_a_trained_models_weights(shared_data, tmp_path, random_model_file):
+def test_init_starts_from_a_trained_models_weights(training_data, tmp_path, random_model_file):
     """--init fine-tunes: step 0 is the given net, and the recipe names where it started."""
-    config = make_config(shared_data, tmp_path, iterations=1, init=str(random_model_file), lr=1e-12)
+    config = make_config(training_data, tmp_path, iterations=1, init=str(random_model_file), lr=1e-12)
     train(config)
     start, tuned = load_model(random_model_file).net.state_dict(), load_model(config.out).net.state_dict()
     assert all(torch.allclose(start[k], tuned[k], atol=1e-6) for k in start)
     assert read_info(config.out).recipe["init"] == random_model_file.name
 
 
-def test_init_refuses_another_architecture(shared_data, tmp_path, random_model_file):
+def test_init_refuses_another_architecture(training_data, tmp_path, random_model_file):
     from realtime_style.errors import InputError
 
-    config = make_config(shared_data, tmp_path, iterations=1, init=str(random_model_file), arch="standard")
+    config = make_config(training_data, tmp_path, iterations=1, init=str(random_model_file), arch="standard")
     with pytest.raises(InputError, match="light"):
         train(config)
 
 
-def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(shared_data, tmp_path, monkeypatch, capsys):
+def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(training_data, tmp_path, monkeypatch, capsys):
     """Only the checkpoint decides whether a run can go on; the log and the sample sheets are courtesies."""
     import errno
 
@@ -297,8 +297,8 @@ def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(shared_data, 
 
     monkeypatch.setattr(train_module._Logger, "__init__", logger_on_a_full_disk)
     monkeypatch.setattr(train_module, "save_samples", no_space)
-    photo = str(shared_data / "content" / "nst_classics" / "chicago.jpg")
-    config = make_config(shared_data, tmp_path, iterations=2, sample_images=(photo,), sample_size=32)
+    photo = str(training_data / "content" / "nst_classics" / "chicago.jpg")
+    config = make_config(training_data, tmp_path, iterations=2, sample_images=(photo,), sample_size=32)
     result = train(config)
     assert result.steps == 2 and Path(config.out).is_file()
     assert load_checkpoint(Path(config.run_dir) / CHECKPOINT_NAME)["step"] == 2
@@ -307,13 +307,13 @@ def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(shared_data, 
     assert "Traceback" not in err
 
 
-def test_init_from_a_wider_net_shrinks_it(shared_data, tmp_path):
+def test_init_from_a_wider_net_shrinks_it(training_data, tmp_path):
     """--init with a standard net on a light run starts from the standard net's most-used channels."""
     torch.manual_seed(0)
     wide = TransformerNet(ARCHITECTURES["standard"])
     info = ModelInfo(style="random", arch="standard", config=ARCHITECTURES["standard"], license="test")
     wide_file = save_model(tmp_path / "random.safetensors", wide, info)
-    config = make_config(shared_data, tmp_path, iterations=1, init=str(wide_file), lr=1e-12)
+    config = make_config(training_data, tmp_path, iterations=1, init=str(wide_file), lr=1e-12)
     train(config)
     tuned = load_model(config.out)
     assert tuned.net.config == ARCHITECTURES["light"]
@@ -337,11 +337,11 @@ def test_init_from_a_wider_net_shrinks_it(shared_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_checkpoint_of_the_plain_step_resumes_with_the_fast_step(shared_data, tmp_path):
+def test_a_checkpoint_of_the_plain_step_resumes_with_the_fast_step(training_data, tmp_path):
     """The fast step (training/step_options.py) continues a run checkpointed by the plain one, on the same loss curve."""
-    whole = make_config(shared_data, tmp_path / "whole", iterations=4, fast_step=False)
+    whole = make_config(training_data, tmp_path / "whole", iterations=4, fast_step=False)
     train(whole)
-    parts = make_config(shared_data, tmp_path / "parts", iterations=2, fast_step=False)
+    parts = make_config(training_data, tmp_path / "parts", iterations=2, fast_step=False)
     train(parts)
     train(replace(parts, schedule=(Phase(64, 4),), fast_step=True), resume=str(Path(parts.run_dir) / CHECKPOINT_NAME))
 

@@ -74,11 +74,11 @@ def test_sampler_resumes_at_any_step_and_ranks_get_disjoint_shards(tmp_path):
 
 
 @pytest.fixture
-def train_args(shared_data, tmp_path):
+def train_args(training_data, tmp_path):
     def build(**changes: str) -> list[str]:
         options = {
-            "--style-image": str(shared_data / "styles" / "mosaic.jpg"),
-            "--dataset": str(shared_data / "content" / "nst_classics"),
+            "--style-image": str(training_data / "styles" / "mosaic.jpg"),
+            "--dataset": str(training_data / "content" / "nst_classics"),
             "--out": str(tmp_path / "m.safetensors"),
             "--run-dir": str(tmp_path / "run"),
             "--iterations": "1",
