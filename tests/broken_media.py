@@ -7,8 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
-from media_helpers import clip_frames
+from media_helpers import TONE_RATE, clip_frames, mux_tone
 
 
 def write_clip(path: Path, count: int, size: tuple[int, int], first_pts: int = 0, **container_options: str) -> Path:
@@ -53,15 +52,8 @@ def resolution_change(dst: Path, first: tuple[int, int], second: tuple[int, int]
 
 def audio_only(dst: Path, seconds: float = 1.0) -> Path:
     """A file with one AAC stream and no video."""
-    rate = 44100
     with av.open(str(dst), "w") as container:
-        stream = container.add_stream("aac", rate=rate)
-        samples = (np.sin(np.arange(int(rate * seconds)) / 20) * 0.3).astype(np.float32)[None]
-        for start in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = rate, start
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+        mux_tone(container, container.add_stream("aac", rate=TONE_RATE), seconds)
     return dst
 
 

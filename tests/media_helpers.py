@@ -35,8 +35,10 @@ def make_clip(
     fps: Fraction = Fraction(25),
     rotation: int | None = None,
     preset: str = "ultrafast",
+    audio_seconds: float | None = None,
 ) -> Path:
-    """Write a short H.264 clip (optionally with a display-rotation matrix) with plain PyAV."""
+    """Write a short H.264 clip (optionally with a display-rotation matrix, and an AAC tone of ``audio_seconds``,
+    which may outlast the video as a phone's track does) with plain PyAV."""
     width, height = size
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps, options={"preset": preset})
@@ -44,12 +46,28 @@ def make_clip(
         stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         if rotation is not None:
             stream.set_display_rotation(rotation)
+        audio = container.add_stream("aac", rate=TONE_RATE) if audio_seconds is not None else None
         for index, image in enumerate(clip_frames(count, width, height)):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+        if audio is not None:
+            mux_tone(container, audio, audio_seconds)
     return path
+
+
+TONE_RATE = 44100
+
+
+def mux_tone(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float) -> None:
+    """Write ``seconds`` of a quiet tone into ``stream``, a mono AAC stream of ``container`` at TONE_RATE."""
+    samples = (np.sin(np.arange(int(TONE_RATE * seconds)) / 20) * 0.3).astype(np.float32)[None]
+    for start in range(0, samples.shape[1], 1024):
+        frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = TONE_RATE, start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
 
 
 @dataclass

@@ -48,8 +48,9 @@ def test_odd_size_becomes_playable_420_and_says_so(
     assert len(notes) == 1 and "97x61" in notes[0] and "96x60" in notes[0] and "--exact-size" in notes[0]
 
 
-def test_audio_kept_on_a_real_clip(tmp_path: Path, random_model_file: Path, shared_data: Path) -> None:
-    clip = shared_data / "video" / "car-detection.mp4"
+def test_audio_kept_and_cut_at_the_video_end(tmp_path: Path, random_model_file: Path) -> None:
+    """A 12.5 fps clip whose AAC track runs on after the video, as a phone records."""
+    clip = make_clip(tmp_path / "in.mp4", count=50, size=(192, 108), fps=Fraction(25, 2), audio_seconds=6.0)
     out = tmp_path / "cars.mp4"
     code = rtstyle_video(clip, out, "--style", random_model_file, "--duration", "2", "--max-size", "96", "-q")
     facts = probe(out)

@@ -1,4 +1,4 @@
-"""``rtstyle video --temporal``: end to end on the real clip with scene cuts, lossless output."""
+"""``rtstyle video --temporal``: end to end on a made-up clip with a scene cut, lossless output."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from media_helpers import write_clip_with_sink
 
 from realtime_style.cli import main
+from realtime_style.demo import generate_scene, pan_zoom_frames
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import warping_error
 
@@ -18,8 +20,16 @@ def read(path: Path, max_frames: int | None = None) -> np.ndarray:
         return np.stack([frame.image for frame in source])
 
 
-def test_video_temporal_modes_end_to_end(tmp_path: Path, random_model_file: Path, shared_data: Path) -> None:
-    clip = shared_data / "video" / "bikes.mp4"  # a hard cut at frame 30
+def cut_clip(path: Path) -> Path:
+    """34 frames of 256x108: a slow pan over one landscape, then at frame 30 a hard cut to another."""
+    size = (256, 108)
+    first = pan_zoom_frames(generate_scene(640, 270, seed=7), *size, 30)
+    second = pan_zoom_frames(generate_scene(640, 270, seed=8)[::-1].copy(), *size, 4)
+    return write_clip_with_sink(path, np.stack([*first, *second]), crf=12, preset="ultrafast")
+
+
+def test_video_temporal_modes_end_to_end(tmp_path: Path, random_model_file: Path) -> None:
+    clip = cut_clip(tmp_path / "cut.mp4")  # a hard cut at frame 30
     common = ["--style", str(random_model_file), "--max-frames", "34", "--max-size", "128", "--codec", "ffv1", "-q"]
     outputs = {}
     for mode in ("off", "ema", "flow"):

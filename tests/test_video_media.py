@@ -76,8 +76,8 @@ def test_pts_are_kept_with_the_input_time_base(tmp_path: Path) -> None:
     assert facts.pts == pts
 
 
-def test_audio_is_copied_and_cut_at_the_video_end(tmp_path: Path, shared_data: Path) -> None:
-    clip = shared_data / "video" / "car-detection.mp4"
+def test_audio_is_copied_and_cut_at_the_video_end(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=40, size=(192, 108), fps=Fraction(25, 2), audio_seconds=30.0)
     with VideoFileSource(clip, size=(96, 54), duration=1.0) as source:
         frames = list(source)
         with VideoFileSink(tmp_path / "out.mp4", 96, 54, fps=source.info.fps, time_base=source.info.time_base, audio_from=clip) as sink:
