@@ -167,11 +167,15 @@ def _load(path: Path, size: int = 128, box: tuple[float, float, float, float] | 
     return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
 
 
-def test_vgg_features_are_real(shared_data: Path) -> None:
-    """Two crops of one painting have close Gram matrices; the painting and a photo do not."""
+def test_vgg_features_are_real(tmp_path: Path) -> None:
+    """Two crops of one painting have close Gram matrices; the painting and a picture of a landscape do not."""
+    from realtime_style.demo import generate_scene
+    from realtime_style.models.style_images import shipped_style_images_dir
+
     vgg = VGG19Features(["relu2_1", "relu3_1", "relu4_1"])
-    painting = shared_data / "styles" / "starry_night.jpg"
-    photo = next((shared_data / "content" / "nst_classics").glob("*.jpg"))
+    painting = shipped_style_images_dir() / "starry_night.jpg"
+    photo = tmp_path / "landscape.png"
+    Image.fromarray(generate_scene(256, 192)).save(photo)
     left = vgg(_load(painting, box=(0.0, 0.0, 0.55, 1.0)))
     right = vgg(_load(painting, box=(0.45, 0.0, 1.0, 1.0)))
     other = vgg(_load(photo))
