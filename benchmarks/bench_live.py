@@ -43,6 +43,7 @@ import torch
 from realtime_style.runtime.backends import BACKENDS
 from realtime_style.runtime.backends.openvino_net import openvino_status
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.sinks import OutputMeta
 from realtime_style.live.styles import StyleBank
@@ -227,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=1, help="with --keep: alternate off/on runs this many times")
     args = parser.parse_args(argv)
+    configure_process(ProcessOptions(threads=args.threads))  # process-wide: each worker thread runs this many
     cores = usable_cores()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -241,9 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                 height, width = (int(v) for v in text.split("x"))
                 frames = load_frames(height, width, person=args.keep is not None)
                 for backend in args.backend:
-                    options = EngineOptions(
-                        device=args.device, precision=args.precision, batch_size=1, threads=args.threads, backend=backend
-                    )
+                    options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, backend=backend)
                     rows += measure_backend(args, arch, path, frames, options, cores)
     print_tables([r for r in rows if r["person"] == "off"], cores)
     if args.keep:

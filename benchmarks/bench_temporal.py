@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_style.runtime.process import configure_process
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import MotionReference
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, metavar="DIR", help="keep stylized frames here to re-run modes without the net")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
+    configure_process()  # as rtstyle does: tuned malloc, cuDNN autotuning (the entry point's job)
     clips = args.clip or [SHARED_DATA / "video" / "bikes.mp4"]
     metric = StyleMetric("cpu" if args.device == "auto" else args.device)
     rows = [row for clip in clips for row in bench_clip(clip, args.style or ["mosaic"], args.mode or list(DEFAULT_MODES), args, metric)]

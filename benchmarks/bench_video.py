@@ -32,8 +32,9 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_style.cli.speed import add_speed_arguments, speed_options
+from realtime_style.cli.speed import add_speed_arguments, process_options, speed_options
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.runtime.process import configure_process
 from realtime_style.media.geometry import Resize
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import load_model
@@ -130,6 +131,7 @@ def time_naive(net: TransformerNet, clip: Path, out: Path, count: int, size: tup
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    configure_process(process_options(args))  # --threads, --no-tune-allocator, as rtstyle's entry point does
     engine = make_engine(args)
     naive_net = load_model(args.style, args.arch).net if args.style else engine_source_net(args)
     frames = decode_frames(args.clip, args.frames, Resize(max_size=args.max_size))

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from realtime_style.runtime.engine import EngineOptions
+from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.sinks import OutputMeta
@@ -221,7 +222,7 @@ def soak(
         folder = Path(scratch)
         clip = write_loop_clip(folder / "loop.mp4", *size, frames=clip_frames)
         model = light_model(style, folder)
-        bank = StyleBank([model], engine or EngineOptions(device="cpu", threads=1, batch_size=1))
+        bank = StyleBank([model], engine or EngineOptions(device="cpu", batch_size=1))
         probe = SoakProbe(every, on_sample)
         source = LoopingFileSource(clip, CaptureRequest(fps=source_fps))
         workers = workers or default_workers(torch.device("cpu"))  # what rtstyle webcam runs on this machine
@@ -250,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     def show(s: Sample) -> None:
         print(f"{s.frames:>7} {s.seconds:>7} {s.rss_mb:>7} {s.threads:>7} {s.files:>5} {s.fps:>7} {s.p50_ms:>7} {s.p95_ms:>7}", flush=True)
 
-    engine = EngineOptions(device="cpu", threads=args.threads, batch_size=1)
+    configure_process(ProcessOptions(threads=args.threads))
+    engine = EngineOptions(device="cpu", batch_size=1)
     report = soak(args.frames, (width, height), args.source_fps, args.every, args.warmup, args.style, engine, on_sample=show)
     threads, files = report.threads_and_files
     print(

@@ -26,6 +26,8 @@ import numpy as np
 
 from benchmarks.soak_live import Sample, SoakCurve, light_model, open_files, rss_mb, write_loop_clip
 from realtime_style.api import Stylizer
+from realtime_style.runtime.engine import EngineOptions
+from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.pipeline import PipelineStats, VideoOptions
 
 
@@ -72,7 +74,6 @@ def soak(
     every: int = 250,
     warmup: int = 500,
     style: str = "mosaic",
-    threads: int = 1,
     batch_size: int = 4,
     on_sample: Callable[[Sample], None] | None = None,
 ) -> VideoSoakReport:
@@ -80,7 +81,7 @@ def soak(
     with tempfile.TemporaryDirectory(prefix="rtstyle-soak-video-") as scratch:
         folder = Path(scratch)
         clip = write_loop_clip(folder / "long.mkv", *size, frames=frames)
-        stylizer = Stylizer(light_model(style, folder), device="cpu", batch_size=batch_size, engine_options={"threads": threads})
+        stylizer = Stylizer(light_model(style, folder), engine=EngineOptions(device="cpu", batch_size=batch_size))
         sampler = SampleEvery(every, on_sample)
         options = VideoOptions(preset="ultrafast", audio=False, postprocess=[sampler], codec_threads=1)
         result = stylizer.stylize_video(clip, folder / "out.mp4", options)
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     def show(s: Sample) -> None:
         print(f"{s.frames:>7} {s.seconds:>7} {s.rss_mb:>7} {s.threads:>7} {s.files:>5} {s.fps:>7}", flush=True)
 
-    report = soak(args.frames, (width, height), args.every, args.warmup, args.style, args.threads, args.batch_size, show)
+    configure_process(ProcessOptions(threads=args.threads))
+    report = soak(args.frames, (width, height), args.every, args.warmup, args.style, args.batch_size, show)
     threads, files = report.threads_and_files
     stats = report.stats
     assert stats is not None

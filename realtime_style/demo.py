@@ -25,6 +25,7 @@ from realtime_style.media.sinks import VideoFileSink
 from realtime_style.media.sources import Frame
 from realtime_style.models.store import list_styles, resolve_style
 from realtime_style.pipeline import FilePipeline, FrameProcessor, PipelineOptions
+from realtime_style.runtime.engine import EngineOptions
 
 VIDEO_NAME = "rtstyle-demo.mp4"
 STILL_NAME = "rtstyle-demo.png"
@@ -348,7 +349,7 @@ def run_demo(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create folder ({exc.strerror or exc})") from None
-    stylizer = Stylizer(demo_model(style), device=device, engine_options={"backend": backend})
+    stylizer = Stylizer(demo_model(style), engine=EngineOptions(device=device, backend=backend))
     name = stylizer.engine.name
     video, still = out_dir / VIDEO_NAME, out_dir / STILL_NAME
     keep = KeepFrame(options.frames // 2)

@@ -19,6 +19,7 @@ import pytest
 import torch
 from test_engine import PLAIN, images, level_error, net, plain  # noqa: F401  (fixtures)
 
+from realtime_style.runtime.color import Look
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
@@ -107,9 +108,7 @@ def test_cuda_graphs_follow_strength_and_a_model_switch(net, images) -> None:
     engine = cuda_engine(net, batch_size=2, cuda_graphs=True)
     for _ in range(3):
         engine.stylize(images)
-    engine.strength = 0.0  # applied outside the graph
-    assert np.array_equal(engine.stylize(images), images)
-    engine.strength = 1.0
+    assert np.array_equal(engine.stylize(images, Look(strength=0.0)), images)  # applied outside the graph
     torch.manual_seed(5)
     other = TransformerNet(ARCHITECTURES["light"]).eval()
     engine.set_model(other)

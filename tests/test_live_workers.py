@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from realtime_style.runtime.color import FULL_STYLE, Look
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.live.pipeline import LiveOptions, LivePipeline
 from realtime_style.live.styles import StyleBank
@@ -25,9 +26,9 @@ class ThreadNotingEngine(Engine):
 
     threads: list[str]
 
-    def run_tensor(self, images: torch.Tensor) -> torch.Tensor:
+    def run_tensor(self, images: torch.Tensor, look: Look = FULL_STYLE) -> torch.Tensor:
         self.threads.append(threading.current_thread().name)
-        return super().run_tensor(images)
+        return super().run_tensor(images, look)
 
 
 class TimedSource(SyntheticSource):
@@ -92,12 +93,12 @@ def test_a_frame_finishing_after_a_newer_one_is_dropped_as_late(random_model_fil
     sink = RecordingSink()
 
     class Gated(Engine):
-        def run_tensor(self, images):
+        def run_tensor(self, images, look=FULL_STYLE):
             if threading.current_thread().name == "rtstyle-worker-0" and not sink.frames:
                 deadline = time.monotonic() + 10
                 while not sink.frames and time.monotonic() < deadline:
                     time.sleep(0.002)
-            return super().run_tensor(images)
+            return super().run_tensor(images, look)
 
     def factory(model):
         return Gated(model, CPU)
@@ -114,10 +115,10 @@ def test_a_frame_finishing_after_a_newer_one_is_dropped_as_late(random_model_fil
 
 def test_a_worker_error_is_raised_on_the_pipeline_thread(random_model_file):
     class Broken(Engine):
-        def run_tensor(self, images):
+        def run_tensor(self, images, look=FULL_STYLE):
             if threading.current_thread() is not threading.main_thread():
                 raise RuntimeError("kernel exploded")
-            return super().run_tensor(images)
+            return super().run_tensor(images, look)
 
     sink = RecordingSink()
     bank = StyleBank([random_model_file], engine_factory=lambda model: Broken(model, CPU))

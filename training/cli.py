@@ -14,8 +14,10 @@ from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
 from realtime_style.models.style_images import style_image_from_text
 from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
+from realtime_style.runtime.process import ProcessOptions, configure_process
 from training.checkpoint import CHECKPOINT_NAME
 from training.config import Phase, TrainConfig, build_schedule, parse_schedule
+from training.distributed import cpu_threads_per_rank
 from training.loss import LossWeights
 
 T = TypeVar("T")
@@ -178,10 +180,6 @@ def run_train(args: argparse.Namespace) -> int:
     from training.train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
-    if config.fast_step:  # process-wide, so set here at the entry point: freed activation maps stay mapped
-        from realtime_style.runtime.allocator import tune_glibc_malloc
-
-        tune_glibc_malloc()
     if args.sample_images is None:
         files = find_images(config.dataset, config.exclude)
         config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))
@@ -201,9 +199,20 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def process_options(args: argparse.Namespace) -> ProcessOptions:
+    """Training's process settings: with ``--fast-step`` freed activation maps stay mapped (tuned malloc);
+    torchrun ranks on CPUs share the host's cores; cuDNN autotuning stays off (PyTorch's default)."""
+    return ProcessOptions(threads=cpu_threads_per_rank(args.device), tune_allocator=args.fast_step, cudnn_benchmark=False)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m training ...`` (also what ``torchrun -m training`` runs)."""
+    """``python -m training ...`` (also what ``torchrun -m training`` runs): the entry point of its process."""
     parser = argparse.ArgumentParser(prog="python -m training", description="Train a style transform network.")
     add_train_arguments(parser)
     args = parser.parse_args(argv)
-    return run_reporting_errors(lambda: run_train(args), "training")
+
+    def configured_run() -> int:
+        configure_process(process_options(args))
+        return run_train(args)
+
+    return run_reporting_errors(configured_run, "training")

@@ -10,7 +10,7 @@ from realtime_style.cli.argtypes import bounded_float, int_at_least, positive
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.person import add_person_arguments, person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
-from realtime_style.runtime.engine import PRECISIONS
+from realtime_style.runtime.engine import PRECISIONS, EngineOptions
 from realtime_style.media.geometry import Resize
 from realtime_style.models.transformer import ARCHITECTURES
 
@@ -87,15 +87,13 @@ def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     """Load the model and prepare the engine the arguments ask for."""
     if getattr(args, "speed_compile", None):
         report(args, COMPILE_NOTE)
+    engine = EngineOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, **speed_options(args))
     return Stylizer(
         args.style,
         arch=args.arch,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
         strength=args.strength,
         preserve_color=args.preserve_color,
-        engine_options=speed_options(args),
+        engine=engine,
         person=person_from_args(args),
     )
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
+from realtime_style.runtime.process import ProcessOptions
 from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.live.adaptive import parse_size
 from realtime_style.live.controls import HELP, start_stdin_controls
@@ -105,7 +108,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
     run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     mark_advanced_flags(parser, WEBCAM_TUNING)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, default_process=live_process_options)
+
+
+def live_process_options(args: argparse.Namespace) -> ProcessOptions:
+    """On a CPU, the cores but one shared out among the workers (``--threads`` overrides); elsewhere PyTorch's count."""
+    device = select_device(args.device)
+    return ProcessOptions(threads=default_threads(_workers(args, device)) if device.type == "cpu" else None)
+
+
+def _workers(args: argparse.Namespace, device: torch.device) -> int:
+    return args.workers or default_workers(device)
 
 
 def _resolution(text: str) -> tuple[int, int]:
@@ -154,10 +167,9 @@ def run(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     prefer = default_arch(device, args.arch)
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
-    workers = args.workers or default_workers(device)
+    workers = _workers(args, device)
     check_workers(workers)
-    speed = {"threads": default_threads(workers), **speed_options(args)}
-    engine_options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed)
+    engine_options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed_options(args))
     bank = StyleBank(paths, engine_options)
     person = live_person_from_args(args, engine_options, prefer)
     sinks, window = build_sinks(args)

@@ -34,6 +34,7 @@ from realtime_style.live.workers import Done, WorkerPool
 from realtime_style.person.compose import PersonMode
 from realtime_style.person.live import LivePerson
 from realtime_style.person.segmenter import MissingExtraError
+from realtime_style.runtime.color import Look
 from realtime_style.temporal import Smoother
 
 #: Seconds an overlay notice (style name, strength, ...) stays on screen.
@@ -238,7 +239,8 @@ class LivePipeline:
                 s.fade_from, s.fade_step = None, 0
         engine = self.styles.engine(s.style, worker)
         person = self.person.work(worker, self.processing_size) if self.person is not None else None
-        return FrameJob(frame, self.processing_size, engine, s.strength, s.preserve_color, fade, self.clock(), person)
+        look = Look(s.strength, s.preserve_color)
+        return FrameJob(frame, self.processing_size, engine, look, fade, self.clock(), person)
 
     def _emit(self, done: Done[Stylized]) -> None:
         """Smooth, size and show a finished frame, unless a newer one is already out."""
