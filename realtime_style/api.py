@@ -1,7 +1,7 @@
 """The Python face of rtstyle: load a style once, stylize frames, images, folders and videos.
 
 >>> from realtime_style import Stylizer, configure_process
->>> configure_process()                                  # once per program: CPU threads and malloc tuning
+>>> configure_process()              # once per program: CPU threads, malloc tuning  # doctest: +SKIP
 >>> stylizer = Stylizer("mosaic", strength=0.8)
 >>> stylizer.stylize_video("in.mp4", "out.mp4")          # doctest: +SKIP
 >>> out = stylizer.stylize_frames(frames)                # uint8 (N, H, W, 3) RGB  # doctest: +SKIP
