@@ -2,7 +2,7 @@
 
 For each architecture and resolution: the baseline is the engine alone stylizing one in-memory
 frame at a time (batch 1, no capture, no output); then one live run per ``--workers`` count:
-:class:`LivePipeline` fed by a source faster than the engine (default 60 fps), so frames are
+:class:`LiveSession` fed by a source faster than the engine (default 60 fps), so frames are
 dropped, never queued, and the numbers are capture-to-output latency p50/p95, output fps and the
 share of frames dropped. Every worker runs ``--threads`` intra-op threads (default 1).
 
@@ -40,17 +40,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_style.runtime.backends import BACKENDS
-from realtime_style.runtime.backends.openvino_net import openvino_status
-from realtime_style.runtime.engine import Engine, EngineOptions
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import OutputMeta
+from realtime_style.live.outputs import OutputMeta
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import usable_cores
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 from realtime_style.person import KEEP_CHOICES, PersonOptions
 from realtime_style.person.live import LivePerson
+from realtime_style.runtime.backends import BACKENDS
+from realtime_style.runtime.backends.openvino_net import openvino_status
+from realtime_style.runtime.engine import Engine, EngineOptions
 
 TARGETS = ({"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0},
            {"arch": "standard", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0})
@@ -168,8 +168,8 @@ def live_run(
     live = LiveOptions(size=(width, height), duration=seconds, crossfade_frames=0, workers=workers)
     sink = NullSink()
     person = LivePerson(PersonOptions(keep=keep)) if keep else None
-    pipeline = LivePipeline(MemorySource(frames, fps), bank, [sink], live, log=lambda _m: None, person=person)
-    summary = pipeline.run().summary()
+    session = LiveSession(MemorySource(frames, fps), bank, [sink], live, log=lambda _m: None, person=person)
+    summary = session.run().summary()
     # CPU seconds of the whole process (capture thread, late frames included) per frame out, from the
     # first frame out to the last (so without the start-up and warm-up): what a frame costs on idle
     # cores, whatever the machine's load.

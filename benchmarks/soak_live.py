@@ -1,4 +1,4 @@
-"""Live soak: thousands of frames of a file played as a camera through the live pipeline.
+"""Live soak: thousands of frames of a file played as a camera through the live session.
 
 Prints, every ``--every`` output frames: resident memory, threads, open file descriptors, output fps
 and capture-to-output latency percentiles over that window; then the verdict on the three things a
@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import StyleNotFoundError
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import OutputMeta
-from realtime_style.live.sources import CaptureRequest, LoopingFileSource
+from realtime_style.live.cameras import CaptureRequest, LoopingFileSource
+from realtime_style.live.outputs import OutputMeta
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.stats import percentile_ms
-from realtime_style.live.workers import default_workers
 from realtime_style.live.styles import StyleBank
+from realtime_style.live.workers import default_workers
 from realtime_style.models.store import ModelInfo, resolve_style, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from realtime_style.runtime.engine import EngineOptions
 
 
 def rss_mb() -> float:
@@ -136,7 +136,7 @@ class SoakCurve:
 
 @dataclass
 class SoakReport(SoakCurve):
-    """A live soak: the samples, every frame's latency and work time, and the pipeline's own statistics."""
+    """A live soak: the samples, every frame's latency and work time, and the session's own statistics."""
 
     latencies: list[float] = field(default_factory=list)
     work_times: list[float] = field(default_factory=list)
@@ -226,8 +226,8 @@ def soak(
         source = LoopingFileSource(clip, CaptureRequest(fps=source_fps))
         workers = workers or default_workers(torch.device("cpu"))  # what rtstyle webcam runs on this machine
         options = LiveOptions(max_frames=frames, workers=workers)
-        pipeline = LivePipeline(source, bank, [probe], options, log=lambda _m: None)
-        stats = pipeline.run()
+        session = LiveSession(source, bank, [probe], options, log=lambda _m: None)
+        stats = session.run()
         extra = {"loops": source.loops, "workers": workers}
         return SoakReport(
             frames, warmup, probe.samples, list(stats.latencies), list(stats.work_times), {**stats.summary(), **extra}

@@ -26,7 +26,8 @@ import numpy as np
 
 from benchmarks.soak_live import Sample, SoakCurve, light_model, open_files, rss_mb, write_loop_clip
 from realtime_style.api import Stylizer
-from realtime_style.pipeline import PipelineStats, VideoOptions
+from realtime_style.file_pipeline import PipelineStats
+from realtime_style.video import VideoOptions
 
 
 class SampleEvery:

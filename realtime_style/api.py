@@ -28,7 +28,7 @@ from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.store import list_styles as _store_list_styles
 from realtime_style.person import PersonCompositor, PersonMode, PersonOptions
-from realtime_style.pipeline import VideoOptions, VideoResult, process_video, refuse_same_file
+from realtime_style.video import VideoOptions, VideoResult, process_video, refuse_same_file
 
 #: RGB uint8 (H, W, 3) in, RGB uint8 (H', W', 3) out: a stylizer, or any other image transform.
 ImageTransform = Callable[[np.ndarray], np.ndarray]

@@ -3,7 +3,7 @@
 The clip is a slow pan and zoom over a landscape drawn here with numpy and OpenCV (sky, sun, clouds,
 mountains, hills, fields, trees, houses, a road): no photo ships with rtstyle and nothing is
 downloaded. The same seed always draws the same picture. The clip goes through the file pipeline
-(:class:`~realtime_style.pipeline.FilePipeline` into a :class:`~realtime_style.media.sinks.VideoFileSink`)
+(:class:`~realtime_style.file_pipeline.FilePipeline` into a :class:`~realtime_style.media.sinks.VideoFileSink`)
 like any video, and a side-by-side still (original | stylized) of its middle frame is saved beside it.
 """
 
@@ -21,10 +21,12 @@ import numpy as np
 
 from realtime_style.api import Stylizer
 from realtime_style.errors import OutputError, StyleNotFoundError
+from realtime_style.file_pipeline import FilePipeline, PipelineOptions
+from realtime_style.frame_processor import FrameProcessor
 from realtime_style.media.sinks import VideoFileSink
 from realtime_style.media.sources import Frame
 from realtime_style.models.store import list_styles, resolve_style
-from realtime_style.pipeline import FilePipeline, FrameProcessor, PipelineOptions
+from realtime_style.runtime.pending import eager
 
 VIDEO_NAME = "rtstyle-demo.mp4"
 STILL_NAME = "rtstyle-demo.png"
@@ -353,7 +355,7 @@ def run_demo(
     video, still = out_dir / VIDEO_NAME, out_dir / STILL_NAME
     keep = KeepFrame(options.frames // 2)
     pipeline = FilePipeline(
-        stylizer.stylize_frames,
+        eager(stylizer.stylize_frames),
         PipelineOptions(
             batch_size=stylizer.engine.batch_size,
             postprocess=[*postprocess, keep],

@@ -20,7 +20,7 @@ from broken_media import corrupt_randomly, write_clip
 from media_helpers import probe
 
 from realtime_style.errors import RtStyleError
-from realtime_style.pipeline import VideoOptions, process_video
+from realtime_style.video import VideoOptions, process_video
 
 
 def base_clips(folder: Path) -> list[Path]:

@@ -15,7 +15,7 @@ from media_helpers import probe, single_thread  # noqa: F401  (fixture)
 
 from realtime_style.cli import main
 from realtime_style.media.decoding import MAX_DEMUX_RETRIES, TolerantDecoder
-from realtime_style.pipeline import VideoOptions, process_video
+from realtime_style.video import VideoOptions, process_video
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 TESTS = Path(__file__).resolve().parent

@@ -13,9 +13,12 @@ import pytest
 from media_helpers import make_clip, probe
 
 from realtime_style.errors import OutputError
+from realtime_style.file_pipeline import FilePipeline, PipelineOptions
+from realtime_style.frame_processor import FrameProcessor
 from realtime_style.media import Frame
 from realtime_style.media.geometry import even_size
-from realtime_style.pipeline import FilePipeline, FitFrames, FrameProcessor, PipelineOptions, VideoOptions, process_video
+from realtime_style.runtime.pending import eager
+from realtime_style.video import FitFrames, VideoOptions, process_video
 
 
 def numbered_frames(count: int) -> list[Frame]:
@@ -55,7 +58,7 @@ def test_every_frame_in_order(batch_size: int) -> None:
         seen_batches.append(len(batch))
         return jittery_negate(batch)
 
-    stats = FilePipeline(stylize, PipelineOptions(batch_size=batch_size)).run(frames, sink, total=50)
+    stats = FilePipeline(eager(stylize), PipelineOptions(batch_size=batch_size)).run(frames, sink, total=50)
     assert stats.frames == 50 and not stats.interrupted
     assert [int(img[0, 0, 0]) for img in sink.images] == [255 - i for i in range(50)]
     assert sink.pts == [i * 2 for i in range(50)]
@@ -84,7 +87,7 @@ def test_postprocessors_run_in_order_with_the_original() -> None:
     assert isinstance(first, FrameProcessor)
     sink = Recorder()
     frames = numbered_frames(6)
-    FilePipeline(lambda b: b // 4, PipelineOptions(batch_size=2, postprocess=[first, second])).run(frames, sink)
+    FilePipeline(eager(lambda b: b // 4), PipelineOptions(batch_size=2, postprocess=[first, second])).run(frames, sink)
     for i, image in enumerate(sink.images):
         after_first = i // 4 + i // 2 + 1
         assert int(image[0, 0, 0]) == after_first + i // 2 + 10
@@ -101,7 +104,7 @@ def test_stop_event_ends_early_and_keeps_order() -> None:
         time.sleep(0.005)
         return batch
 
-    stats = FilePipeline(slow, PipelineOptions(batch_size=2)).run(numbered_frames(200), sink, stop=stop)
+    stats = FilePipeline(eager(slow), PipelineOptions(batch_size=2)).run(numbered_frames(200), sink, stop=stop)
     assert stats.interrupted and 10 <= stats.frames < 30
     assert [int(img[0, 0, 0]) for img in sink.images] == list(range(stats.frames))
 
@@ -127,7 +130,7 @@ def test_an_error_in_any_stage_is_raised_and_stops_all_threads(failing_stage: st
 
     before = threading.active_count()
     with pytest.raises(OutputError, match=f"boom in {failing_stage}"):
-        FilePipeline(stylize, PipelineOptions(batch_size=4)).run(source(), FailingSink())
+        FilePipeline(eager(stylize), PipelineOptions(batch_size=4)).run(source(), FailingSink())
     assert threading.active_count() == before
 
 

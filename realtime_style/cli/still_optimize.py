@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.errors import InputError, OutputError, UsageError
@@ -37,6 +36,7 @@ from realtime_style.optimize import (
     tensor_to_uint8,
     to_image_tensor,
 )
+from realtime_style.runtime import color
 
 DEFAULTS = OptimizeConfig()
 #: The --optimize options ``--help`` shows; the recipe's tuning knobs are listed by ``--help-all``.
@@ -215,7 +215,7 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
 
 def _check_output(path: Path, source: Path) -> None:
     """Fail before a long optimization, not after it."""
-    from realtime_style.pipeline import refuse_same_file
+    from realtime_style.video import refuse_same_file
 
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; --optimize writes one image file")

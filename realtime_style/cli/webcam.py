@@ -9,18 +9,18 @@ from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_
 from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
-from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.live.adaptive import parse_size
+from realtime_style.live.cameras import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
 from realtime_style.live.controls import HELP, start_stdin_controls
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import LiveSink, RecordSink, StreamSink, VirtualCameraSink
-from realtime_style.live.sources import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
+from realtime_style.live.outputs import LiveSink, RecordSink, StreamSink, VirtualCameraSink
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
 from realtime_style.live.workers import check_workers, default_threads, default_workers
 from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.progress import LINE_INTERVAL_S
+from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 
 #: Options ``rtstyle webcam --help`` leaves to ``--help-all``.
 WEBCAM_TUNING = ("--crossfade", "--precision", "--virtual-cam-device", "--snapshot-dir", "--stats-json", "--fps")
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         workers=workers,
         status_every=None if window or args.quiet else LINE_INTERVAL_S,
     )
-    pipeline = LivePipeline(
+    session = LiveSession(
         source,
         bank,
         sinks,
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         person=person,
     )
     if not window:
-        start_stdin_controls(pipeline.controls)
+        start_stdin_controls(session.controls)
     report(
         args,
         f"live: {', '.join(bank.names)} on {device}, {workers} worker(s); " + (HELP if window else HELP + " (+ Enter)"),
@@ -200,22 +200,22 @@ def run(args: argparse.Namespace) -> int:
     if args.speed_compile:
         report(args, COMPILE_NOTE)
     try:
-        pipeline.run()
+        session.run()
     except KeyboardInterrupt:
         pass  # Ctrl-C is the ordinary end of a live session
     finally:
-        if args.stats_json and pipeline.stats.outputs:
-            pipeline.stats.write_json(
+        if args.stats_json and session.stats.outputs:
+            session.stats.write_json(
                 args.stats_json,
                 {
                     "styles": bank.names,
-                    "processing_size": list(pipeline.processing_size),
+                    "processing_size": list(session.processing_size),
                     "device": str(device),
                     "workers": workers,
-                    "engine": bank.engine(pipeline.state.style).describe(),
+                    "engine": bank.engine(session.state.style).describe(),
                 },
             )
-    report(args, pipeline.stats.format())
+    report(args, session.stats.format())
     return 0
 
 

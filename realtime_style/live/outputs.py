@@ -44,7 +44,7 @@ class OutputMeta:
 
 
 class LiveSink(Protocol):
-    """An output of the live pipeline."""
+    """An output of a live session."""
 
     name: str
 
