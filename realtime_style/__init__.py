@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _API_NAMES = ("Stylizer", "stylize_image", "stylize_video", "list_styles", "transform_images")
-_OPTIMIZE_NAMES = ("optimize_image", "OptimizeConfig")
+_OPTIMIZE_NAMES = ("optimize_image", "OptimizeOptions")
 
 if TYPE_CHECKING:
     from realtime_style.api import Stylizer, list_styles, stylize_image, stylize_video, transform_images
-    from realtime_style.optimize import OptimizeConfig, optimize_image
+    from realtime_style.optimize import OptimizeOptions, optimize_image
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from realtime_style.errors import DeviceError
-from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, parse_size, scaled_size
+from realtime_style.live.adaptive import GovernorOptions, ResolutionGovernor, fixed_size, parse_size, scaled_size
 from realtime_style.live.cameras import CameraSource, CaptureRequest, LoopingFileSource
 from realtime_style.live.capture import LatestFrameGrabber, ReconnectPolicy
 from realtime_style.live.controls import Action, Controls, command_for_key, command_for_line, start_stdin_controls
@@ -235,7 +235,7 @@ def test_file_source_loops_at_its_own_rate(tmp_path):
 
 
 def test_governor_steps_down_when_slow_and_back_up_with_headroom():
-    governor = ResolutionGovernor(GovernorConfig(target_fps=20, window=3))
+    governor = ResolutionGovernor(GovernorOptions(target_fps=20, window=3))
     costs = []
     for _ in range(60):  # cost proportional to pixels: 0.1 s at full size, budget 0.05 s
         governor.update(0.1 * governor.scale**2)
@@ -374,7 +374,7 @@ def test_window_keys_drive_the_pipeline_and_overlay_is_drawn(two_styles, monkeyp
 
 
 def test_governor_jumps_when_far_over_budget():
-    governor = ResolutionGovernor(GovernorConfig(target_fps=10, window=6))
+    governor = ResolutionGovernor(GovernorOptions(target_fps=10, window=6))
     assert not governor.update(1.0)
     assert governor.update(1.0)  # two frames at 10 budgets: straight to ~sqrt(1/10) of the size
     assert governor.scale == pytest.approx(0.316, abs=0.01)

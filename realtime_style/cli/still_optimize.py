@@ -28,7 +28,7 @@ from realtime_style.optimize import (
     INITS,
     OPTIMIZERS,
     PRESERVE_COLOR,
-    OptimizeConfig,
+    OptimizeOptions,
     OptimizeResult,
     StepRecord,
     optimize_image,
@@ -38,7 +38,7 @@ from realtime_style.optimize import (
 )
 from realtime_style.runtime import color
 
-DEFAULTS = OptimizeConfig()
+DEFAULTS = OptimizeOptions()
 #: The --optimize options ``--help`` shows; the recipe's tuning knobs are listed by ``--help-all``.
 EVERYDAY_OPTIMIZE = ("optimize", "style_image", "size", "iterations")
 
@@ -159,7 +159,7 @@ def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
     return style_image_from_text(text, styles_dir)
 
 
-def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
+def options_from_args(args: argparse.Namespace) -> OptimizeOptions:
     size = args.size
     if args.scales and args.size != DEFAULTS.size and args.scales[-1] != args.size:
         raise InputError(f"--long-side {args.size} disagrees with the last of --scales {args.scales}")
@@ -172,7 +172,7 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
     if init not in INITS and not Path(init).expanduser().is_file():
         raise InputError(f"--init {init!r}: expected {' or '.join(INITS)} or an existing image file")
     try:
-        config = OptimizeConfig(
+        options = OptimizeOptions(
             size=size,
             scales=args.scales,
             iterations=iterations,
@@ -188,10 +188,10 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
             preserve_color=args.color_mode if args.preserve_color else None,
             device=args.device,
         )
-        config.schedule()
+        options.schedule()
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    return config
+    return options
 
 
 def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
@@ -253,13 +253,13 @@ def run_optimize(args: argparse.Namespace) -> int:
         raise InputError(f"{source}: --optimize takes one image file, not a folder")
     _check_output(output, source)
     styles = [resolve_style_source(text, args.styles_dir) for text in (args.style_image or [args.style])]
-    config = config_from_args(args)
+    options = options_from_args(args)
     content = read_image(source)
     style_pixels = [read_image(path).rgb for path in styles]
     names = ", ".join(path.name for path in styles)
-    report(args, f"{source} -> {output}: optimizing with {names}, scales {config.schedule()} (size, iterations)")
+    report(args, f"{source} -> {output}: optimizing with {names}, scales {options.schedule()} (size, iterations)")
     callback = _IntermediateSaver(output, args.save_every) if args.save_every else None
-    result = optimize_image(content.rgb, style_pixels, config, callback=callback, progress=not args.quiet)
+    result = optimize_image(content.rgb, style_pixels, options, callback=callback, progress=not args.quiet)
     _write_result(output, result, content.rgb, args.strength)
     for note in result.notes:
         report(args, note)

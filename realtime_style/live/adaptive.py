@@ -17,7 +17,7 @@ from realtime_style.models.transformer import SIZE_MULTIPLE
 
 
 @dataclass(frozen=True)
-class GovernorConfig:
+class GovernorOptions:
     """Tuning of :class:`ResolutionGovernor`."""
 
     target_fps: float
@@ -38,20 +38,20 @@ class GovernorConfig:
 class ResolutionGovernor:
     """Tracks per-frame work time and moves the processing scale one step at a time."""
 
-    def __init__(self, config: GovernorConfig, scale: float = 1.0):
-        self.config = config
-        self.scale = min(max(scale, config.min_scale), config.max_scale)
+    def __init__(self, options: GovernorOptions, scale: float = 1.0):
+        self.options = options
+        self.scale = min(max(scale, options.min_scale), options.max_scale)
         self.changes = 0
-        self._times: deque[float] = deque(maxlen=config.window)
+        self._times: deque[float] = deque(maxlen=options.window)
 
     @property
     def budget(self) -> float:
-        return 1.0 / self.config.target_fps
+        return 1.0 / self.options.target_fps
 
     def update(self, work_seconds: float) -> bool:
         """Record one frame's work time; True when the scale changed."""
         self._times.append(work_seconds)
-        c = self.config
+        c = self.options
         recent = list(self._times)[-2:]
         if len(recent) == 2 and min(recent) > self.budget * c.emergency and self.scale > c.min_scale:
             # Far over budget (a slow machine, a huge camera): jump to the predicted size at once

@@ -22,7 +22,7 @@ import numpy as np
 
 from realtime_style.errors import DeviceError, ModelError
 from realtime_style.frame_processor import FrameProcessor
-from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, scaled_size
+from realtime_style.live.adaptive import GovernorOptions, ResolutionGovernor, fixed_size, scaled_size
 from realtime_style.live.cameras import CaptureSource
 from realtime_style.live.capture import CapturedFrame, LatestFrameGrabber, ReconnectPolicy, stderr_log
 from realtime_style.live.controls import Action, Command, Controls
@@ -167,7 +167,7 @@ class LiveSession:
         if o.size is not None:
             self.processing_size = fixed_size(o.size, width, height)
         elif o.target_fps:
-            self.governor = ResolutionGovernor(GovernorConfig(target_fps=o.target_fps))
+            self.governor = ResolutionGovernor(GovernorOptions(target_fps=o.target_fps))
             self.processing_size = scaled_size(width, height, self.governor.scale)
         else:
             self.processing_size = (width, height)
