@@ -15,7 +15,7 @@ from realtime_style.models.style_images import style_image_from_text
 from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
 from training.checkpoint import CHECKPOINT_NAME
-from training.config import Phase, TrainConfig, build_schedule, parse_schedule
+from training.config import Phase, TrainOptions, build_schedule, parse_schedule
 from training.loss import LossWeights
 
 T = TypeVar("T")
@@ -83,7 +83,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
+def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None]:
     """The run's configuration and the checkpoint to resume from (None for a fresh run)."""
     style = style_image_from_text(args.style_image)  # a file, or a style's name: its painting
     if not is_image_file(style):
@@ -119,7 +119,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     )
     check_crop_sizes(schedule, weights, args.teacher)
     config = from_args(
-        TrainConfig,
+        TrainOptions,
         args,
         style_image=str(style),
         run_dir=run_dir,
