@@ -23,6 +23,7 @@ from realtime_style.api import Stylizer
 from realtime_style.errors import OutputError, StyleNotFoundError
 from realtime_style.file_pipeline import FilePipeline, PipelineOptions
 from realtime_style.frame_processor import FrameProcessor
+from realtime_style.media.images import StillImage, write_image
 from realtime_style.media.sinks import VideoFileSink
 from realtime_style.media.sources import Frame
 from realtime_style.models.store import list_styles, resolve_style
@@ -372,11 +373,5 @@ def run_demo(
     seconds = time.perf_counter() - started
     if keep.original is None or keep.stylized is None:
         raise OutputError(f"{video}: the demo stopped before its middle frame")
-    write_png(still, side_by_side(keep.original, keep.stylized, name))
+    write_image(still, StillImage(side_by_side(keep.original, keep.stylized, name)))
     return DemoResult(video, still, name, stats.frames, seconds, str(stylizer.engine.device))
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Write an RGB uint8 image as PNG; a failure is an :class:`OutputError`."""
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OutputError(f"{path}: cannot write image")

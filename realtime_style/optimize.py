@@ -36,9 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from realtime_style.runtime import color
-from realtime_style.runtime.engine import select_device
 from realtime_style.errors import InputError
+from realtime_style.image_tensors import image_to_tensor, tensor_to_image
 from realtime_style.losses import (
     CONTENT_LAYER,
     STYLE_LAYERS,
@@ -48,6 +47,8 @@ from realtime_style.losses import (
     total_variation,
 )
 from realtime_style.models.vgg import LAYER_NAMES, VGG19Features
+from realtime_style.runtime import color
+from realtime_style.runtime.engine import select_device
 
 ImageLike = str | Path | np.ndarray | torch.Tensor
 
@@ -175,17 +176,11 @@ class OptimizeResult:
 
     def to_uint8(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB: the clipped and quantized image."""
-        return tensor_to_uint8(self.image)
+        return tensor_to_image(self.image)
 
 
 #: Called after every iteration with the record and the current float image (optimization space).
 StepCallback = Callable[[StepRecord, torch.Tensor], None]
-
-
-def tensor_to_uint8(image: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) float [0, 1] -> (H, W, 3) uint8: the only place where pixels are clipped and rounded."""
-    out = image.detach()[0].mul(255.0).clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0)
-    return np.ascontiguousarray(out.cpu().numpy())
 
 
 def to_image_tensor(image: ImageLike, what: str = "image") -> torch.Tensor:
@@ -197,8 +192,7 @@ def to_image_tensor(image: ImageLike, what: str = "image") -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"{what}: expected an (H, W, 3) RGB array, got shape {image.shape}")
-        scale = 255.0 if image.dtype == np.uint8 else 1.0
-        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / scale
+        return image_to_tensor(image)
     if isinstance(image, torch.Tensor):
         tensor = image[None] if image.dim() == 3 else image
         if tensor.dim() != 4 or tensor.shape[:2] != (1, 3):
@@ -587,7 +581,7 @@ def optimize_image(
     final = image.detach()
     losses = objective.evaluate(final)
     output = finish_colors(final.cpu(), source, options.preserve_color)
-    saved = to_image_tensor(tensor_to_uint8(output))
+    saved = to_image_tensor(tensor_to_image(output))
     if options.preserve_color == "luminance":
         saved = _luminance_image(saved)
     saved_losses = objective.evaluate(saved.to(device))

@@ -10,13 +10,13 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from realtime_style.errors import InputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
+from realtime_style.image_tensors import image_to_tensor
 
 #: A sample request: (dataset index, crop seed, crop size, short side the photo is scaled to first).
 Draw = tuple[int, int, int, int]
@@ -53,8 +53,8 @@ def resize_long_side(image: Image.Image, size: int) -> Image.Image:
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL RGB -> float (3, H, W) in [0, 1]."""
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
+    """PIL RGB -> float (3, H, W) in [0, 1]: one item of a batch."""
+    return image_to_tensor(image)[0]
 
 
 def random_crop(image: Image.Image, size: int, rng: random.Random, scale: int | None = None) -> Image.Image:

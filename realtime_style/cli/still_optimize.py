@@ -22,6 +22,7 @@ from realtime_style.cli.common import positive, report
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.image_files import is_image_file
+from realtime_style.image_tensors import tensor_to_image
 from realtime_style.media.images import StillImage, read_image, write_image
 from realtime_style.models.style_images import style_image_from_text
 from realtime_style.optimize import (
@@ -33,7 +34,6 @@ from realtime_style.optimize import (
     StepRecord,
     optimize_image,
     resize,
-    tensor_to_uint8,
     to_image_tensor,
 )
 from realtime_style.runtime import color
@@ -241,7 +241,7 @@ class _IntermediateSaver:
         key = (record.size, record.iteration)
         if record.iteration and record.iteration % self.every == 0 and key not in self.saved:
             self.saved.add(key)
-            write_image(intermediate_path(self.output, record), StillImage(rgb=tensor_to_uint8(image)))
+            write_image(intermediate_path(self.output, record), StillImage(rgb=tensor_to_image(image)))
 
 
 def run_optimize(args: argparse.Namespace) -> int:
@@ -273,7 +273,7 @@ def _write_result(output: Path, result: OptimizeResult, content_rgb: np.ndarray,
     if strength < 1.0:
         original = resize(to_image_tensor(content_rgb), tuple(image.shape[-2:]))
         image = color.blend(image, original, strength)
-    write_image(output, StillImage(rgb=tensor_to_uint8(image)))
+    write_image(output, StillImage(rgb=tensor_to_image(image)))
 
 
 def summary(result: OptimizeResult, output: Path) -> str:

@@ -265,7 +265,7 @@ class RecordSink:
 
 def save_snapshot(frame: np.ndarray, folder: str | Path, style: str) -> Path:
     """Write ``frame`` as ``rtstyle-<style>-<time>.png`` in ``folder``; returns the path."""
-    from PIL import Image
+    from realtime_style.media.images import StillImage, write_image
 
     folder = Path(folder)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -277,7 +277,7 @@ def save_snapshot(frame: np.ndarray, folder: str | Path, style: str) -> Path:
         path = folder / f"rtstyle-{safe}-{stamp}-{n}.png"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(frame).save(path)
     except OSError as exc:
         raise OutputError(f"cannot save snapshot to {folder}: {exc.strerror or exc}") from None
+    write_image(path, StillImage(frame))
     return path
