@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.live.outputs import OutputMeta
 from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "--arch", nargs="+", type=arch_spec, default=["standard", "light"],
         help=f"{', '.join(sorted(ARCHITECTURES))} or a size C1/C2/C3xBLOCKS, e.g. 16/32/64x3 (the earlier light net)",
     )
-    parser.add_argument("--resolution", nargs="+", default=["240x426", "360x640"], help="HxW")
+    parser.add_argument("--resolution", nargs="+", type=dimensions(), default=[(240, 426), (360, 640)], help="HxW")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each timed run")
     parser.add_argument("--source-fps", type=float, default=60.0, help="rate of the (faster than engine) source")
     parser.add_argument("--device", default="auto")
@@ -237,8 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             path = save_model(
                 Path(folder) / f"bench.{arch.replace('/', '-')}.safetensors", TransformerNet(config), ModelInfo("bench", name, config)
             )
-            for text in args.resolution:
-                height, width = (int(v) for v in text.split("x"))
+            for height, width in args.resolution:
                 frames = load_frames(height, width, person=args.keep is not None)
                 for backend in args.backend:
                     options = EngineOptions(

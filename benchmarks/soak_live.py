@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.live.cameras import CaptureRequest, LoopingFileSource
 from realtime_style.live.outputs import OutputMeta
@@ -237,14 +238,14 @@ def soak(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=10_000)
-    parser.add_argument("--size", default="64x48", help="frame WIDTHxHEIGHT (default 64x48)")
+    parser.add_argument("--size", type=dimensions(), default="64x48", help="frame WIDTHxHEIGHT (default 64x48)")
     parser.add_argument("--source-fps", type=float, default=240.0, help="pace of the file-as-camera (default 240)")
     parser.add_argument("--every", type=int, default=500, help="print a sample every N frames")
     parser.add_argument("--warmup", type=int, default=1000, help="frames before memory and latency count")
     parser.add_argument("--style", default="mosaic", help="its light variant if shipped, else random weights")
     parser.add_argument("--threads", type=int, default=1, help="network threads (default 1)")
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = args.size
     print(f"{'frames':>7} {'s':>7} {'RSS MB':>7} {'threads':>7} {'fds':>5} {'fps':>7} {'p50 ms':>7} {'p95 ms':>7}")
 
     def show(s: Sample) -> None:

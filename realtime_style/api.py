@@ -22,8 +22,8 @@ from PIL import Image
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media.geometry import Resize
-from realtime_style.image_files import IMAGE_SUFFIXES
-from realtime_style.media.images import find_images, read_image, write_image
+from realtime_style.image_files import IMAGE_SUFFIXES, find_images
+from realtime_style.media.images import read_image, write_image
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.store import list_styles as _store_list_styles

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import socket
 import sys
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from realtime_style.cli.argtypes import dimensions_or_height
 from realtime_style.errors import DeviceError
-from realtime_style.live.adaptive import GovernorOptions, ResolutionGovernor, fixed_size, parse_size, scaled_size
+from realtime_style.live.adaptive import GovernorOptions, ResolutionGovernor, fixed_size, scaled_size
 from realtime_style.live.cameras import CameraSource, CaptureRequest, LoopingFileSource
 from realtime_style.live.capture import LatestFrameGrabber, ReconnectPolicy
 from realtime_style.live.controls import Action, Controls, command_for_key, command_for_line, start_stdin_controls
@@ -264,9 +266,11 @@ def test_target_fps_lowers_processing_size_but_output_keeps_capture_size(random_
 
 
 def test_sizes():
-    assert parse_size("640x360") == (640, 360) and parse_size("360") == 360
-    with pytest.raises(ValueError):
-        parse_size("big")
+    size = dimensions_or_height(4)
+    assert size("640x360") == (640, 360) and size("360") == 360
+    for bad in ("big", "640x", "2x360", "3", "1x2x3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            size(bad)
     assert fixed_size(360, 1280, 720) == (640, 360)
     assert scaled_size(426, 240, 1.0) == (424, 240)
 

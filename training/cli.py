@@ -107,9 +107,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
     else:
         iterations = args.iterations if args.iterations is not None else 2000
         if args.epochs is not None:
-            from training.data import find_images
+            from training.data import dataset_images
 
-            images = len(find_images(args.dataset, args.exclude))
+            images = len(dataset_images(args.dataset, args.exclude))
             iterations = max(1, round(args.epochs * images / args.batch_size))
         if iterations < 1:
             raise InputError("--iterations must be positive")
@@ -174,7 +174,7 @@ def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher:
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``rtstyle train`` / ``python -m training``."""
     from realtime_style.metrics.style import spread_evenly
-    from training.data import find_images
+    from training.data import dataset_images
     from training.train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
@@ -183,7 +183,7 @@ def run_train(args: argparse.Namespace) -> int:
 
         tune_glibc_malloc()
     if args.sample_images is None:
-        files = find_images(config.dataset, config.exclude)
+        files = dataset_images(config.dataset, config.exclude)
         config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))
     try:
         result = train(config, resume)

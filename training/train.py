@@ -24,7 +24,7 @@ from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from training.compact import warmup_factor
 from training.config import TrainOptions
-from training.data import PhotoFolder, ResumableSampler, collate, find_images, resize_long_side, to_tensor
+from training.data import PhotoFolder, ResumableSampler, collate, dataset_images, resize_long_side, to_tensor
 from training.distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from training.export import export_model
 from training.lineage import ancestry, init_record
@@ -158,7 +158,7 @@ class Trainer:
         resume_state = load_checkpoint(Path(resume)) if resume else None  # a bad checkpoint fails before any setup
         style_path = Path(config.style_image)
         self.style_tensor = to_tensor(resize_long_side(load_rgb(style_path), config.style_size))
-        self.files = find_images(config.dataset, config.exclude)
+        self.files = dataset_images(config.dataset, config.exclude)
         self.dataset = PhotoFolder(self.files)
         self.skipped: set[int] = set()
 

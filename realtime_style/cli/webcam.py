@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from realtime_style.cli.argtypes import dimensions, dimensions_or_height
 from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.errors import InputError, OutputError, UsageError
-from realtime_style.live.adaptive import parse_size
 from realtime_style.live.cameras import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
 from realtime_style.live.controls import HELP, start_stdin_controls
 from realtime_style.live.outputs import LiveSink, RecordSink, StreamSink, VirtualCameraSink
@@ -18,7 +18,7 @@ from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
 from realtime_style.live.workers import check_workers, default_threads, default_workers
-from realtime_style.models.transformer import ARCHITECTURES
+from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE
 from realtime_style.progress import LINE_INTERVAL_S
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 
@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = capture.add_mutually_exclusive_group()
     where.add_argument("--camera", default="0", help="camera index or device path (default 0)")
     where.add_argument("--source", metavar="FILE", help="play a video file as if it were a camera (looped)")
-    capture.add_argument("--resolution", metavar="WxH", type=_resolution, help="requested capture size, e.g. 1280x720")
+    capture.add_argument("--resolution", metavar="WxH", type=dimensions(2), help="requested capture size, e.g. 1280x720")
     capture.add_argument("--fps", type=positive(float), help="requested capture rate")
 
     processing = parser.add_argument_group("processing")
@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FPS",
         help=f"lower/raise the processing size to hold this rate (default {CPU_TARGET_FPS:g} on a CPU, off on GPUs)",
     )
-    processing.add_argument("--size", type=_size, help="fixed processing size: WxH or a height (disables --target-fps)")
+    processing.add_argument("--size", type=dimensions_or_height(SIZE_MULTIPLE), help="fixed processing size: WxH or a height (disables --target-fps)")
     processing.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     processing.add_argument("--precision", choices=["auto", *PRECISIONS], default="auto", help="network precision")
     processing.add_argument(
@@ -106,23 +106,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     mark_advanced_flags(parser, WEBCAM_TUNING)
     parser.set_defaults(handler=run)
-
-
-def _resolution(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
-    if width < 2 or height < 2:
-        raise argparse.ArgumentTypeError(f"resolution too small: {text}")
-    return width, height
-
-
-def _size(text: str) -> tuple[int, int] | int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_source(args: argparse.Namespace) -> CaptureSource:

@@ -81,18 +81,6 @@ def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(m, round(width * scale / m) * m), max(m, round(height * scale / m) * m)
 
 
-def parse_size(text: str) -> tuple[int, int] | int:
-    """``--size``: ``WxH`` (e.g. ``640x360``) or one number, the processing height."""
-    parts = text.lower().split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"size must be WIDTHxHEIGHT or a height, got {text!r}") from None
-    if len(values) not in (1, 2) or min(values) < SIZE_MULTIPLE:
-        raise ValueError(f"size must be WIDTHxHEIGHT or a height of at least {SIZE_MULTIPLE}, got {text!r}")
-    return values[0] if len(values) == 1 else (values[0], values[1])
-
-
 def fixed_size(size: tuple[int, int] | int, width: int, height: int) -> tuple[int, int]:
     """The processing size ``--size`` asks for, given a capture of ``width`` x ``height``."""
     if isinstance(size, int):
