@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,68 +66,71 @@ def non_negative_float(text: str) -> float:
 
 
 def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``--optimize`` group. Also makes ``--style`` optional."""
-    # ``--style`` is required for the fast networks only; ``still.py`` checks it for them.
-    parser._option_string_actions["--style"].required = False
+    """The ``--optimize`` group (``--style`` must be optional: :func:`check_fast_arguments` asks for it)."""
     group = parser.add_argument_group("optimize (Gatys et al.; no trained model needed)")
-    group.add_argument("--optimize", action="store_true", help="optimize the image itself: slow, best quality")
-    group.add_argument(
+    actions: list[argparse.Action] = []
+
+    def add(*flags: str, **options: Any) -> None:
+        actions.append(group.add_argument(*flags, **options))
+
+    add("--optimize", action="store_true", help="optimize the image itself: slow, best quality")
+    add(
         "--style-image",
         nargs="+",
         metavar="IMAGE",
         help="style image file(s), or shipped style name(s) whose own style image to use",
     )
-    group.add_argument("--style-weights", nargs="+", type=non_negative_float, metavar="W", help="blend weights")
-    group.add_argument(
+    add("--style-weights", nargs="+", type=non_negative_float, metavar="W", help="blend weights")
+    add(
         "--color-mode",
         choices=PRESERVE_COLOR,
         default="luminance",
         help="how --preserve-color keeps the input's colours: luminance (default) takes only luminance from the "
         "style; histogram first matches the style image's colours to the input's (--optimize only)",
     )
-    group.add_argument(
+    add(
         "--styles-dir", default=None, help="folder of the style images the models name (default: beside each model, then shipped)"
     )
-    group.add_argument(
+    add(
         "--long-side", dest="size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)"
     )
-    group.add_argument(
+    add(
         "--scales",
         type=int_list,
         default=None,
         help="coarse-to-fine long sides, e.g. 512,1024,2048 "
         "(default: one scale up to 512 px, else halve --long-side down to 512)",
     )
-    group.add_argument(
+    add(
         "--iterations",
         type=int_list,
         default=None,
         help=f"iterations per scale: one number for every scale or one per scale (default {DEFAULTS.iterations})",
     )
-    group.add_argument("--init", default="content", help=f"{' | '.join(INITS)} | PATH of a start image")
-    group.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="default lbfgs")
-    group.add_argument("--lr", type=positive(float), default=None, help="step size (default 1 for L-BFGS, 0.02 Adam)")
-    group.add_argument("--content-weight", type=non_negative_float, default=DEFAULTS.content_weight)
-    group.add_argument("--style-weight", type=non_negative_float, default=DEFAULTS.style_weight)
-    group.add_argument("--tv-weight", type=non_negative_float, default=DEFAULTS.tv_weight)
-    group.add_argument("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
-    group.add_argument("--seed", type=int, default=0, help="seed of --init noise (default 0)")
-    group.add_argument("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
-    for action in group._group_actions:
+    add("--init", default="content", help=f"{' | '.join(INITS)} | PATH of a start image")
+    add("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="default lbfgs")
+    add("--lr", type=positive(float), default=None, help="step size (default 1 for L-BFGS, 0.02 Adam)")
+    add("--content-weight", type=non_negative_float, default=DEFAULTS.content_weight)
+    add("--style-weight", type=non_negative_float, default=DEFAULTS.style_weight)
+    add("--tv-weight", type=non_negative_float, default=DEFAULTS.tv_weight)
+    add("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
+    add("--seed", type=int, default=0, help="seed of --init noise (default 0)")
+    add("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
+    for action in actions:
         if action.dest not in EVERYDAY_OPTIMIZE:
             mark_advanced(action)
-    _defer_defaults(parser, group)
+    _defer_defaults(parser, actions)
 
 
 #: The options of the optimize group that the fast networks do not take (style image, colour mode: checked apart).
 _CHECKED_APART = ("optimize", "style_image", "color_mode")
 
 
-def _defer_defaults(parser: argparse.ArgumentParser, group: argparse._ArgumentGroup) -> None:
+def _defer_defaults(parser: argparse.ArgumentParser, actions: list[argparse.Action]) -> None:
     """Optimize-only options parse to None unless given, so the fast path can refuse them; ``run_optimize``
     puts their defaults back (``args.optimize_defaults``: dest -> (flag, default))."""
     deferred = {}
-    for action in group._group_actions:
+    for action in actions:
         if action.dest not in _CHECKED_APART:
             deferred[action.dest] = (action.option_strings[0], action.default)
             action.default = None
