@@ -43,9 +43,9 @@ import torch  # noqa: E402
 from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
 from realtime_style.cli.argtypes import dimensions
-from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
 SIZES = ((256, 256), (360, 640), (720, 1280), (1080, 1920))
 QUICK_SIZES = ((256, 256), (360, 640))

@@ -31,8 +31,8 @@ import torch
 
 from benchmarks.bench_engine import frames_for
 from realtime_style.cli.argtypes import dimensions
-from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.pending import in_order
 
 PLAIN = dict(

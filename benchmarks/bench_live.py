@@ -40,6 +40,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from realtime_style.runtime.backends import BACKENDS
+from realtime_style.runtime.backends.openvino_net import openvino_status
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.cli.argtypes import dimensions
 from realtime_style.live.outputs import OutputMeta
 from realtime_style.live.session import LiveOptions, LiveSession
@@ -49,9 +52,6 @@ from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 from realtime_style.person import KEEP_CHOICES, PersonOptions
 from realtime_style.person.live import LivePerson
-from realtime_style.runtime.backends import BACKENDS
-from realtime_style.runtime.backends.openvino_net import openvino_status
-from realtime_style.runtime.engine import Engine, EngineOptions
 
 TARGETS = ({"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0},
            {"arch": "standard", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0})

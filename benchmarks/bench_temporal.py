@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_style.frame_processor import FrameProcessor
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import MotionReference
 from realtime_style.metrics.style import SHARED_DATA, StyleMetric, resolve_style_image
 from realtime_style.models.store import StyleModel, load_model
-from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.frame_processor import FrameProcessor
 from realtime_style.temporal import FlowSmoother, make_smoother
 
 DEFAULT_MODES = ("off", "ema", "flow")

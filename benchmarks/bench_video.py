@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 from realtime_style.cli.speed import add_speed_arguments, speed_options
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.geometry import Resize
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.video import VideoOptions, process_video
 
 

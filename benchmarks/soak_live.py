@@ -26,17 +26,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_style.cli.argtypes import dimensions
+from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import StyleNotFoundError
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.live.cameras import CaptureRequest, LoopingFileSource
 from realtime_style.live.outputs import OutputMeta
 from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.stats import percentile_ms
-from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import default_workers
+from realtime_style.live.styles import StyleBank
 from realtime_style.models.store import ModelInfo, resolve_style, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.runtime.engine import EngineOptions
 
 
 def rss_mb() -> float:

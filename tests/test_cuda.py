@@ -19,9 +19,9 @@ import pytest
 import torch
 from test_engine import PLAIN, images, level_error, net, plain  # noqa: F401  (fixtures)
 
-from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -11,13 +11,13 @@ import pytest
 import torch
 from test_video_pipeline import Recorder, numbered_frames
 
-from realtime_style.errors import OutputError
-from realtime_style.file_pipeline import FilePipeline, PipelineOptions
-from realtime_style.media import Frame
-from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.errors import OutputError
+from realtime_style.media import Frame
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.pending import Ready, in_order
+from realtime_style.file_pipeline import FilePipeline, PipelineOptions
 
 
 class Deferred:

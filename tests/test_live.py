@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_style.cli.argtypes import dimensions_or_height
+from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import DeviceError
+from realtime_style.cli.argtypes import dimensions_or_height
 from realtime_style.live.adaptive import GovernorOptions, ResolutionGovernor, fixed_size, scaled_size
 from realtime_style.live.cameras import CameraSource, CaptureRequest, LoopingFileSource
-from realtime_style.live.capture import LatestFrameGrabber, ReconnectPolicy
-from realtime_style.live.controls import Action, Controls, command_for_key, command_for_line, start_stdin_controls
 from realtime_style.live.outputs import VirtualCameraSink
 from realtime_style.live.session import LiveOptions, LiveSession
+from realtime_style.live.capture import LatestFrameGrabber, ReconnectPolicy
+from realtime_style.live.controls import Action, Controls, command_for_key, command_for_line, start_stdin_controls
 from realtime_style.live.styles import StyleBank, resolve_live_styles
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.runtime.engine import EngineOptions
 from test_live_support import HEIGHT, WIDTH, RecordingSink, SlowEngine, SyntheticSource, pattern, save_random_model, write_clip
 from test_live_support import one_thread  # noqa: F401 (autouse fixture)
 

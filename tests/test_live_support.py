@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from realtime_style.runtime.engine import Engine
 from realtime_style.errors import DeviceError
 from realtime_style.live.outputs import OutputMeta
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.runtime.engine import Engine
 
 HEIGHT, WIDTH = 96, 160
 

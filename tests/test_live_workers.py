@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import WorkerPool, default_workers
-from realtime_style.runtime.engine import Engine, EngineOptions
 from test_live_support import HEIGHT, WIDTH, RecordingSink, SyntheticSource, pattern
 from test_live_support import one_thread  # noqa: F401 (autouse fixture)
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from media_helpers import probe
+from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import DeviceError, OutputError
-from realtime_style.live.cameras import CameraSource
 from realtime_style.live.capture import ReconnectPolicy
+from realtime_style.live.cameras import CameraSource
 from realtime_style.live.outputs import OutputMeta, RecordSink, StreamSink, VirtualCameraSink
 from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
-from realtime_style.runtime.engine import EngineOptions
 from test_live_cli import one_thread, run_cli  # noqa: F401  (autouse fixture)
 from test_live_support import HEIGHT, WIDTH, RecordingSink, SyntheticSource, write_clip
 

@@ -13,10 +13,10 @@ import pytest
 from media_helpers import make_clip, probe
 
 from realtime_style.errors import OutputError
-from realtime_style.file_pipeline import FilePipeline, PipelineOptions
-from realtime_style.frame_processor import FrameProcessor
 from realtime_style.media import Frame
 from realtime_style.media.geometry import even_size
+from realtime_style.file_pipeline import FilePipeline, PipelineOptions
+from realtime_style.frame_processor import FrameProcessor
 from realtime_style.runtime.pending import eager
 from realtime_style.video import FitFrames, VideoOptions, process_video
 

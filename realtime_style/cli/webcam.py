@@ -5,22 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from realtime_style.cli.argtypes import dimensions, dimensions_or_height
 from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
+from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.errors import InputError, OutputError, UsageError
+from realtime_style.cli.argtypes import dimensions, dimensions_or_height
 from realtime_style.live.cameras import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
-from realtime_style.live.controls import HELP, start_stdin_controls
 from realtime_style.live.outputs import LiveSink, RecordSink, StreamSink, VirtualCameraSink
 from realtime_style.live.session import LiveOptions, LiveSession
+from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE
+from realtime_style.live.controls import HELP, start_stdin_controls
 from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
 from realtime_style.live.workers import check_workers, default_threads, default_workers
-from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE
 from realtime_style.progress import LINE_INTERVAL_S
-from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 
 #: Options ``rtstyle webcam --help`` leaves to ``--help-all``.
 WEBCAM_TUNING = ("--crossfade", "--precision", "--virtual-cam-device", "--snapshot-dir", "--stats-json", "--fps")
