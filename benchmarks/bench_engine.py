@@ -42,6 +42,7 @@ import torch  # noqa: E402
 
 from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import ProcessOptions, configure_process
@@ -259,16 +260,11 @@ def cpu_label() -> str:
     return f"{cpu_name()} ({', '.join(extras) or 'no bf16 instructions'})"
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    height, width = (int(v) for v in text.lower().split("x"))
-    return height, width
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="256x256 and 360x640 only, 2 rounds")
     parser.add_argument("--arch", nargs="+", choices=sorted(ARCHITECTURES), default=["standard", "light"])
-    parser.add_argument("--sizes", nargs="+", type=parse_size, default=None, help="HEIGHTxWIDTH ...")
+    parser.add_argument("--sizes", nargs="+", type=dimensions(), default=None, help="HEIGHTxWIDTH ...")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3, quick 2)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads in both workers")
     parser.add_argument("--no-ablations", action="store_true", help="skip the 360x640 ablation rows")

@@ -29,7 +29,8 @@ import importlib.util
 import numpy as np
 import torch
 
-from benchmarks.bench_engine import frames_for, parse_size
+from benchmarks.bench_engine import frames_for
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.pending import in_order
@@ -153,8 +154,8 @@ def video_runs(args: argparse.Namespace, clip: Path) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="standard")
-    parser.add_argument("--size", type=parse_size, default=(1080, 1920), help="HEIGHTxWIDTH on CUDA")
-    parser.add_argument("--cpu-size", type=parse_size, default=(128, 128), help="HEIGHTxWIDTH without CUDA")
+    parser.add_argument("--size", type=dimensions(), default=(1080, 1920), help="HEIGHTxWIDTH on CUDA")
+    parser.add_argument("--cpu-size", type=dimensions(), default=(128, 128), help="HEIGHTxWIDTH without CUDA")
     parser.add_argument("--batches", type=int, nargs="+", default=[8, 16], help="batch sizes of the fp16 rows")
     parser.add_argument("--stream", type=int, default=8, help="batches per timed stream")
     parser.add_argument("--rounds", type=int, default=3)

@@ -29,7 +29,8 @@ from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import MotionReference
 from realtime_style.metrics.style import SHARED_DATA, StyleMetric, resolve_style_image
 from realtime_style.models.store import StyleModel, load_model
-from realtime_style.temporal import FlowSmoother, Smoother, make_smoother
+from realtime_style.frame_processor import FrameProcessor
+from realtime_style.temporal import FlowSmoother, make_smoother
 
 DEFAULT_MODES = ("off", "ema", "flow")
 
@@ -48,7 +49,7 @@ class Row:
     stylize_ms_per_frame: float
 
 
-def make_mode(spec: str) -> Smoother | None:
+def make_mode(spec: str) -> FrameProcessor | None:
     """``off``, ``ema[:s]`` or ``flow[:s[:method[:width]]]`` -> a fresh smoother."""
     parts = spec.split(":")
     strength = float(parts[1]) if len(parts) > 1 else None

@@ -39,7 +39,7 @@ from realtime_style.media.geometry import Resize
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.pipeline import VideoOptions, process_video
+from realtime_style.video import VideoOptions, process_video
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,7 +105,7 @@ def time_pipeline(engine: Engine, args: argparse.Namespace, out: Path) -> tuple[
         resize=Resize(max_size=args.max_size), max_frames=args.frames, preset=args.preset, codec=args.codec
     )
     started = time.perf_counter()
-    result = process_video(engine.stylize, engine.batch_size, args.clip, out, options, submit=engine.submit)
+    result = process_video(engine.submit, engine.batch_size, args.clip, out, options)
     return time.perf_counter() - started, result.stats.busy, result.frames
 
 

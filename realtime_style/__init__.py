@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 #: Public names and the module each is loaded from on first use.
 _LAZY_NAMES = {
     **dict.fromkeys(("Stylizer", "stylize_image", "stylize_video", "list_styles", "transform_images"), "api"),
-    **dict.fromkeys(("optimize_image", "OptimizeConfig"), "optimize"),
+    **dict.fromkeys(("optimize_image", "OptimizeOptions"), "optimize"),
     **dict.fromkeys(("configure_process", "ProcessOptions"), "runtime.process"),
     "EngineOptions": "runtime.engine",
     "Look": "runtime.color",
@@ -23,7 +23,7 @@ _LAZY_NAMES = {
 
 if TYPE_CHECKING:
     from realtime_style.api import Stylizer, list_styles, stylize_image, stylize_video, transform_images
-    from realtime_style.optimize import OptimizeConfig, optimize_image
+    from realtime_style.optimize import OptimizeOptions, optimize_image
     from realtime_style.runtime.color import Look
     from realtime_style.runtime.engine import EngineOptions
     from realtime_style.runtime.process import ProcessOptions, configure_process

@@ -24,13 +24,13 @@ from realtime_style.runtime.color import Look
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media.geometry import Resize
-from realtime_style.image_files import IMAGE_SUFFIXES
-from realtime_style.media.images import find_images, read_image, write_image
+from realtime_style.image_files import IMAGE_SUFFIXES, find_images
+from realtime_style.media.images import read_image, write_image
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.store import list_styles as _store_list_styles
 from realtime_style.person import PersonCompositor, PersonMode, PersonOptions
-from realtime_style.pipeline import VideoOptions, VideoResult, process_video, refuse_same_file
+from realtime_style.video import VideoOptions, VideoResult, process_video, refuse_same_file
 
 #: RGB uint8 (H, W, 3) in, RGB uint8 (H', W', 3) out: a stylizer, or any other image transform.
 ImageTransform = Callable[[np.ndarray], np.ndarray]
@@ -177,14 +177,13 @@ class Stylizer:
             options = replace(options, postprocess=[*options.postprocess, self.compositor])
         look = self.look
         return process_video(
-            lambda frames: self.engine.stylize(frames, look),
+            lambda frames: self.engine.submit(frames, look),
             self.engine.batch_size,
             src,
             dst,
             options,
             stop=stop,
             on_start=on_start,
-            submit=lambda frames: self.engine.submit(frames, look),
             batch_limit=self.engine.largest_batch,
         )
 

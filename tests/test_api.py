@@ -13,7 +13,7 @@ from PIL import Image
 import realtime_style
 from realtime_style import Stylizer
 from realtime_style.person import PersonOptions
-from realtime_style.pipeline import VideoOptions
+from realtime_style.video import VideoOptions
 from realtime_style.runtime.color import Look
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import StyleNotFoundError

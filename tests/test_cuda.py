@@ -127,15 +127,15 @@ def test_file_pipeline_with_submit_keeps_order_on_cuda(net, images, option) -> N
     pytest.importorskip("av", reason="the file pipeline's modules import PyAV (absent on the GPU session machine)")
     from test_video_pipeline import Recorder
 
+    from realtime_style.file_pipeline import FilePipeline, PipelineOptions
     from realtime_style.media import Frame
-    from realtime_style.pipeline import FilePipeline, PipelineOptions
 
     engine = cuda_engine(net, batch_size=2, **option)
     clip = np.concatenate([images, images[::-1], 255 - images] * 3 + [images[:1]])  # 19 frames, last batch partial
     expected = reference(net, clip)  # the same batches, one at a time
     frames = [Frame(image=image, index=i, pts=i, time_base=Fraction(1, 25)) for i, image in enumerate(clip)]
     sink = Recorder()
-    stats = FilePipeline(engine.stylize, PipelineOptions(batch_size=2), submit=engine.submit).run(frames, sink)
+    stats = FilePipeline(engine.submit, PipelineOptions(batch_size=2)).run(frames, sink)
     assert stats.frames == len(clip)
     assert level_error(np.stack(sink.images), expected)[1] <= SAME_PRECISION_MAX
 

@@ -14,7 +14,7 @@ import torch
 from realtime_style.runtime.color import FULL_STYLE, Look
 from realtime_style.runtime.engine import Engine
 from realtime_style.errors import DeviceError
-from realtime_style.live.sinks import OutputMeta
+from realtime_style.live.outputs import OutputMeta
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 

@@ -11,7 +11,7 @@ import torch
 
 from realtime_style.runtime.color import FULL_STYLE, Look
 from realtime_style.runtime.engine import Engine, EngineOptions
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import WorkerPool, default_workers
 from test_live_support import HEIGHT, WIDTH, RecordingSink, SyntheticSource, pattern
@@ -61,7 +61,7 @@ def _run(model_file, workers: int, frames: int = 8):
     sink = RecordingSink()
     options = LiveOptions(max_frames=frames, size=(WIDTH, HEIGHT), workers=workers)
     source = TimedSource(fps=30)
-    stats = LivePipeline(source, bank, [sink], options, log=lambda _m: None).run()
+    stats = LiveSession(source, bank, [sink], options, log=lambda _m: None).run()
     return sink, stats, threads, source
 
 
@@ -105,7 +105,7 @@ def test_a_frame_finishing_after_a_newer_one_is_dropped_as_late(random_model_fil
 
     options = LiveOptions(max_frames=6, size=(WIDTH, HEIGHT), workers=2)
     bank = StyleBank([random_model_file], engine_factory=factory)
-    stats = LivePipeline(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
+    stats = LiveSession(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
     assert stats.late >= 1 and stats.summary()["frames_late"] == stats.late
     assert stats.outputs == 6
     times = [m.capture_time for m in sink.metas]
@@ -124,7 +124,7 @@ def test_a_worker_error_is_raised_on_the_pipeline_thread(random_model_file):
     bank = StyleBank([random_model_file], engine_factory=lambda model: Broken(model, CPU))
     options = LiveOptions(max_frames=5, size=(WIDTH, HEIGHT), workers=2)
     with pytest.raises(RuntimeError, match="kernel exploded"):
-        LivePipeline(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
+        LiveSession(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
     assert sink.closed and not sink.frames
 
 

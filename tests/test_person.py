@@ -181,7 +181,7 @@ class PhotoSource:
 
 
 def test_live_key_cycles_person_modes_and_the_status_line_shows_them(litert, portrait, random_model_file):
-    from realtime_style.live.pipeline import LiveOptions, LivePipeline
+    from realtime_style.live.session import LiveOptions, LiveSession
     from realtime_style.live.styles import StyleBank
     from realtime_style.person.live import LivePerson
     from test_live_support import RecordingSink
@@ -191,9 +191,9 @@ def test_live_key_cycles_person_modes_and_the_status_line_shows_them(litert, por
     bank = StyleBank([random_model_file], EngineOptions(device="cpu", precision="fp32"))
     person = LivePerson(PersonOptions())
     options = LiveOptions(max_frames=14, size=(192, 256), crossfade_frames=0)
-    pipeline = LivePipeline(PhotoSource(small), bank, [sink], options, log=lambda _m: None, person=person)
-    sink.on_frame = lambda index: pipeline.controls.key("k") if index in (3, 8) else None
-    pipeline.run()
+    session = LiveSession(PhotoSource(small), bank, [sink], options, log=lambda _m: None, person=person)
+    sink.on_frame = lambda index: session.controls.key("k") if index in (3, 8) else None
+    session.run()
     statuses = [meta.status for meta in sink.metas]
     assert "person: keep person" not in statuses[0] and any("person: keep person" in s for s in statuses[5:8])
     assert any("person: keep background" in s for s in statuses[10:])

@@ -16,7 +16,7 @@ from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
 from realtime_style.runtime.process import ProcessOptions, configure_process
 from training.checkpoint import CHECKPOINT_NAME
-from training.config import Phase, TrainConfig, build_schedule, parse_schedule
+from training.config import Phase, TrainOptions, build_schedule, parse_schedule
 from training.distributed import cpu_threads_per_rank
 from training.loss import LossWeights
 
@@ -85,7 +85,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
+def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None]:
     """The run's configuration and the checkpoint to resume from (None for a fresh run)."""
     style = style_image_from_text(args.style_image)  # a file, or a style's name: its painting
     if not is_image_file(style):
@@ -109,9 +109,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     else:
         iterations = args.iterations if args.iterations is not None else 2000
         if args.epochs is not None:
-            from training.data import find_images
+            from training.data import dataset_images
 
-            images = len(find_images(args.dataset, args.exclude))
+            images = len(dataset_images(args.dataset, args.exclude))
             iterations = max(1, round(args.epochs * images / args.batch_size))
         if iterations < 1:
             raise InputError("--iterations must be positive")
@@ -121,7 +121,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     )
     check_crop_sizes(schedule, weights, args.teacher)
     config = from_args(
-        TrainConfig,
+        TrainOptions,
         args,
         style_image=str(style),
         run_dir=run_dir,
@@ -176,12 +176,12 @@ def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher:
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``rtstyle train`` / ``python -m training``."""
     from realtime_style.metrics.style import spread_evenly
-    from training.data import find_images
+    from training.data import dataset_images
     from training.train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
     if args.sample_images is None:
-        files = find_images(config.dataset, config.exclude)
+        files = dataset_images(config.dataset, config.exclude)
         config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))
     try:
         result = train(config, resume)
