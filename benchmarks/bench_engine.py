@@ -42,8 +42,10 @@ import torch  # noqa: E402
 
 from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
 SIZES = ((256, 256), (360, 640), (720, 1280), (1080, 1920))
@@ -53,11 +55,14 @@ ABLATION_SIZE = (360, 640)
 #: The plain path: fp32 weights and activations, eager, batch 1, none of the fast paths.
 BASELINE = dict(device="cpu", precision="fp32", fast_norm=False, split_output_conv=False, tune_allocator=False)
 DEFAULT = dict(device="cpu")
+#: Variant keys that are not EngineOptions fields: the backend runner (benchmarks.backend_variants), and the
+#: process's settings, which pick the worker (tune_allocator) or are set per request (threads).
+NOT_ENGINE = ("runner", "threads", "tune_allocator")
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of running the engine: a label, EngineOptions fields, and frames per call."""
+    """One way of running the engine: a label, EngineOptions fields (and :data:`NOT_ENGINE` keys), frames per call."""
 
     label: str
     options: dict
@@ -65,7 +70,7 @@ class Variant:
 
     @property
     def tunes_allocator(self) -> bool:
-        return EngineOptions(**{k: v for k, v in self.options.items() if k != "runner"}).tune_allocator
+        return self.options.get("tune_allocator", ProcessOptions().tune_allocator)
 
 
 def ablations() -> list[Variant]:
@@ -102,10 +107,9 @@ def frames_for(batch: int, height: int, width: int) -> np.ndarray:
     return (up * 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def worker(conn, threads: int | None) -> None:
-    """Serve timing and profiling requests; keeps one engine per (arch, options)."""
-    if threads:
-        torch.set_num_threads(threads)
+def worker(conn, process: ProcessOptions) -> None:
+    """Serve timing and profiling requests; keeps one engine per (arch, options). The process's entry point."""
+    configure_process(process)
     engines: dict[str, Engine] = {}
 
     def engine_for(arch: str, options: dict) -> Engine:
@@ -113,7 +117,7 @@ def worker(conn, threads: int | None) -> None:
         if key not in engines:
             torch.manual_seed(0)
             net = TransformerNet(ARCHITECTURES[arch])
-            fields = {k: v for k, v in options.items() if k != "runner"}
+            fields = {k: v for k, v in options.items() if k not in NOT_ENGINE}
             engines[key] = Engine(net, EngineOptions(**fields))
             attach_runner(engines[key], net, options.get("runner"), options.get("threads") or torch.get_num_threads())
         return engines[key]
@@ -164,9 +168,10 @@ class Workers:
     def __init__(self, threads: int | None):
         context = mp.get_context("spawn")
         self.conns, self.procs = [], []
-        for _ in range(2):
+        for tuned in (False, True):
             parent, child = context.Pipe()
-            proc = context.Process(target=worker, args=(child, threads), daemon=True)
+            process = ProcessOptions(threads=threads, tune_allocator=tuned)
+            proc = context.Process(target=worker, args=(child, process), daemon=True)
             proc.start()
             self.conns.append(parent)
             self.procs.append(proc)
@@ -255,16 +260,11 @@ def cpu_label() -> str:
     return f"{cpu_name()} ({', '.join(extras) or 'no bf16 instructions'})"
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    height, width = (int(v) for v in text.lower().split("x"))
-    return height, width
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="256x256 and 360x640 only, 2 rounds")
     parser.add_argument("--arch", nargs="+", choices=sorted(ARCHITECTURES), default=["standard", "light"])
-    parser.add_argument("--sizes", nargs="+", type=parse_size, default=None, help="HEIGHTxWIDTH ...")
+    parser.add_argument("--sizes", nargs="+", type=dimensions(), default=None, help="HEIGHTxWIDTH ...")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3, quick 2)")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads in both workers")
     parser.add_argument("--no-ablations", action="store_true", help="skip the 360x640 ablation rows")

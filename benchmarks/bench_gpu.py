@@ -21,7 +21,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import importlib.util
@@ -29,14 +29,14 @@ import importlib.util
 import numpy as np
 import torch
 
-from benchmarks.bench_engine import frames_for, parse_size
+from benchmarks.bench_engine import frames_for
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.pending import in_order
+from realtime_style.runtime.process import ProcessOptions, configure_process
 
-PLAIN = dict(
-    precision="fp32", channels_last=False, cudnn_benchmark=False, pinned_buffers=False, copy_streams=False, cuda_graphs=False
-)
+PLAIN = dict(precision="fp32", channels_last=False, pinned_buffers=False, copy_streams=False, cuda_graphs=False)
 #: label -> EngineOptions fields on top of fp16 CUDA defaults
 SWITCHES = {
     "fp16, no overlap, no graphs": dict(copy_streams=False, cuda_graphs=False),
@@ -52,6 +52,8 @@ class Row:
     label: str
     options: dict
     batch: int
+    #: The process's settings for this row (the plain row turns cuDNN autotuning off).
+    process: ProcessOptions = field(default_factory=ProcessOptions)
     describe: str = ""
     fps: list[float] = field(default_factory=list)
     peak_gib: float = 0.0
@@ -60,7 +62,7 @@ class Row:
 def variants(batches: list[int], cuda: bool) -> list[Row]:
     if not cuda:
         return [Row("CPU default (CUDA variants skipped: no CUDA)", dict(device="cpu"), 1)]
-    rows = [Row("plain: fp32 eager, batch 1", dict(device="cuda", **PLAIN), 1)]
+    rows = [Row("plain: fp32 eager, batch 1", dict(device="cuda", **PLAIN), 1, process=ProcessOptions(cudnn_benchmark=False))]
     for batch in batches:
         rows += [Row(label, dict(device="cuda", precision="fp16", **options), batch) for label, options in SWITCHES.items()]
     return rows
@@ -79,11 +81,14 @@ def measure(
 ) -> None:
     """One engine at a time (a 1080p batch of 16 holds several GiB), alternating round by round.
 
-    ``after_round`` runs after each round (e.g. to save the rows so far: a run cut short keeps them).
+    Each row first sets the process up its way (this benchmark is the program: its rows are
+    process-wide ablations). ``after_round`` runs after each round (e.g. to save the rows so far:
+    a run cut short keeps them).
     """
     cuda = torch.cuda.is_available()
     for round_ in range(rounds):
         for row in rows:
+            configure_process(row.process)
             torch.manual_seed(0)
             engine = Engine(TransformerNet(ARCHITECTURES[arch]), EngineOptions(**row.options, batch_size=row.batch))
             row.describe = engine.describe()
@@ -149,8 +154,8 @@ def video_runs(args: argparse.Namespace, clip: Path) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="standard")
-    parser.add_argument("--size", type=parse_size, default=(1080, 1920), help="HEIGHTxWIDTH on CUDA")
-    parser.add_argument("--cpu-size", type=parse_size, default=(128, 128), help="HEIGHTxWIDTH without CUDA")
+    parser.add_argument("--size", type=dimensions(), default=(1080, 1920), help="HEIGHTxWIDTH on CUDA")
+    parser.add_argument("--cpu-size", type=dimensions(), default=(128, 128), help="HEIGHTxWIDTH without CUDA")
     parser.add_argument("--batches", type=int, nargs="+", default=[8, 16], help="batch sizes of the fp16 rows")
     parser.add_argument("--stream", type=int, default=8, help="batches per timed stream")
     parser.add_argument("--rounds", type=int, default=3)
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     has_av = importlib.util.find_spec("av") is not None
     print(f"# GPU benchmark: torch {torch.__version__}, {device}, PyAV {'present' if has_av else 'absent'}", flush=True)
     rows = variants(args.batches, cuda)
-    save = (lambda: args.json.write_text(json.dumps([row.__dict__ for row in rows], indent=1))) if args.json else (lambda: None)
+    save = (lambda: args.json.write_text(json.dumps([asdict(row) for row in rows], indent=1))) if args.json else (lambda: None)
     measure(rows, args.arch, size, args.rounds, args.stream, after_round=save)
     print(f"\n## engine, {args.stream} batches streamed with 2 in flight (median of {args.rounds} rounds)\n")
     print(table(rows, args.arch, size))

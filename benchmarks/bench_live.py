@@ -2,7 +2,7 @@
 
 For each architecture and resolution: the baseline is the engine alone stylizing one in-memory
 frame at a time (batch 1, no capture, no output); then one live run per ``--workers`` count:
-:class:`LivePipeline` fed by a source faster than the engine (default 60 fps), so frames are
+:class:`LiveSession` fed by a source faster than the engine (default 60 fps), so frames are
 dropped, never queued, and the numbers are capture-to-output latency p50/p95, output fps and the
 share of frames dropped. Every worker runs ``--threads`` intra-op threads (default 1).
 
@@ -43,8 +43,10 @@ import torch
 from realtime_style.runtime.backends import BACKENDS
 from realtime_style.runtime.backends.openvino_net import openvino_status
 from realtime_style.runtime.engine import Engine, EngineOptions
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import OutputMeta
+from realtime_style.runtime.process import ProcessOptions, configure_process
+from realtime_style.cli.argtypes import dimensions
+from realtime_style.live.outputs import OutputMeta
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import usable_cores
 from realtime_style.models.store import ModelInfo, save_model
@@ -168,8 +170,8 @@ def live_run(
     live = LiveOptions(size=(width, height), duration=seconds, crossfade_frames=0, workers=workers)
     sink = NullSink()
     person = LivePerson(PersonOptions(keep=keep)) if keep else None
-    pipeline = LivePipeline(MemorySource(frames, fps), bank, [sink], live, log=lambda _m: None, person=person)
-    summary = pipeline.run().summary()
+    session = LiveSession(MemorySource(frames, fps), bank, [sink], live, log=lambda _m: None, person=person)
+    summary = session.run().summary()
     # CPU seconds of the whole process (capture thread, late frames included) per frame out, from the
     # first frame out to the last (so without the start-up and warm-up): what a frame costs on idle
     # cores, whatever the machine's load.
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "--arch", nargs="+", type=arch_spec, default=["standard", "light"],
         help=f"{', '.join(sorted(ARCHITECTURES))} or a size C1/C2/C3xBLOCKS, e.g. 16/32/64x3 (the earlier light net)",
     )
-    parser.add_argument("--resolution", nargs="+", default=["240x426", "360x640"], help="HxW")
+    parser.add_argument("--resolution", nargs="+", type=dimensions(), default=[(240, 426), (360, 640)], help="HxW")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each timed run")
     parser.add_argument("--source-fps", type=float, default=60.0, help="rate of the (faster than engine) source")
     parser.add_argument("--device", default="auto")
@@ -227,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=1, help="with --keep: alternate off/on runs this many times")
     args = parser.parse_args(argv)
+    configure_process(ProcessOptions(threads=args.threads))  # process-wide: each worker thread runs this many
     cores = usable_cores()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -237,13 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             path = save_model(
                 Path(folder) / f"bench.{arch.replace('/', '-')}.safetensors", TransformerNet(config), ModelInfo("bench", name, config)
             )
-            for text in args.resolution:
-                height, width = (int(v) for v in text.split("x"))
+            for height, width in args.resolution:
                 frames = load_frames(height, width, person=args.keep is not None)
                 for backend in args.backend:
-                    options = EngineOptions(
-                        device=args.device, precision=args.precision, batch_size=1, threads=args.threads, backend=backend
-                    )
+                    options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, backend=backend)
                     rows += measure_backend(args, arch, path, frames, options, cores)
     print_tables([r for r in rows if r["person"] == "off"], cores)
     if args.keep:

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from realtime_style.media.images import StillImage, read_image, write_image
-from realtime_style.optimize import OptimizeConfig, OptimizeResult, StepRecord, optimize_image
+from realtime_style.optimize import OptimizeOptions, OptimizeResult, StepRecord, optimize_image
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     content, style = read_image(args.content).rgb, read_image(args.style).rgb
     base = dict(size=args.size, device=args.device)
     runs = {
-        "single": OptimizeConfig(scales=(args.size,), iterations=args.iterations, **base),
-        "multi": OptimizeConfig(
+        "single": OptimizeOptions(scales=(args.size,), iterations=args.iterations, **base),
+        "multi": OptimizeOptions(
             scales=(args.size // 2, args.size), iterations=(args.coarse_iterations, args.fine_iterations), **base
         ),
     }

@@ -17,6 +17,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from realtime_style.runtime.process import configure_process
 from realtime_style.api import Stylizer
 from realtime_style.image_files import load_rgb
 from realtime_style.media.paint_scale import PaintAtScale
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--long-side", type=int, default=2048)
     parser.add_argument("--paint-size", type=int, nargs="+", default=[0, 1024, 512])
     args = parser.parse_args()
+    configure_process()  # as rtstyle does: tuned malloc, cuDNN autotuning (the entry point's job)
     stylizer = Stylizer(args.style, device="cpu")
     model = stylizer.engine.style_model
     style_image = resolve_style_image(model.info, model_path=model.path)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.media.sinks import VideoFileSink
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import evaluate_files
@@ -54,14 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, default=CLIP)
     parser.add_argument("--start", type=float, default=6.0, help="seconds into the clip (a person walks in at ~7 s)")
     parser.add_argument("--frames", type=int, default=120)
-    parser.add_argument("--size", default="640x360", help="WxH the frames are read at")
+    parser.add_argument("--size", type=dimensions(), default="640x360", help="WxH the frames are read at")
     parser.add_argument("--smoothing", type=float, nargs="+", default=[0.0, MatteOptions().smoothing])
     parser.add_argument("--keep-files", type=Path, default=None, help="leave the videos here (default: a temporary folder)")
     args = parser.parse_args(argv)
     if not args.clip.is_file():
         print(f"bench_person_mask: {args.clip} is absent (the project's shared data)", file=sys.stderr)
         return 2
-    width, height = (int(v) for v in args.size.split("x"))
+    width, height = args.size
     frames, fps = read_clip(args.clip, args.start, args.frames, (width, height))
     segment = PersonSegmenter.for_frame(width, height)
     probabilities, segment_cpu = [], []

@@ -21,7 +21,7 @@ import torch
 
 from realtime_style.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from realtime_style.training.compact import compact_state
-from realtime_style.training.config import Phase, TrainConfig
+from realtime_style.training.config import Phase, TrainOptions
 from realtime_style.training.loss import LossWeights
 from realtime_style.training.train import train
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench_resume_"))
     total = args.first + args.then
-    base = TrainConfig(
+    base = TrainOptions(
         style_image=args.style_image, dataset=args.dataset, out=str(work / "first.safetensors"),
         run_dir=str(work / "first"), exclude=("bsds500/val_*",), arch=args.arch,
         schedule=(Phase(args.size, args.first),), scale_size=int(args.size * 4 / 3), lr=1e-3,

@@ -23,13 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_style.runtime.process import configure_process
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import MotionReference
 from realtime_style.metrics.style import StyleMetric, resolve_style_image
 from benchmarks.shared_data import SHARED_DATA
 from realtime_style.models.store import StyleModel, load_model
-from realtime_style.temporal import FlowSmoother, Smoother, make_smoother
+from realtime_style.frame_processor import FrameProcessor
+from realtime_style.temporal import FlowSmoother, make_smoother
 
 DEFAULT_MODES = ("off", "ema", "flow")
 
@@ -48,7 +50,7 @@ class Row:
     stylize_ms_per_frame: float
 
 
-def make_mode(spec: str) -> Smoother | None:
+def make_mode(spec: str) -> FrameProcessor | None:
     """``off``, ``ema[:s]`` or ``flow[:s[:method[:width]]]`` -> a fresh smoother."""
     parts = spec.split(":")
     strength = float(parts[1]) if len(parts) > 1 else None
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, metavar="DIR", help="keep stylized frames here to re-run modes without the net")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
+    configure_process()  # as rtstyle does: tuned malloc, cuDNN autotuning (the entry point's job)
     clips = args.clip or [SHARED_DATA / "video" / "bikes.mp4"]
     metric = StyleMetric("cpu" if args.device == "auto" else args.device)
     rows = [row for clip in clips for row in bench_clip(clip, args.style or ["mosaic"], args.mode or list(DEFAULT_MODES), args, metric)]

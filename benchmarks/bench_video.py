@@ -32,13 +32,14 @@ import cv2
 import numpy as np
 import torch
 
-from realtime_style.cli.speed import add_speed_arguments, speed_options
+from realtime_style.cli.speed import add_speed_arguments, process_options, speed_options
 from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.runtime.process import configure_process
 from realtime_style.media.geometry import Resize
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
-from realtime_style.pipeline import VideoOptions, process_video
+from realtime_style.video import VideoOptions, process_video
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,7 +105,7 @@ def time_pipeline(engine: Engine, args: argparse.Namespace, out: Path) -> tuple[
         resize=Resize(max_size=args.max_size), max_frames=args.frames, preset=args.preset, codec=args.codec
     )
     started = time.perf_counter()
-    result = process_video(engine.stylize, engine.batch_size, args.clip, out, options, submit=engine.submit)
+    result = process_video(engine.submit, engine.batch_size, args.clip, out, options)
     return time.perf_counter() - started, result.stats.busy, result.frames
 
 
@@ -130,6 +131,7 @@ def time_naive(net: TransformerNet, clip: Path, out: Path, count: int, size: tup
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    configure_process(process_options(args))  # --threads, --no-tune-allocator, as rtstyle's entry point does
     engine = make_engine(args)
     naive_net = load_model(args.style, args.arch).net if args.style else engine_source_net(args)
     frames = decode_frames(args.clip, args.frames, Resize(max_size=args.max_size))

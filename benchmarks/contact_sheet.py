@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from realtime_style.runtime.process import configure_process
 from realtime_style.demo import draw_label
 from realtime_style.runtime.engine import Engine, EngineOptions
 from benchmarks.shared_data import SHARED_DATA
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles-dir", type=Path, default=None, help="folder of the style images")
     parser.add_argument("--out", type=Path, default=Path("docs/contact_sheet.png"))
     args = parser.parse_args(argv)
+    configure_process()  # as rtstyle does: tuned malloc, cuDNN autotuning (the entry point's job)
     styles = args.style or [str(path) for path, _ in list_styles()]
     if not styles:
         print("no styles are shipped yet", file=sys.stderr)

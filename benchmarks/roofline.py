@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from realtime_style.runtime.process import configure_process
+from realtime_style.cli.argtypes import dimensions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
 #: The label the profiler run puts around uint8 <-> float conversion (to_tensor, to_frames).
@@ -128,9 +130,10 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="standard")
-    parser.add_argument("--size", default="360x640", help="HEIGHTxWIDTH")
+    parser.add_argument("--size", type=dimensions(), default="360x640", help="HEIGHTxWIDTH")
     args = parser.parse_args(argv)
-    height, width = (int(v) for v in args.size.split("x"))
+    configure_process()  # as rtstyle does: tuned malloc, cuDNN autotuning (the entry point's job)
+    height, width = args.size
     print(f"{args.arch} {height}x{width}: {conv_macs(args.arch, height, width) / 1e9:.2f} GMAC/frame")
     for key, value in ceilings().items():
         print(f"{key}: {value:.0f}")

@@ -1,6 +1,7 @@
 """The Python face of rtstyle: load a style once, stylize frames, images, folders and videos.
 
->>> from realtime_style import Stylizer
+>>> from realtime_style import Stylizer, configure_process
+>>> configure_process()              # once per program: CPU threads, malloc tuning  # doctest: +SKIP
 >>> stylizer = Stylizer("mosaic", strength=0.8)
 >>> stylizer.stylize_video("in.mp4", "out.mp4")          # doctest: +SKIP
 >>> out = stylizer.stylize_frames(frames)                # uint8 (N, H, W, 3) RGB  # doctest: +SKIP
@@ -19,16 +20,17 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from realtime_style.runtime.color import Look
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media.geometry import Resize
-from realtime_style.image_files import IMAGE_SUFFIXES
-from realtime_style.media.images import find_images, read_image, write_image
+from realtime_style.image_files import IMAGE_SUFFIXES, find_images
+from realtime_style.media.images import read_image, write_image
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.store import list_styles as _store_list_styles
 from realtime_style.person import PersonCompositor, PersonMode, PersonOptions
-from realtime_style.pipeline import VideoOptions, VideoResult, process_video, refuse_same_file
+from realtime_style.video import VideoOptions, VideoResult, process_video, refuse_same_file
 
 #: RGB uint8 (H, W, 3) in, RGB uint8 (H', W', 3) out: a stylizer, or any other image transform.
 ImageTransform = Callable[[np.ndarray], np.ndarray]
@@ -47,11 +49,17 @@ class Stylizer:
 
     ``style`` is a shipped style name (``mosaic``), a model file path or a loaded
     :class:`StyleModel`; ``arch`` picks a shipped variant (``standard`` or ``light``).
-    ``strength`` (0..1) blends with the original; ``preserve_color`` keeps the input's colours.
+    ``strength`` (0..1) blends with the original; ``preserve_color`` keeps the input's colours
+    (together the :attr:`look`, which may be changed between calls).
     ``keep="person"`` (or ``"background"``) shows that region of the input unstylized;
     ``person_style`` paints the person with a second style instead (see :mod:`realtime_style.person`;
     needs ``rtstyle[person]``). Frames passed to :meth:`stylize_frames` count as one sequence for the
     mask's smoothing over time (:meth:`reset` starts a new one); images and videos start afresh.
+
+    The everyday keywords have a full form: ``device`` is short for ``engine=EngineOptions(device=...)``
+    (precision, batch size, fast paths, backend), ``keep``/``person_style`` for ``person=PersonOptions(...)``
+    (also the mask's settings); give one form or the other. Threads and malloc tuning are the process's:
+    call :func:`~realtime_style.runtime.process.configure_process` once for the measured CPU speed.
     """
 
     def __init__(
@@ -59,20 +67,22 @@ class Stylizer:
         style: str | Path | StyleModel,
         *,
         arch: str | None = None,
-        device: str = "auto",
-        precision: str = "auto",
-        batch_size: int | None = None,
+        device: str | None = None,
         strength: float = 1.0,
         preserve_color: bool = False,
-        compile: bool = False,
-        engine_options: dict[str, Any] | None = None,
         keep: str | None = None,
         person_style: str | Path | StyleModel | None = None,
+        engine: EngineOptions | None = None,
         person: PersonOptions | None = None,
     ):
+        if engine is not None and device is not None:
+            raise ValueError("give the device in engine=EngineOptions(device=...) or as device=, not both")
+        if person is not None and (keep is not None or person_style is not None):
+            raise ValueError("give keep/person_style in person=PersonOptions(...) or as keywords, not both")
+        #: How the stylized frames meet the originals (strength, colour preservation).
+        self.look = Look(strength, preserve_color)
         model = style if isinstance(style, StyleModel) else load_model(style, arch)
-        chosen: dict[str, Any] = {"device": device, "precision": precision, "batch_size": batch_size, "compile": compile}
-        options = EngineOptions(**{**chosen, **(engine_options or {})})
+        options = engine or EngineOptions(device=device or "auto")
         self.engine = Engine(model, options)
         person = person or PersonOptions(keep=keep, person_style=person_style)
         self.person_engine: Engine | None = None
@@ -82,8 +92,6 @@ class Stylizer:
         self.compositor: PersonCompositor | None = None
         if person.mode is not PersonMode.OFF:
             self.compositor = PersonCompositor(person, self._stylize_person)
-        self.strength = strength
-        self.preserve_color = preserve_color
 
     @property
     def info(self) -> ModelInfo | None:
@@ -91,25 +99,19 @@ class Stylizer:
 
     @property
     def strength(self) -> float:
-        return self.engine.strength
+        return self.look.strength
 
     @strength.setter
     def strength(self, value: float) -> None:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"strength must be between 0 and 1, got {value}")
-        self.engine.strength = float(value)
-        if self.person_engine is not None:
-            self.person_engine.strength = float(value)
+        self.look = replace(self.look, strength=float(value))
 
     @property
     def preserve_color(self) -> bool:
-        return self.engine.preserve_color
+        return self.look.preserve_color
 
     @preserve_color.setter
     def preserve_color(self, value: bool) -> None:
-        self.engine.preserve_color = bool(value)
-        if self.person_engine is not None:
-            self.person_engine.preserve_color = bool(value)
+        self.look = replace(self.look, preserve_color=bool(value))
 
     def describe(self) -> str:
         text = self.engine.describe()
@@ -126,7 +128,7 @@ class Stylizer:
 
     def stylize_frames(self, frames: np.ndarray) -> np.ndarray:
         """uint8 RGB (N, H, W, 3) or (H, W, 3) -> stylized uint8 frames of the same shape."""
-        out = self.engine.stylize(frames)
+        out = self.engine.stylize(frames, self.look)
         if self.compositor is None:
             return out
         if out.ndim == 3:
@@ -139,7 +141,7 @@ class Stylizer:
 
     def _stylize_person(self, rgb: np.ndarray) -> np.ndarray:
         assert self.person_engine is not None
-        return self.person_engine.stylize(rgb)
+        return self.person_engine.stylize(rgb, self.look)
 
     def stylize_image(self, image: np.ndarray | Image.Image) -> np.ndarray | Image.Image:
         """Stylize an RGB uint8 array or a PIL image; returns the same kind (alpha kept for PIL)."""
@@ -160,32 +162,28 @@ class Stylizer:
         src: str | Path,
         dst: str | Path,
         options: VideoOptions | None = None,
+        *,
         stop: threading.Event | None = None,
         on_start: Callable[[VideoFileSource, tuple[int, int]], None] | None = None,
-        **kwargs: Any,
     ) -> VideoResult:
-        """Stylize a video file into ``dst``.
+        """Stylize a video file into ``dst``; ``options`` holds size, encoder, audio and limits.
 
-        Keywords override fields of :class:`VideoOptions` (``codec``, ``crf``, ``duration``, ...);
-        ``max_size`` and ``scale`` build its ``resize``. Setting ``stop`` ends the run early with
-        a finalized, playable ``dst``; ``on_start`` is called once the input is open, with the
-        source and the output size. Batches are capped to what the free memory holds at the frame size.
+        Setting ``stop`` ends the run early with a finalized, playable ``dst``; ``on_start`` is
+        called once the input is open, with the source and the output size. Batches are capped to
+        what the free memory holds at the frame size.
         """
         options = options or VideoOptions()
-        if "max_size" in kwargs or "scale" in kwargs:
-            kwargs["resize"] = Resize(max_size=kwargs.pop("max_size", None), scale=kwargs.pop("scale", None))
-        options = replace(options, **kwargs)
         if self.compositor is not None:  # after any smoother: the kept region stays exactly the input
             options = replace(options, postprocess=[*options.postprocess, self.compositor])
+        look = self.look
         return process_video(
-            self.engine.stylize,
+            lambda frames: self.engine.submit(frames, look),
             self.engine.batch_size,
             src,
             dst,
             options,
             stop=stop,
             on_start=on_start,
-            submit=self.engine.submit,
             batch_limit=self.engine.largest_batch,
         )
 

@@ -3,7 +3,7 @@
 The clip is a slow pan and zoom over a landscape drawn here with numpy and OpenCV (sky, sun, clouds,
 mountains, hills, fields, trees, houses, a road): no photo ships with rtstyle and nothing is
 downloaded. The same seed always draws the same picture. The clip goes through the file pipeline
-(:class:`~realtime_style.pipeline.FilePipeline` into a :class:`~realtime_style.media.sinks.VideoFileSink`)
+(:class:`~realtime_style.file_pipeline.FilePipeline` into a :class:`~realtime_style.media.sinks.VideoFileSink`)
 like any video, and a side-by-side still (original | stylized) of its middle frame is saved beside it.
 """
 
@@ -24,7 +24,11 @@ from realtime_style.errors import OutputError, StyleNotFoundError
 from realtime_style.media.sinks import VideoFileSink
 from realtime_style.media.sources import Frame
 from realtime_style.models.store import list_styles, resolve_style
-from realtime_style.pipeline import FilePipeline, FrameProcessor, PipelineOptions
+from realtime_style.file_pipeline import FilePipeline, PipelineOptions
+from realtime_style.frame_processor import FrameProcessor
+from realtime_style.media.images import StillImage, write_image
+from realtime_style.runtime.pending import eager
+from realtime_style.runtime.engine import EngineOptions
 
 VIDEO_NAME = "rtstyle-demo.mp4"
 STILL_NAME = "rtstyle-demo.png"
@@ -348,12 +352,12 @@ def run_demo(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create folder ({exc.strerror or exc})") from None
-    stylizer = Stylizer(demo_model(style), device=device, engine_options={"backend": backend})
+    stylizer = Stylizer(demo_model(style), engine=EngineOptions(device=device, backend=backend))
     name = stylizer.engine.name
     video, still = out_dir / VIDEO_NAME, out_dir / STILL_NAME
     keep = KeepFrame(options.frames // 2)
     pipeline = FilePipeline(
-        stylizer.stylize_frames,
+        eager(stylizer.stylize_frames),
         PipelineOptions(
             batch_size=stylizer.engine.batch_size,
             postprocess=[*postprocess, keep],
@@ -370,11 +374,5 @@ def run_demo(
     seconds = time.perf_counter() - started
     if keep.original is None or keep.stylized is None:
         raise OutputError(f"{video}: the demo stopped before its middle frame")
-    write_png(still, side_by_side(keep.original, keep.stylized, name))
+    write_image(still, StillImage(side_by_side(keep.original, keep.stylized, name)))
     return DemoResult(video, still, name, stats.frames, seconds, str(stylizer.engine.device))
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Write an RGB uint8 image as PNG; a failure is an :class:`OutputError`."""
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OutputError(f"{path}: cannot write image")

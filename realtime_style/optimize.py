@@ -36,9 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from realtime_style.runtime import color
-from realtime_style.runtime.engine import select_device
 from realtime_style.errors import InputError
+from realtime_style.image_tensors import image_to_tensor, tensor_to_image
 from realtime_style.losses import (
     CONTENT_LAYER,
     STYLE_LAYERS,
@@ -48,6 +47,8 @@ from realtime_style.losses import (
     total_variation,
 )
 from realtime_style.models.vgg import LAYER_NAMES, VGG19Features
+from realtime_style.runtime import color
+from realtime_style.runtime.engine import select_device
 
 ImageLike = str | Path | np.ndarray | torch.Tensor
 
@@ -64,7 +65,7 @@ AUTO_COARSEST = 512
 
 
 @dataclass
-class OptimizeConfig:
+class OptimizeOptions:
     """Everything that shapes one optimization; the CLI fills it from its flags."""
 
     size: int = 512
@@ -175,17 +176,11 @@ class OptimizeResult:
 
     def to_uint8(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB: the clipped and quantized image."""
-        return tensor_to_uint8(self.image)
+        return tensor_to_image(self.image)
 
 
 #: Called after every iteration with the record and the current float image (optimization space).
 StepCallback = Callable[[StepRecord, torch.Tensor], None]
-
-
-def tensor_to_uint8(image: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) float [0, 1] -> (H, W, 3) uint8: the only place where pixels are clipped and rounded."""
-    out = image.detach()[0].mul(255.0).clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0)
-    return np.ascontiguousarray(out.cpu().numpy())
 
 
 def to_image_tensor(image: ImageLike, what: str = "image") -> torch.Tensor:
@@ -197,8 +192,7 @@ def to_image_tensor(image: ImageLike, what: str = "image") -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"{what}: expected an (H, W, 3) RGB array, got shape {image.shape}")
-        scale = 255.0 if image.dtype == np.uint8 else 1.0
-        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / scale
+        return image_to_tensor(image)
     if isinstance(image, torch.Tensor):
         tensor = image[None] if image.dim() == 3 else image
         if tensor.dim() != 4 or tensor.shape[:2] != (1, 3):
@@ -253,17 +247,17 @@ MEMORY_OVERHEAD = 1.25
 MEMORY_BASE = 512 * 2**20
 
 
-def estimate_memory(height: int, width: int, config: OptimizeConfig, n_styles: int = 1) -> int:
-    """Predicted peak bytes of optimizing an ``height`` x ``width`` image with ``config``."""
+def estimate_memory(height: int, width: int, options: OptimizeOptions, n_styles: int = 1) -> int:
+    """Predicted peak bytes of optimizing an ``height`` x ``width`` image with ``options``."""
     pixels = height * width
-    layers = (config.content_layer, *config.style_layers)
+    layers = (options.content_layer, *options.style_layers)
     activations = _activation_floats_per_pixel(layers) * pixels * 4 * MEMORY_OVERHEAD
     # Style targets are computed before, without gradients: the two largest maps of one style image.
-    style_targets = 2 * 64 * pixels * config.style_scale**2 * 4
+    style_targets = 2 * 64 * pixels * options.style_scale**2 * 4
     # Optimizer state: L-BFGS keeps history pairs plus a handful of image-sized vectors; Adam two moments.
-    vectors = 2 * config.history_size + 6 if config.optimizer == "lbfgs" else 6
+    vectors = 2 * options.history_size + 6 if options.optimizer == "lbfgs" else 6
     optimizer = vectors * 3 * pixels * 4
-    grams = n_styles * sum(_gram_bytes(name) for name in config.style_layers)
+    grams = n_styles * sum(_gram_bytes(name) for name in options.style_layers)
     return int(MEMORY_BASE + max(activations, style_targets) + optimizer + grams)
 
 
@@ -290,28 +284,28 @@ def available_memory(device: torch.device) -> int:
         return 2**63
 
 
-def largest_fitting_size(height: int, width: int, config: OptimizeConfig, budget: int, n_styles: int = 1) -> int:
+def largest_fitting_size(height: int, width: int, options: OptimizeOptions, budget: int, n_styles: int = 1) -> int:
     """The largest long side (a multiple of 64) whose estimate stays within ``budget`` bytes."""
     best = 0
     for long_side in range(MIN_SCALE, 65536, 64):
         h, w = fit_long_side(height, width, long_side)
-        if estimate_memory(h, w, config, n_styles) > budget:
+        if estimate_memory(h, w, options, n_styles) > budget:
             break
         best = long_side
     return best
 
 
 def check_memory(
-    height: int, width: int, config: OptimizeConfig, device: torch.device, n_styles: int = 1, available: int | None = None
+    height: int, width: int, options: OptimizeOptions, device: torch.device, n_styles: int = 1, available: int | None = None
 ) -> int:
     """Raise :class:`InputError` when the finest scale will not fit; returns the estimate in bytes."""
-    size = config.schedule()[-1][0]
+    size = options.schedule()[-1][0]
     h, w = fit_long_side(height, width, size)
-    need = estimate_memory(h, w, config, n_styles)
+    need = estimate_memory(h, w, options, n_styles)
     free = available_memory(device) if available is None else available
     budget = int(free * 0.9)
     if need > budget:
-        fits = largest_fitting_size(height, width, config, budget, n_styles)
+        fits = largest_fitting_size(height, width, options, budget, n_styles)
         advice = f"the largest size that fits is about {fits} px" if fits else "no size fits; free some memory"
         raise InputError(
             f"--long-side {size} ({w}x{h}) needs about {_gib(need)} on {device.type} but only {_gib(free)} is free; "
@@ -334,18 +328,18 @@ class Objective:
     def __init__(
         self,
         vgg: VGG19Features,
-        config: OptimizeConfig,
+        options: OptimizeOptions,
         content: torch.Tensor,
         styles: Sequence[torch.Tensor],
         blend: Sequence[float],
     ):
-        self.vgg, self.config = vgg, config
+        self.vgg, self.options = vgg, options
         with torch.no_grad():
-            self.content_target = vgg(content)[config.content_layer].detach()
+            self.content_target = vgg(content)[options.content_layer].detach()
             grams: dict[str, torch.Tensor] = {}
             for style, weight in zip(styles, blend):
                 features = vgg(style)
-                for layer in config.style_layers:
+                for layer in options.style_layers:
                     grams[layer] = grams.get(layer, 0) + weight * gram_matrix(features[layer])
                 del features
         self.style_targets = grams
@@ -353,15 +347,15 @@ class Objective:
 
     def terms(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(total, content, style, tv) as tensors, differentiable in ``image``."""
-        cfg = self.config
+        opts = self.options
         features = self.vgg(image)
-        content = relative_distance(features[cfg.content_layer], self.content_target).mean()
-        grams = {layer: gram_matrix(features[layer]) for layer in cfg.style_layers}
-        style = style_distance(grams, self.style_targets, cfg.style_layers, self.style_norms).mean()
+        content = relative_distance(features[opts.content_layer], self.content_target).mean()
+        grams = {layer: gram_matrix(features[layer]) for layer in opts.style_layers}
+        style = style_distance(grams, self.style_targets, opts.style_layers, self.style_norms).mean()
         tv = total_variation(image)
-        total = cfg.content_weight * content + cfg.style_weight * style + cfg.tv_weight * tv
-        if cfg.range_weight:
-            total = total + cfg.range_weight * out_of_range(image)
+        total = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
+        if opts.range_weight:
+            total = total + opts.range_weight * out_of_range(image)
         return total, content, style, tv
 
     @torch.no_grad()
@@ -428,30 +422,30 @@ def normalize_blend(n_styles: int, weights: Sequence[float] | None) -> list[floa
     return [w / total for w in weights]
 
 
-def initial_image(config: OptimizeConfig, content: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def initial_image(options: OptimizeOptions, content: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """The starting pixels at the first scale: the content, seeded uniform noise, or a given image."""
-    if isinstance(config.init, str) and config.init == "content":
+    if isinstance(options.init, str) and options.init == "content":
         return content.clone()
-    if isinstance(config.init, str) and config.init == "noise":
-        generator = torch.Generator().manual_seed(config.seed)
+    if isinstance(options.init, str) and options.init == "noise":
+        generator = torch.Generator().manual_seed(options.seed)
         return torch.rand((1, 3, *size), generator=generator)
-    start = to_image_tensor(config.init, "--init image")
-    if config.preserve_color == "luminance":
+    start = to_image_tensor(options.init, "--init image")
+    if options.preserve_color == "luminance":
         start = _luminance_image(start)
     return resize(start, size)
 
 
-def _make_optimizer(config: OptimizeConfig, image: torch.Tensor, iterations: int) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam([image], lr=config.lr)
+def _make_optimizer(options: OptimizeOptions, image: torch.Tensor, iterations: int) -> torch.optim.Optimizer:
+    if options.optimizer == "adam":
+        return torch.optim.Adam([image], lr=options.lr)
     # Tolerances are off: the objective's absolute scale says nothing about convergence, and the
     # iteration budget bounds the run. Line searches may spend up to one extra evaluation per iteration.
     return torch.optim.LBFGS(
         [image],
-        lr=config.lr,
+        lr=options.lr,
         max_iter=iterations,
         max_eval=2 * iterations,
-        history_size=config.history_size,
+        history_size=options.history_size,
         tolerance_grad=0.0,
         tolerance_change=0.0,
         line_search_fn="strong_wolfe",
@@ -485,7 +479,7 @@ class _Tracker:
 
 
 def _run_scale(
-    objective: Objective, image: torch.Tensor, config: OptimizeConfig, iterations: int, tracker: _Tracker
+    objective: Objective, image: torch.Tensor, options: OptimizeOptions, iterations: int, tracker: _Tracker
 ) -> tuple[torch.Tensor, str | None]:
     """Optimize ``image`` at one scale; returns the best image seen and a note when it stopped early.
 
@@ -493,12 +487,12 @@ def _run_scale(
     accepted point every time); its iteration counter is read from the optimizer's state.
     """
     image.requires_grad_(True)
-    optimizer = _make_optimizer(config, image, iterations)
-    pixel_scale = float(image.numel()) if config.loss_scale is None else config.loss_scale
+    optimizer = _make_optimizer(options, image, iterations)
+    pixel_scale = float(image.numel()) if options.loss_scale is None else options.loss_scale
     adam_steps = [0]
 
     def current_iteration() -> int:
-        if config.optimizer == "adam":
+        if options.optimizer == "adam":
             return adam_steps[0]
         return int(optimizer.state[image].get("n_iter", 0))
 
@@ -513,7 +507,7 @@ def _run_scale(
         return total.detach() * pixel_scale
 
     try:
-        if config.optimizer == "lbfgs":
+        if options.optimizer == "lbfgs":
             if iterations:
                 optimizer.step(closure)
         else:
@@ -524,7 +518,7 @@ def _run_scale(
                     image.clamp_(0, 1)
     except _NonFinite:
         return tracker.best, f"stopped at {tracker.size} px, iteration {current_iteration()}: the loss became non-finite"
-    if config.optimizer == "lbfgs" and 0 < current_iteration() < iterations:
+    if options.optimizer == "lbfgs" and 0 < current_iteration() < iterations:
         return tracker.best, f"L-BFGS converged at {tracker.size} px after {current_iteration()} of {iterations} iterations"
     return tracker.best, None
 
@@ -532,31 +526,31 @@ def _run_scale(
 def optimize_image(
     content: ImageLike,
     style_images: ImageLike | Sequence[ImageLike],
-    config: OptimizeConfig | None = None,
+    options: OptimizeOptions | None = None,
     *,
     callback: StepCallback | None = None,
     progress: bool = False,
 ) -> OptimizeResult:
-    """Stylize ``content`` with ``style_images`` by Gatys optimization; see :class:`OptimizeConfig`.
+    """Stylize ``content`` with ``style_images`` by Gatys optimization; see :class:`OptimizeOptions`.
 
     ``content`` and each style image are a path, a uint8 (H, W, 3) RGB array or a float
-    (1, 3, H, W) RGB [0, 1] tensor. Several style images are blended by ``config.style_blend``.
+    (1, 3, H, W) RGB [0, 1] tensor. Several style images are blended by ``options.style_blend``.
     """
-    config = config or OptimizeConfig()
+    options = options or OptimizeOptions()
     if isinstance(style_images, (str, Path, np.ndarray, torch.Tensor)):
         style_images = [style_images]
     if not style_images:
         raise InputError("no style image given")
-    blend = normalize_blend(len(style_images), config.style_blend)
-    schedule = config.schedule()
-    device = select_device(config.device)
+    blend = normalize_blend(len(style_images), options.style_blend)
+    schedule = options.schedule()
+    device = select_device(options.device)
     source = to_image_tensor(content, "content image")
     styles_full = [to_image_tensor(style, "style image") for style in style_images]
     height, width = source.shape[-2:]
-    if config.check_memory:
-        check_memory(height, width, config, device, len(styles_full))
+    if options.check_memory:
+        check_memory(height, width, options, device, len(styles_full))
 
-    vgg = VGG19Features((config.content_layer, *config.style_layers), pooling=config.pooling).to(device)
+    vgg = VGG19Features((options.content_layer, *options.style_layers), pooling=options.pooling).to(device)
     history: list[StepRecord] = []
     notes: list[str] = []
     started = time.perf_counter()
@@ -566,17 +560,17 @@ def optimize_image(
         for size, iterations in schedule:
             shape = fit_long_side(height, width, size)
             content_s = resize(source, shape)
-            style_shapes = [fit_long_side(*s.shape[-2:], round(size * config.style_scale)) for s in styles_full]
+            style_shapes = [fit_long_side(*s.shape[-2:], round(size * options.style_scale)) for s in styles_full]
             styles_s = [resize(s, sh) for s, sh in zip(styles_full, style_shapes)]
-            content_s, styles_s = prepare_colors(content_s, styles_s, config.preserve_color)
-            objective = Objective(vgg, config, content_s.to(device), [s.to(device) for s in styles_s], blend)
+            content_s, styles_s = prepare_colors(content_s, styles_s, options.preserve_color)
+            objective = Objective(vgg, options, content_s.to(device), [s.to(device) for s in styles_s], blend)
             if image is None:
-                image = initial_image(config, content_s, shape)
+                image = initial_image(options, content_s, shape)
             else:
                 image = F.interpolate(image, size=shape, mode="bicubic", align_corners=False)
             image = image.to(device).detach().contiguous()
             tracker = _Tracker(size, started, history, callback, bar, image)
-            image, note = _run_scale(objective, image, config, iterations, tracker)
+            image, note = _run_scale(objective, image, options, iterations, tracker)
             if note:
                 notes.append(note)
     finally:
@@ -586,9 +580,9 @@ def optimize_image(
     assert image is not None
     final = image.detach()
     losses = objective.evaluate(final)
-    output = finish_colors(final.cpu(), source, config.preserve_color)
-    saved = to_image_tensor(tensor_to_uint8(output))
-    if config.preserve_color == "luminance":
+    output = finish_colors(final.cpu(), source, options.preserve_color)
+    saved = to_image_tensor(tensor_to_image(output))
+    if options.preserve_color == "luminance":
         saved = _luminance_image(saved)
     saved_losses = objective.evaluate(saved.to(device))
     return OptimizeResult(

@@ -20,7 +20,8 @@ from broken_media import corrupt_randomly, write_clip
 from media_helpers import probe
 
 from realtime_style.errors import RtStyleError
-from realtime_style.pipeline import VideoOptions, process_video
+from realtime_style.runtime.pending import eager
+from realtime_style.video import VideoOptions, process_video
 
 
 def base_clips(folder: Path) -> list[Path]:
@@ -36,7 +37,7 @@ def base_clips(folder: Path) -> list[Path]:
 def run_case(src: Path, dst: Path) -> str:
     """One corrupted input through the pipeline; the outcome as one line."""
     try:
-        result = process_video(lambda batch: batch, 4, src, dst, VideoOptions(preset="ultrafast", audio=False))
+        result = process_video(eager(lambda batch: batch), 4, src, dst, VideoOptions(preset="ultrafast", audio=False))
     except RtStyleError as exc:
         message = str(exc)
         assert "\n" not in message, message

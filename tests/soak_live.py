@@ -1,4 +1,4 @@
-"""Live soak: thousands of frames of a file played as a camera through the live pipeline.
+"""Live soak: thousands of frames of a file played as a camera through the live session.
 
 Prints, every ``--every`` output frames: resident memory, threads, open file descriptors, output fps
 and capture-to-output latency percentiles over that window; then the verdict on the three things a
@@ -28,10 +28,12 @@ import numpy as np
 import torch
 
 from realtime_style.runtime.engine import EngineOptions
+from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.errors import StyleNotFoundError
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import OutputMeta
-from realtime_style.live.sources import CaptureRequest, LoopingFileSource
+from realtime_style.cli.argtypes import dimensions
+from realtime_style.live.cameras import CaptureRequest, LoopingFileSource
+from realtime_style.live.outputs import OutputMeta
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.stats import percentile_ms
 from realtime_style.live.workers import default_workers
 from realtime_style.live.styles import StyleBank
@@ -137,7 +139,7 @@ class SoakCurve:
 
 @dataclass
 class SoakReport(SoakCurve):
-    """A live soak: the samples, every frame's latency and work time, and the pipeline's own statistics."""
+    """A live soak: the samples, every frame's latency and work time, and the session's own statistics."""
 
     latencies: list[float] = field(default_factory=list)
     work_times: list[float] = field(default_factory=list)
@@ -222,13 +224,13 @@ def soak(
         folder = Path(scratch)
         clip = write_loop_clip(folder / "loop.mp4", *size, frames=clip_frames)
         model = light_model(style, folder)
-        bank = StyleBank([model], engine or EngineOptions(device="cpu", threads=1, batch_size=1))
+        bank = StyleBank([model], engine or EngineOptions(device="cpu", batch_size=1))
         probe = SoakProbe(every, on_sample)
         source = LoopingFileSource(clip, CaptureRequest(fps=source_fps))
         workers = workers or default_workers(torch.device("cpu"))  # what rtstyle webcam runs on this machine
         options = LiveOptions(max_frames=frames, workers=workers)
-        pipeline = LivePipeline(source, bank, [probe], options, log=lambda _m: None)
-        stats = pipeline.run()
+        session = LiveSession(source, bank, [probe], options, log=lambda _m: None)
+        stats = session.run()
         extra = {"loops": source.loops, "workers": workers}
         return SoakReport(
             frames, warmup, probe.samples, list(stats.latencies), list(stats.work_times), {**stats.summary(), **extra}
@@ -238,20 +240,21 @@ def soak(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=10_000)
-    parser.add_argument("--size", default="64x48", help="frame WIDTHxHEIGHT (default 64x48)")
+    parser.add_argument("--size", type=dimensions(), default="64x48", help="frame WIDTHxHEIGHT (default 64x48)")
     parser.add_argument("--source-fps", type=float, default=240.0, help="pace of the file-as-camera (default 240)")
     parser.add_argument("--every", type=int, default=500, help="print a sample every N frames")
     parser.add_argument("--warmup", type=int, default=1000, help="frames before memory and latency count")
     parser.add_argument("--style", default="mosaic", help="its light variant if shipped, else random weights")
     parser.add_argument("--threads", type=int, default=1, help="network threads (default 1)")
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = args.size
     print(f"{'frames':>7} {'s':>7} {'RSS MB':>7} {'threads':>7} {'fds':>5} {'fps':>7} {'p50 ms':>7} {'p95 ms':>7}")
 
     def show(s: Sample) -> None:
         print(f"{s.frames:>7} {s.seconds:>7} {s.rss_mb:>7} {s.threads:>7} {s.files:>5} {s.fps:>7} {s.p50_ms:>7} {s.p95_ms:>7}", flush=True)
 
-    engine = EngineOptions(device="cpu", threads=args.threads, batch_size=1)
+    configure_process(ProcessOptions(threads=args.threads))
+    engine = EngineOptions(device="cpu", batch_size=1)
     report = soak(args.frames, (width, height), args.source_fps, args.every, args.warmup, args.style, engine, on_sample=show)
     threads, files = report.threads_and_files
     print(

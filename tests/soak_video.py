@@ -27,7 +27,11 @@ import numpy as np
 
 from soak_live import Sample, SoakCurve, light_model, open_files, rss_mb, write_loop_clip
 from realtime_style.api import Stylizer
-from realtime_style.pipeline import PipelineStats, VideoOptions
+from realtime_style.runtime.engine import EngineOptions
+from realtime_style.runtime.process import ProcessOptions, configure_process
+from realtime_style.cli.argtypes import dimensions
+from realtime_style.file_pipeline import PipelineStats
+from realtime_style.video import VideoOptions
 
 
 class SampleEvery:
@@ -73,7 +77,6 @@ def soak(
     every: int = 250,
     warmup: int = 500,
     style: str = "mosaic",
-    threads: int = 1,
     batch_size: int = 4,
     on_sample: Callable[[Sample], None] | None = None,
 ) -> VideoSoakReport:
@@ -81,7 +84,7 @@ def soak(
     with tempfile.TemporaryDirectory(prefix="rtstyle-soak-video-") as scratch:
         folder = Path(scratch)
         clip = write_loop_clip(folder / "long.mkv", *size, frames=frames)
-        stylizer = Stylizer(light_model(style, folder), device="cpu", batch_size=batch_size, engine_options={"threads": threads})
+        stylizer = Stylizer(light_model(style, folder), engine=EngineOptions(device="cpu", batch_size=batch_size))
         sampler = SampleEvery(every, on_sample)
         options = VideoOptions(preset="ultrafast", audio=False, postprocess=[sampler], codec_threads=1)
         result = stylizer.stylize_video(clip, folder / "out.mp4", options)
@@ -91,20 +94,21 @@ def soak(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=5000)
-    parser.add_argument("--size", default="96x64", help="frame WIDTHxHEIGHT (default 96x64)")
+    parser.add_argument("--size", type=dimensions(), default="96x64", help="frame WIDTHxHEIGHT (default 96x64)")
     parser.add_argument("--every", type=int, default=250, help="print a sample every N frames")
     parser.add_argument("--warmup", type=int, default=500, help="frames before memory counts")
     parser.add_argument("--style", default="mosaic", help="its light variant if shipped, else random weights")
     parser.add_argument("--threads", type=int, default=1, help="network threads (default 1)")
     parser.add_argument("--batch-size", type=int, default=4)
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = args.size
     print(f"{'frames':>7} {'s':>7} {'RSS MB':>7} {'threads':>7} {'fds':>5} {'fps':>7}")
 
     def show(s: Sample) -> None:
         print(f"{s.frames:>7} {s.seconds:>7} {s.rss_mb:>7} {s.threads:>7} {s.files:>5} {s.fps:>7}", flush=True)
 
-    report = soak(args.frames, (width, height), args.every, args.warmup, args.style, args.threads, args.batch_size, show)
+    configure_process(ProcessOptions(threads=args.threads))
+    report = soak(args.frames, (width, height), args.every, args.warmup, args.style, args.batch_size, show)
     threads, files = report.threads_and_files
     stats = report.stats
     assert stats is not None

@@ -12,6 +12,9 @@ from PIL import Image
 
 import realtime_style
 from realtime_style import Stylizer
+from realtime_style.person import PersonOptions
+from realtime_style.video import VideoOptions
+from realtime_style.runtime.color import Look
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.media import Resize
@@ -22,11 +25,11 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 @pytest.fixture
 def stylizer(random_model_file: Path) -> Stylizer:
-    return Stylizer(random_model_file, device="cpu", precision="fp32")
+    return Stylizer(random_model_file, engine=EngineOptions(device="cpu", precision="fp32"))
 
 
 def test_package_exports_the_api() -> None:
-    for name in ("Stylizer", "stylize_image", "stylize_video", "list_styles"):
+    for name in ("Stylizer", "stylize_image", "stylize_video", "list_styles", "configure_process", "EngineOptions", "Look"):
         assert callable(getattr(realtime_style, name))
     with pytest.raises(AttributeError):
         realtime_style.no_such_thing  # noqa: B018
@@ -46,6 +49,24 @@ def test_strength_zero_is_the_original_and_is_validated(stylizer: Stylizer, fram
     assert np.abs(stylizer.stylize_frames(frames).astype(int) - frames).max() <= 1
     with pytest.raises(ValueError):
         stylizer.strength = 1.5
+    assert stylizer.look == Look(0.0, False) and stylizer.engine.stylize(frames[:1]).shape == frames[:1].shape
+
+
+def test_the_look_reaches_the_person_style_too(random_model_file: Path, frames: np.ndarray) -> None:
+    """The person's painter gets the stylizer's look with each call, as the main engine does."""
+    pytest.importorskip("ai_edge_litert", reason="person modes need rtstyle[person]")
+    two = Stylizer(random_model_file, strength=0.0, person_style=random_model_file, engine=EngineOptions(device="cpu"))
+    assert two.compositor is not None and two.compositor.person_stylize is not None
+    assert np.array_equal(two.compositor.person_stylize(frames[0]), frames[0])
+    two.strength = 1.0
+    assert not np.array_equal(two.compositor.person_stylize(frames[0]), frames[0])
+
+
+def test_one_form_per_option(random_model_file: Path) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        Stylizer(random_model_file, device="cpu", engine=EngineOptions(device="cpu"))
+    with pytest.raises(ValueError, match="not both"):
+        Stylizer(random_model_file, keep="person", person=PersonOptions(keep="person"))
 
 
 def test_preserve_color_keeps_the_input_chroma(stylizer: Stylizer, frames: np.ndarray) -> None:
@@ -70,7 +91,8 @@ def test_stylize_path_and_video(stylizer: Stylizer, tmp_path: Path) -> None:
     assert result.written == [tmp_path / "b.jpg"] and Image.open(tmp_path / "b.jpg").size == (20, 15)
 
     clip = make_clip(tmp_path / "in.mp4", count=5, fps=Fraction(10))
-    video = stylizer.stylize_video(clip, tmp_path / "out.mkv", preset="ultrafast", max_frames=3, max_size=32)
+    options = VideoOptions(preset="ultrafast", max_frames=3, resize=Resize(max_size=32))
+    video = stylizer.stylize_video(clip, tmp_path / "out.mkv", options)
     facts = probe(tmp_path / "out.mkv")
     assert video.frames == facts.frames == 3 and not video.interrupted
     assert (facts.width, facts.height) == video.size == (32, 24)

@@ -46,7 +46,7 @@ def test_tuning_switches_still_work_when_hidden() -> None:
     from realtime_style.cli import build_parser
 
     args = build_parser().parse_args(["still", "a.jpg", "b.jpg", "--style", "mosaic", "--no-fast-norm", "--threads", "1"])
-    assert args.speed_fast_norm is False and args.speed_threads == 1
+    assert args.speed_fast_norm is False and args.process_threads == 1
 
 
 def test_version(capsys) -> None:

@@ -74,7 +74,12 @@ def test_a_huge_batch_size_is_capped_to_the_free_memory(
     monkeypatch.setattr(engine, "free_memory", lambda device: int(6 * frame_bytes / memory.SHARE_OF_FREE))
     batches: list[int] = []
     submit = engine.Engine.submit
-    monkeypatch.setattr(engine.Engine, "submit", lambda self, frames: batches.append(len(frames)) or submit(self, frames))
+
+    def counting_submit(self, frames, look):
+        batches.append(len(frames))
+        return submit(self, frames, look)
+
+    monkeypatch.setattr(engine.Engine, "submit", counting_submit)
     clip = make_clip(tmp_path / "in.mp4", count=14, size=(64, 48))
     argv = [clip, tmp_path / "out.mp4", "--style", random_model_file, "--batch-size", "100000", "--preset", "ultrafast"]
     assert rtstyle_video(*argv) == 0

@@ -19,6 +19,7 @@ import pytest
 import torch
 from test_engine import PLAIN, images, level_error, net, plain  # noqa: F401  (fixtures)
 
+from realtime_style.runtime.color import Look
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
@@ -107,9 +108,7 @@ def test_cuda_graphs_follow_strength_and_a_model_switch(net, images) -> None:
     engine = cuda_engine(net, batch_size=2, cuda_graphs=True)
     for _ in range(3):
         engine.stylize(images)
-    engine.strength = 0.0  # applied outside the graph
-    assert np.array_equal(engine.stylize(images), images)
-    engine.strength = 1.0
+    assert np.array_equal(engine.stylize(images, Look(strength=0.0)), images)  # applied outside the graph
     torch.manual_seed(5)
     other = TransformerNet(ARCHITECTURES["light"]).eval()
     engine.set_model(other)
@@ -128,15 +127,15 @@ def test_file_pipeline_with_submit_keeps_order_on_cuda(net, images, option) -> N
     pytest.importorskip("av", reason="the file pipeline's modules import PyAV (absent on the GPU session machine)")
     from test_video_pipeline import Recorder
 
+    from realtime_style.file_pipeline import FilePipeline, PipelineOptions
     from realtime_style.media import Frame
-    from realtime_style.pipeline import FilePipeline, PipelineOptions
 
     engine = cuda_engine(net, batch_size=2, **option)
     clip = np.concatenate([images, images[::-1], 255 - images] * 3 + [images[:1]])  # 19 frames, last batch partial
     expected = reference(net, clip)  # the same batches, one at a time
     frames = [Frame(image=image, index=i, pts=i, time_base=Fraction(1, 25)) for i, image in enumerate(clip)]
     sink = Recorder()
-    stats = FilePipeline(engine.stylize, PipelineOptions(batch_size=2), submit=engine.submit).run(frames, sink)
+    stats = FilePipeline(engine.submit, PipelineOptions(batch_size=2)).run(frames, sink)
     assert stats.frames == len(clip)
     assert level_error(np.stack(sink.images), expected)[1] <= SAME_PRECISION_MAX
 

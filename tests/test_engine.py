@@ -15,14 +15,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from realtime_style.runtime import allocator
 from realtime_style.runtime.allocator import tune_glibc_malloc
+from realtime_style.runtime.color import Look, preserve_color
 from realtime_style.runtime.engine import Engine, EngineOptions, cpu_has_fast_bf16
 from realtime_style.models.inference import FoldedUpsampleConv, PhaseSplitConv, prepare_for_inference
 from realtime_style.models.transformer import ARCHITECTURES, InstanceNorm, TransformerNet
 
-PLAIN = dict(
-    device="cpu", precision="fp32", fast_norm=False, split_output_conv=False, fold_upsample=False, tune_allocator=False
-)
+PLAIN = dict(device="cpu", precision="fp32", fast_norm=False, split_output_conv=False, fold_upsample=False)
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +72,10 @@ def test_inference_copy_leaves_the_trained_net_alone(net: TransformerNet) -> Non
         dict(split_output_conv=True),
         dict(fold_upsample=True),
         dict(channels_last=True),
-        dict(tune_allocator=True),
-        dict(threads=1),
     ],
 )
 def test_float32_fast_paths_match_the_plain_path(net, images, plain, option) -> None:
-    threads = torch.get_num_threads()
-    try:
-        out = Engine(net, EngineOptions(**{**PLAIN, **option})).stylize(images)
-    finally:
-        torch.set_num_threads(threads)
+    out = Engine(net, EngineOptions(**{**PLAIN, **option})).stylize(images)
     assert out.shape == images.shape
     assert level_error(out, plain)[1] <= 1
 
@@ -120,12 +114,53 @@ def test_fused_conversions_round_trip_exactly(net, images) -> None:
 
 def test_strength_zero_returns_the_input_and_leaves_it_untouched(net, images) -> None:
     engine = Engine(net, EngineOptions(device="cpu"))
-    engine.strength = 0.0
-    assert np.array_equal(engine.stylize(images), images)
+    original = Look(strength=0.0)
+    assert np.array_equal(engine.stylize(images, original), images)
     x = engine.to_tensor(images)
     before = x.clone()
-    engine.run_tensor(x)
+    engine.run_tensor(x, original)
     assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("strength, keep_colour", [(1.0, True), (0.3, False), (0.6, True)])
+def test_the_look_given_with_the_frames_is_the_blend_computed_by_hand(net, images, strength, keep_colour) -> None:
+    """Strength and colour preservation travel with each call: the engine's output is the hand-made blend
+    of its full-style output and the input, and a later plain call is unaffected (nothing was stored)."""
+    engine = Engine(net, EngineOptions(**PLAIN, backend="torch"))
+    x = engine.to_tensor(images)
+    with torch.inference_mode():
+        styled = engine.net(x)  # the net's own output, before any look or clamping
+    difference = styled - x
+    luminance_kept = x + (0.299 * difference[:, :1] + 0.587 * difference[:, 1:2] + 0.114 * difference[:, 2:])
+    shown = luminance_kept if keep_colour else styled
+    by_hand = engine.to_frames((x + strength * (shown - x)).clamp(0, 1))
+    before = engine.stylize(images)
+    out = engine.stylize(images, Look(strength, keep_colour))
+    assert level_error(out, by_hand)[1] <= 1
+    assert np.array_equal(engine.stylize(images), before)
+    assert torch.allclose(preserve_color(styled, x), luminance_kept, atol=1e-6)
+
+
+def test_a_look_outside_0_to_1_is_refused() -> None:
+    with pytest.raises(ValueError, match="strength must be between 0 and 1"):
+        Look(strength=1.5)
+
+
+def test_making_an_engine_changes_no_process_wide_setting(net, monkeypatch) -> None:
+    """Threads, malloc and cuDNN are the entry point's (configure_process): an engine never touches them."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("an engine changed a process-wide setting")
+
+    monkeypatch.setattr(torch, "set_num_threads", refuse)
+    monkeypatch.setattr(allocator, "tune_glibc_malloc", refuse)
+    monkeypatch.setattr(allocator, "_set_glibc_thresholds", refuse)
+    threads, benchmark, tuned = torch.get_num_threads(), torch.backends.cudnn.benchmark, allocator.malloc_tuned()
+    for options in (EngineOptions(device="cpu"), EngineOptions(**PLAIN), EngineOptions(device="cpu", backend="torch")):
+        engine = Engine(net, options)
+        engine.stylize(np.zeros((1, 8, 8, 3), np.uint8))
+        engine.describe()
+    assert (torch.get_num_threads(), torch.backends.cudnn.benchmark, allocator.malloc_tuned()) == (threads, benchmark, tuned)
 
 
 def test_folded_upsample_equals_upsample_then_conv(net) -> None:
@@ -182,32 +217,33 @@ def test_cuda_fp16_matches_fp32(net, images, plain, option) -> None:
     assert np.array_equal(engine.stylize(images[::-1]), engine.stylize(images)[::-1])
 
 
-def test_speed_flags_map_to_engine_options() -> None:
+def test_speed_flags_map_to_engine_and_process_options() -> None:
     import argparse
 
-    from realtime_style.cli.speed import add_speed_arguments, speed_options
+    from realtime_style.cli.speed import add_speed_arguments, process_options, speed_options
+    from realtime_style.runtime.process import ProcessOptions
 
     parser = argparse.ArgumentParser()
     add_speed_arguments(parser)
     assert speed_options(parser.parse_args([])) == {}
-    args = parser.parse_args(["--no-fast-norm", "--no-split-conv", "--no-tune-allocator", "--threads", "1"])
+    assert process_options(parser.parse_args([])) == ProcessOptions()
+    flags = ["--no-fast-norm", "--no-split-conv", "--no-tune-allocator", "--no-cudnn-benchmark", "--threads", "1"]
+    args = parser.parse_args(flags)
     options = EngineOptions(device="cpu", **speed_options(args))
-    assert (options.fast_norm, options.split_output_conv, options.tune_allocator, options.threads) == (
-        False,
-        False,
-        False,
-        1,
-    )
+    assert (options.fast_norm, options.split_output_conv) == (False, False)
+    assert process_options(args) == ProcessOptions(threads=1, tune_allocator=False, cudnn_benchmark=False)
     with pytest.raises(SystemExit):
         parser.parse_args(["--threads", "0"])
 
 
 def test_speed_flags_reach_the_engine_from_the_command_line(random_model_file, tmp_path) -> None:
-    """`rtstyle still --no-fast-norm --no-split-conv --threads N` builds an engine with those paths off."""
+    """`rtstyle still --no-fast-norm --no-split-conv --threads N` builds an engine with those paths off
+    and sets the process up with N threads."""
     import argparse
 
     from realtime_style.cli import build_parser
     from realtime_style.cli.common import stylizer_from_args
+    from realtime_style.cli.speed import process_options
 
     threads = torch.get_num_threads()  # the option is process-wide: keep the suite's setting
     args = build_parser().parse_args(
@@ -215,6 +251,7 @@ def test_speed_flags_reach_the_engine_from_the_command_line(random_model_file, t
     )
     assert isinstance(args, argparse.Namespace)
     options = stylizer_from_args(args).engine.options
-    assert options.fast_norm is False and options.split_output_conv is False and options.threads == threads
+    assert options.fast_norm is False and options.split_output_conv is False
+    assert process_options(args).threads == threads
     default = stylizer_from_args(build_parser().parse_args(["still", "in.jpg", "out.jpg", "--style", str(random_model_file)]))
     assert default.engine.options.fast_norm is not False

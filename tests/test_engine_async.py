@@ -17,7 +17,7 @@ from realtime_style.errors import OutputError
 from realtime_style.media import Frame
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.pending import Ready, in_order
-from realtime_style.pipeline import FilePipeline, PipelineOptions
+from realtime_style.file_pipeline import FilePipeline, PipelineOptions
 
 
 class Deferred:
@@ -136,9 +136,7 @@ def image_frames(images: np.ndarray) -> list[Frame]:
 def test_pipeline_with_engine_submit_matches_engine_stylize(engine: Engine, frames: np.ndarray) -> None:
     clip = np.concatenate([frames, frames[::-1], frames[:1]])  # 9 frames: a partial last batch
     sink = Recorder()
-    stats = FilePipeline(engine.stylize, PipelineOptions(batch_size=2), submit=engine.submit).run(
-        image_frames(clip), sink
-    )
+    stats = FilePipeline(engine.submit, PipelineOptions(batch_size=2)).run(image_frames(clip), sink)
     assert stats.frames == 9 and stats.busy["stylize"] > 0
     assert np.array_equal(np.stack(sink.images), engine.stylize(clip))
 
@@ -148,9 +146,7 @@ def test_pipeline_keeps_order_with_batches_in_flight(in_flight: int) -> None:
     submitter = DeferredSubmitter(ticks=3)
     sink = Recorder(delay=0.001)
     options = PipelineOptions(batch_size=3, in_flight=in_flight)
-    stats = FilePipeline(lambda b: pytest.fail("stylize is not used"), options, submit=submitter).run(
-        numbered_frames(40), sink
-    )
+    stats = FilePipeline(submitter, options).run(numbered_frames(40), sink)
     assert stats.frames == 40
     assert [int(img[0, 0, 0]) for img in sink.images] == [255 - i for i in range(40)]
     assert submitter.most_in_flight == in_flight
@@ -161,7 +157,7 @@ def test_pipeline_writes_the_batches_before_a_failed_one(where: str) -> None:
     submitter = DeferredSubmitter(ticks=3, **{f"fail_{where}_at": 12})
     sink = Recorder()
     with pytest.raises(OutputError, match="boom"):
-        FilePipeline(lambda b: b, PipelineOptions(batch_size=3), submit=submitter).run(numbered_frames(40), sink)
+        FilePipeline(submitter, PipelineOptions(batch_size=3)).run(numbered_frames(40), sink)
     assert [int(img[0, 0, 0]) for img in sink.images] == [255 - i for i in range(12)]
 
 

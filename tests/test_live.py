@@ -1,7 +1,8 @@
-"""The live pipeline on the CPU with random-weight models: drops not queues, controls, recovery."""
+"""The live session on the CPU with random-weight models: drops not queues, controls, recovery."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import socket
 import sys
@@ -14,12 +15,13 @@ from PIL import Image
 
 from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import DeviceError
-from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, parse_size, scaled_size
+from realtime_style.cli.argtypes import dimensions_or_height
+from realtime_style.live.adaptive import GovernorOptions, ResolutionGovernor, fixed_size, scaled_size
+from realtime_style.live.cameras import CameraSource, CaptureRequest, LoopingFileSource
+from realtime_style.live.outputs import VirtualCameraSink
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.capture import LatestFrameGrabber, ReconnectPolicy
 from realtime_style.live.controls import Action, Controls, command_for_key, command_for_line, start_stdin_controls
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import VirtualCameraSink
-from realtime_style.live.sources import CameraSource, CaptureRequest, LoopingFileSource
 from realtime_style.live.styles import StyleBank, resolve_live_styles
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
@@ -43,7 +45,7 @@ def test_slow_engine_drops_frames_instead_of_queueing(random_model_file):
     bank = StyleBank([random_model_file], engine_factory=lambda model: SlowEngine(model, CPU))
     sink = RecordingSink()
     source = SyntheticSource(fps=50)
-    stats = LivePipeline(source, bank, [sink], LiveOptions(max_frames=8, size=(WIDTH, HEIGHT)), log=quiet).run()
+    stats = LiveSession(source, bank, [sink], LiveOptions(max_frames=8, size=(WIDTH, HEIGHT)), log=quiet).run()
     assert stats.outputs == 8 and len(sink.frames) == 8
     assert stats.dropped >= 3 * stats.outputs, stats.summary()
     # Every captured frame was either shown or dropped (the last one may still be waiting).
@@ -75,10 +77,10 @@ def test_grabber_keeps_only_newest_frame():
 def _static_run(paths, options, on_frame, engine_options=CPU):
     bank = StyleBank(paths, engine_options)
     sink = RecordingSink()
-    pipeline = LivePipeline(SyntheticSource(fps=100, still=True), bank, [sink], options, log=quiet)
-    sink.on_frame = lambda index: on_frame(index, pipeline)
-    pipeline.run()
-    return pipeline, sink, bank
+    session = LiveSession(SyntheticSource(fps=100, still=True), bank, [sink], options, log=quiet)
+    sink.on_frame = lambda index: on_frame(index, session)
+    session.run()
+    return session, sink, bank
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -86,12 +88,12 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_style_switch_crossfades_then_lands_on_the_new_style(two_styles, tmp_path):
-    def script(index, pipeline):
+    def script(index, session):
         if index == 1:
-            pipeline.controls.next_style()
+            session.controls.next_style()
 
     options = LiveOptions(max_frames=7, crossfade_frames=3, size=(WIDTH, HEIGHT))
-    pipeline, sink, bank = _static_run(two_styles, options, script)
+    session, sink, bank = _static_run(two_styles, options, script)
     image = pattern(0)
     a = bank.engine(0).stylize(image)
     b = bank.engine(1).stylize(image)
@@ -103,41 +105,41 @@ def test_style_switch_crossfades_then_lands_on_the_new_style(two_styles, tmp_pat
     assert _distance(sink.frames[0], a) <= 1 and to_b[0] > 5
     assert to_b[1] > to_b[2] > to_b[3] > to_b[4] > to_b[5]
     assert to_b[5] <= 1 and to_b[6] <= 1
-    assert pipeline.state.style == 1 and pipeline.state.fade_from is None
+    assert session.state.style == 1 and session.state.fade_from is None
 
 
 def test_strength_colour_and_snapshot_controls(random_model_file, tmp_path):
-    def script(index, pipeline):
+    def script(index, session):
         if index == 0:
-            pipeline.controls.change_strength(-1.0)  # strength 0: the camera picture itself
+            session.controls.change_strength(-1.0)  # strength 0: the camera picture itself
         elif index == 1:
-            pipeline.controls.key("+")
-            pipeline.controls.key("c")
-            pipeline.controls.snapshot()
+            session.controls.key("+")
+            session.controls.key("c")
+            session.controls.snapshot()
 
     options = LiveOptions(max_frames=3, crossfade_frames=0, snapshot_dir=tmp_path / "shots", size=(WIDTH, HEIGHT))
-    pipeline, sink, _bank = _static_run([random_model_file], options, script)
+    session, sink, _bank = _static_run([random_model_file], options, script)
     image = pattern(0)
     assert _distance(sink.frames[0], image) > 10
     assert _distance(sink.frames[1], image) <= 1
     assert [round(m.strength, 1) for m in sink.metas] == [1.0, 0.0, 0.1]
-    assert pipeline.state.preserve_color and pipeline.state.strength == pytest.approx(0.1)
-    (shot,) = pipeline.state.snapshots
+    assert session.state.preserve_color and session.state.strength == pytest.approx(0.1)
+    (shot,) = session.state.snapshots
     assert shot.parent == tmp_path / "shots" and shot.suffix == ".png"
     np.testing.assert_array_equal(np.asarray(Image.open(shot)), sink.frames[2])
 
 
 def test_pause_freezes_output_and_quit_ends(random_model_file):
-    def script(index, pipeline):
+    def script(index, session):
         if index == 1:
-            pipeline.controls.toggle_pause()
+            session.controls.toggle_pause()
         if index == 5:
-            pipeline.controls.quit()
+            session.controls.quit()
 
-    pipeline, sink, _ = _static_run([random_model_file], LiveOptions(max_frames=50, size=(WIDTH, HEIGHT)), script)
+    session, sink, _ = _static_run([random_model_file], LiveOptions(max_frames=50, size=(WIDTH, HEIGHT)), script)
     assert len(sink.frames) == 6  # quit is applied before the next frame
     assert all(np.array_equal(f, sink.frames[1]) for f in sink.frames[2:])
-    assert pipeline.stats.paused_frames == 4 and pipeline.stats.outputs == 2
+    assert session.stats.paused_frames == 4 and session.stats.outputs == 2
 
 
 class FakeSmoother:
@@ -158,16 +160,16 @@ def test_temporal_hook_toggles(random_model_file):
     smoother = FakeSmoother()
     bank = StyleBank([random_model_file], CPU)
 
-    def script(index, pipeline):
+    def script(index, session):
         if index == 1:
-            pipeline.controls.toggle_temporal()
+            session.controls.toggle_temporal()
 
     sink = RecordingSink()
-    pipeline = LivePipeline(
+    session = LiveSession(
         SyntheticSource(fps=100), bank, [sink], LiveOptions(max_frames=4, size=(WIDTH, HEIGHT)), smoother=smoother, log=quiet
     )
-    sink.on_frame = lambda i: script(i, pipeline)
-    pipeline.run()
+    sink.on_frame = lambda i: script(i, session)
+    session.run()
     assert smoother.calls == 2 and smoother.resets == 1
     assert not sink.frames[0].any() and sink.frames[3].any()
 
@@ -177,7 +179,7 @@ def test_camera_lost_then_back_recovers(random_model_file):
     messages: list[str] = []
     bank = StyleBank([random_model_file], CPU)
     options = LiveOptions(max_frames=6, size=(WIDTH, HEIGHT), reconnect=ReconnectPolicy(attempts=3, delay=0.05))
-    stats = LivePipeline(source, bank, [RecordingSink()], options, log=messages.append).run()
+    stats = LiveSession(source, bank, [RecordingSink()], options, log=messages.append).run()
     assert stats.outputs == 6 and stats.reconnects == 1 and source.opens == 3
     assert any("lost" in m and "attempt 1/3" in m for m in messages)
     assert any("is back" in m for m in messages)
@@ -190,7 +192,7 @@ def test_camera_lost_for_good_is_a_clear_error(random_model_file):
     options = LiveOptions(max_frames=100, size=(WIDTH, HEIGHT), reconnect=ReconnectPolicy(attempts=3, delay=0.05))
     started = time.monotonic()
     with pytest.raises(DeviceError, match=r"synthetic camera lost and not back after 3 attempts .*unplugged"):
-        LivePipeline(source, bank, [sink], options, log=quiet).run()
+        LiveSession(source, bank, [sink], options, log=quiet).run()
     assert time.monotonic() - started < 10
     assert sink.closed and 1 <= len(sink.frames) <= 3
 
@@ -204,13 +206,13 @@ def test_camera_that_stalls_times_out(random_model_file):
             return super().read()
 
         def _stall(self):
-            time.sleep(10)  # a driver that hangs: the pipeline must not
+            time.sleep(10)  # a driver that hangs: the session must not
 
     options = LiveOptions(max_frames=100, size=(WIDTH, HEIGHT), frame_timeout=0.5)
     bank = StyleBank([random_model_file], CPU)
     started = time.monotonic()
     with pytest.raises(DeviceError, match="no frames from synthetic camera for 0.5 s"):
-        LivePipeline(Stalled(fps=100), bank, [RecordingSink()], options, log=quiet).run()
+        LiveSession(Stalled(fps=100), bank, [RecordingSink()], options, log=quiet).run()
     assert time.monotonic() - started < 5
 
 
@@ -235,7 +237,7 @@ def test_file_source_loops_at_its_own_rate(tmp_path):
 
 
 def test_governor_steps_down_when_slow_and_back_up_with_headroom():
-    governor = ResolutionGovernor(GovernorConfig(target_fps=20, window=3))
+    governor = ResolutionGovernor(GovernorOptions(target_fps=20, window=3))
     costs = []
     for _ in range(60):  # cost proportional to pixels: 0.1 s at full size, budget 0.05 s
         governor.update(0.1 * governor.scale**2)
@@ -255,18 +257,20 @@ def test_target_fps_lowers_processing_size_but_output_keeps_capture_size(random_
     bank = StyleBank([random_model_file], engine_factory=lambda model: PixelCostEngine(model, CPU))
     sink = RecordingSink()
     options = LiveOptions(max_frames=24, target_fps=20)
-    pipeline = LivePipeline(SyntheticSource(fps=50), bank, [sink], options, log=quiet)
-    stats = pipeline.run()
+    session = LiveSession(SyntheticSource(fps=50), bank, [sink], options, log=quiet)
+    stats = session.run()
     assert stats.size_changes >= 2
-    assert pipeline.processing_size[0] < WIDTH and pipeline.processing_size[1] < HEIGHT
+    assert session.processing_size[0] < WIDTH and session.processing_size[1] < HEIGHT
     assert {f.shape for f in sink.frames} == {(HEIGHT, WIDTH, 3)}
     assert {m.processing_size for m in sink.metas} != {(WIDTH, HEIGHT)}
 
 
 def test_sizes():
-    assert parse_size("640x360") == (640, 360) and parse_size("360") == 360
-    with pytest.raises(ValueError):
-        parse_size("big")
+    size = dimensions_or_height(4)
+    assert size("640x360") == (640, 360) and size("360") == 360
+    for bad in ("big", "640x", "2x360", "3", "1x2x3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            size(bad)
     assert fixed_size(360, 1280, 720) == (640, 360)
     assert scaled_size(426, 240, 1.0) == (424, 240)
 
@@ -363,9 +367,9 @@ def test_window_keys_drive_the_pipeline_and_overlay_is_drawn(two_styles, monkeyp
     monkeypatch.setattr(cv2, "getWindowProperty", lambda *a: 1.0)
     bank = StyleBank(two_styles, CPU)
     options = LiveOptions(max_frames=50, size=(WIDTH, HEIGHT), crossfade_frames=0)
-    pipeline = LivePipeline(SyntheticSource(fps=100, still=True), bank, [sink, window], options, log=quiet)
-    pipeline.run()
-    assert pipeline.state.style == 1 and len(sink.frames) == 5  # q: no frame after the fifth
+    session = LiveSession(SyntheticSource(fps=100, still=True), bank, [sink, window], options, log=quiet)
+    session.run()
+    assert session.state.style == 1 and len(sink.frames) == 5  # q: no frame after the fifth
     assert {m.style for m in sink.metas} == {"alpha.light", "beta.light"}
     # The overlay (white text on a dark outline) changes the top-left corner only.
     bgr = cv2.cvtColor(sink.frames[-1], cv2.COLOR_RGB2BGR)
@@ -374,7 +378,7 @@ def test_window_keys_drive_the_pipeline_and_overlay_is_drawn(two_styles, monkeyp
 
 
 def test_governor_jumps_when_far_over_budget():
-    governor = ResolutionGovernor(GovernorConfig(target_fps=10, window=6))
+    governor = ResolutionGovernor(GovernorOptions(target_fps=10, window=6))
     assert not governor.update(1.0)
     assert governor.update(1.0)  # two frames at 10 budgets: straight to ~sqrt(1/10) of the size
     assert governor.scale == pytest.approx(0.316, abs=0.01)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from realtime_style.runtime.color import FULL_STYLE, Look
 from realtime_style.runtime.engine import Engine
 from realtime_style.errors import DeviceError
-from realtime_style.live.sinks import OutputMeta
+from realtime_style.live.outputs import OutputMeta
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
@@ -136,7 +137,7 @@ class SlowEngine(Engine):
     delay = 0.15
     per_pixels: int | None = None
 
-    def run_tensor(self, images: torch.Tensor) -> torch.Tensor:
+    def run_tensor(self, images: torch.Tensor, look: Look = FULL_STYLE) -> torch.Tensor:
         share = 1.0 if self.per_pixels is None else images.shape[-1] * images.shape[-2] / self.per_pixels
         time.sleep(self.delay * share)
-        return super().run_tensor(images)
+        return super().run_tensor(images, look)

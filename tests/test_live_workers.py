@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from realtime_style.runtime.color import FULL_STYLE, Look
 from realtime_style.runtime.engine import Engine, EngineOptions
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.workers import WorkerPool, default_workers
 from test_live_support import HEIGHT, WIDTH, RecordingSink, SyntheticSource, pattern
@@ -25,9 +26,9 @@ class ThreadNotingEngine(Engine):
 
     threads: list[str]
 
-    def run_tensor(self, images: torch.Tensor) -> torch.Tensor:
+    def run_tensor(self, images: torch.Tensor, look: Look = FULL_STYLE) -> torch.Tensor:
         self.threads.append(threading.current_thread().name)
-        return super().run_tensor(images)
+        return super().run_tensor(images, look)
 
 
 class TimedSource(SyntheticSource):
@@ -60,7 +61,7 @@ def _run(model_file, workers: int, frames: int = 8):
     sink = RecordingSink()
     options = LiveOptions(max_frames=frames, size=(WIDTH, HEIGHT), workers=workers)
     source = TimedSource(fps=30)
-    stats = LivePipeline(source, bank, [sink], options, log=lambda _m: None).run()
+    stats = LiveSession(source, bank, [sink], options, log=lambda _m: None).run()
     return sink, stats, threads, source
 
 
@@ -92,19 +93,19 @@ def test_a_frame_finishing_after_a_newer_one_is_dropped_as_late(random_model_fil
     sink = RecordingSink()
 
     class Gated(Engine):
-        def run_tensor(self, images):
+        def run_tensor(self, images, look=FULL_STYLE):
             if threading.current_thread().name == "rtstyle-worker-0" and not sink.frames:
                 deadline = time.monotonic() + 10
                 while not sink.frames and time.monotonic() < deadline:
                     time.sleep(0.002)
-            return super().run_tensor(images)
+            return super().run_tensor(images, look)
 
     def factory(model):
         return Gated(model, CPU)
 
     options = LiveOptions(max_frames=6, size=(WIDTH, HEIGHT), workers=2)
     bank = StyleBank([random_model_file], engine_factory=factory)
-    stats = LivePipeline(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
+    stats = LiveSession(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
     assert stats.late >= 1 and stats.summary()["frames_late"] == stats.late
     assert stats.outputs == 6
     times = [m.capture_time for m in sink.metas]
@@ -114,16 +115,16 @@ def test_a_frame_finishing_after_a_newer_one_is_dropped_as_late(random_model_fil
 
 def test_a_worker_error_is_raised_on_the_pipeline_thread(random_model_file):
     class Broken(Engine):
-        def run_tensor(self, images):
+        def run_tensor(self, images, look=FULL_STYLE):
             if threading.current_thread() is not threading.main_thread():
                 raise RuntimeError("kernel exploded")
-            return super().run_tensor(images)
+            return super().run_tensor(images, look)
 
     sink = RecordingSink()
     bank = StyleBank([random_model_file], engine_factory=lambda model: Broken(model, CPU))
     options = LiveOptions(max_frames=5, size=(WIDTH, HEIGHT), workers=2)
     with pytest.raises(RuntimeError, match="kernel exploded"):
-        LivePipeline(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
+        LiveSession(SyntheticSource(fps=100), bank, [sink], options, log=lambda _m: None).run()
     assert sink.closed and not sink.frames
 
 

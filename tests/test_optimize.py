@@ -13,7 +13,7 @@ from realtime_style.runtime import color
 from realtime_style.errors import InputError
 from realtime_style.optimize import (
     MEMORY_BASE,
-    OptimizeConfig,
+    OptimizeOptions,
     auto_scales,
     check_memory,
     estimate_memory,
@@ -30,8 +30,8 @@ def one_thread(single_thread) -> None:  # noqa: F811 - the fixture from media_he
     """One torch thread: far faster than two on the shared, loaded CI machines."""
 
 
-def small(**overrides) -> OptimizeConfig:
-    return OptimizeConfig(**{"size": SIZE, "iterations": 10, "device": "cpu", **overrides})
+def small(**overrides) -> OptimizeOptions:
+    return OptimizeOptions(**{"size": SIZE, "iterations": 10, "device": "cpu", **overrides})
 
 
 def test_lbfgs_total_loss_falls() -> None:
@@ -114,7 +114,7 @@ def test_bad_configurations_are_refused() -> None:
 
 
 def test_memory_estimate_scales_with_pixels_and_refuses_what_cannot_fit() -> None:
-    config = OptimizeConfig(size=4096)
+    config = OptimizeOptions(size=4096)
     small_bytes = estimate_memory(512, 512, config)
     large_bytes = estimate_memory(1024, 1024, config)
     assert 3.5 < (large_bytes - MEMORY_BASE) / (small_bytes - MEMORY_BASE) < 4.5
@@ -123,4 +123,4 @@ def test_memory_estimate_scales_with_pixels_and_refuses_what_cannot_fit() -> Non
     assert 512 < fits < 4096
     with pytest.raises(InputError, match=r"needs about .* GiB .* largest size that fits is about \d+ px"):
         check_memory(3000, 4000, config, torch.device("cpu"), available=budget)
-    assert check_memory(3000, 4000, OptimizeConfig(size=256), torch.device("cpu"), available=budget) < budget
+    assert check_memory(3000, 4000, OptimizeOptions(size=256), torch.device("cpu"), available=budget) < budget

@@ -13,7 +13,7 @@ from optimize_helpers import checker, stripes, style_distance, synthetic_content
 from realtime_style.losses import STYLE_LAYERS
 from realtime_style.media.images import StillImage, read_image, write_image
 from realtime_style.models.vgg import VGG19Features
-from realtime_style.optimize import OptimizeConfig, fit_long_side, optimize_image, resize, to_image_tensor
+from realtime_style.optimize import OptimizeOptions, fit_long_side, optimize_image, resize, to_image_tensor
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def test_candy_moves_the_photo_far_towards_the_style(shared_data: Path, vgg: VGG
     """Candy is the style on which scale-free losses used to stall L-BFGS at the initial image."""
     photo = read_image(shared_data / "content" / "nst_classics" / "tubingen.jpg").rgb
     style_path = shared_data / "styles" / "candy.jpg"
-    config = OptimizeConfig(size=96, iterations=20, device="cpu")
+    config = OptimizeOptions(size=96, iterations=20, device="cpu")
     result = optimize_image(photo, style_path, config)
     style = read_image(style_path).rgb
     out = result.to_uint8()
@@ -52,7 +52,7 @@ def test_blend_weights_move_the_result_between_two_styles(vgg: VGG19Features) ->
     blue = checker((30, 60, 220))
     distances = []
     for weights in ((1.0, 0.0), (0.5, 0.5), (0.0, 1.0)):
-        config = OptimizeConfig(size=64, iterations=10, style_blend=weights, device="cpu")
+        config = OptimizeOptions(size=64, iterations=10, style_blend=weights, device="cpu")
         out = optimize_image(content, [red, blue], config).to_uint8()
         distances.append((style_distance(vgg, out, red), style_distance(vgg, out, blue)))
     to_red = [d[0] for d in distances]
@@ -65,7 +65,7 @@ def test_uint8_style_and_content_arrays_and_paths_agree(tmp_path: Path) -> None:
     content, style = synthetic_content(), checker((30, 60, 220))
     write_image(tmp_path / "c.png", StillImage(rgb=content))
     write_image(tmp_path / "s.png", StillImage(rgb=style))
-    config = OptimizeConfig(size=64, iterations=2, device="cpu")
+    config = OptimizeOptions(size=64, iterations=2, device="cpu")
     from_arrays = optimize_image(content, style, config)
     from_paths = optimize_image(tmp_path / "c.png", [tmp_path / "s.png"], config)
     assert np.array_equal(from_arrays.to_uint8(), from_paths.to_uint8())

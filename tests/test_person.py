@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from realtime_style.cli import main
+from realtime_style.runtime.engine import EngineOptions
 from realtime_style.person import Matte, MatteOptions, PersonMode, PersonOptions, compose, live_modes
 
 #: A portrait: a woman holding a phone fills most of the frame (COCO val2017 1296).
@@ -88,7 +89,7 @@ def test_options_refuse_keep_with_a_person_style_and_unknown_regions():
 def test_still_keep_person_shows_the_input_inside_the_mask_and_the_style_outside(litert, portrait, shared_data):
     from realtime_style.api import Stylizer
 
-    stylizer = Stylizer("mosaic", arch="light", device="cpu", precision="fp32", keep="person")
+    stylizer = Stylizer("mosaic", arch="light", keep="person", engine=EngineOptions(device="cpu", precision="fp32"))
     out = stylizer.stylize_image(portrait)
     mask = stylizer.compositor.mask(portrait)
     inside, outside = mask >= 0.999, mask <= 0.001
@@ -180,20 +181,19 @@ class PhotoSource:
 
 
 def test_live_key_cycles_person_modes_and_the_status_line_shows_them(litert, portrait, random_model_file):
-    from realtime_style.live.pipeline import LiveOptions, LivePipeline
+    from realtime_style.live.session import LiveOptions, LiveSession
     from realtime_style.live.styles import StyleBank
     from realtime_style.person.live import LivePerson
-    from realtime_style.runtime.engine import EngineOptions
     from test_live_support import RecordingSink
 
     small = np.array(Image.fromarray(portrait).resize((192, 256)))
     sink = RecordingSink()
-    bank = StyleBank([random_model_file], EngineOptions(device="cpu", precision="fp32", threads=1))
+    bank = StyleBank([random_model_file], EngineOptions(device="cpu", precision="fp32"))
     person = LivePerson(PersonOptions())
     options = LiveOptions(max_frames=14, size=(192, 256), crossfade_frames=0)
-    pipeline = LivePipeline(PhotoSource(small), bank, [sink], options, log=lambda _m: None, person=person)
-    sink.on_frame = lambda index: pipeline.controls.key("k") if index in (3, 8) else None
-    pipeline.run()
+    session = LiveSession(PhotoSource(small), bank, [sink], options, log=lambda _m: None, person=person)
+    sink.on_frame = lambda index: session.controls.key("k") if index in (3, 8) else None
+    session.run()
     statuses = [meta.status for meta in sink.metas]
     assert "person: keep person" not in statuses[0] and any("person: keep person" in s for s in statuses[5:8])
     assert any("person: keep background" in s for s in statuses[10:])

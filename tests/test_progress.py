@@ -103,7 +103,7 @@ def test_compile_is_announced_before_its_silent_wait(tmp_path: Path, monkeypatch
 
 
 def test_headless_live_run_logs_a_status_line(tmp_path: Path) -> None:
-    from realtime_style.live.pipeline import LiveOptions, LivePipeline
+    from realtime_style.live.session import LiveOptions, LiveSession
     from realtime_style.live.styles import StyleBank
     from realtime_style.runtime.engine import EngineOptions
 
@@ -111,6 +111,6 @@ def test_headless_live_run_logs_a_status_line(tmp_path: Path) -> None:
     bank = StyleBank([model], EngineOptions(device="cpu", precision="fp32", batch_size=1))
     messages: list[str] = []
     options = LiveOptions(max_frames=5, size=(WIDTH, HEIGHT), status_every=0.0)
-    LivePipeline(SyntheticSource(fps=100), bank, [RecordingSink()], options, log=messages.append).run()
+    LiveSession(SyntheticSource(fps=100), bank, [RecordingSink()], options, log=messages.append).run()
     status = [m for m in messages if "fps, latency" in m]
     assert status and f"{WIDTH}x{HEIGHT}, random" in status[-1] and "frames out" in status[-1]

@@ -17,9 +17,9 @@ from media_helpers import probe
 from realtime_style.runtime.engine import EngineOptions
 from realtime_style.errors import DeviceError, OutputError
 from realtime_style.live.capture import ReconnectPolicy
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import OutputMeta, RecordSink, StreamSink, VirtualCameraSink
-from realtime_style.live.sources import CameraSource
+from realtime_style.live.cameras import CameraSource
+from realtime_style.live.outputs import OutputMeta, RecordSink, StreamSink, VirtualCameraSink
+from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
 from test_live_cli import one_thread, run_cli  # noqa: F401  (autouse fixture)
 from test_live_support import HEIGHT, WIDTH, RecordingSink, SyntheticSource, write_clip
@@ -78,7 +78,7 @@ def test_stream_receiver_going_away_stops_cleanly_and_keeps_the_recording(clip, 
 
 
 def test_stream_receiver_that_stops_reading_fails_instead_of_blocking(monkeypatch):
-    monkeypatch.setattr("realtime_style.live.sinks.STREAM_TIMEOUT", 1.0)
+    monkeypatch.setattr("realtime_style.live.outputs.STREAM_TIMEOUT", 1.0)
     receiver = TcpReceiver(read_bytes=0, close=False)
     sink = StreamSink(receiver.url)
     sink.open(320, 240, 25)
@@ -139,12 +139,12 @@ def test_virtual_camera_in_use_by_another_program_is_one_line(clip, random_model
 def test_virtual_camera_lost_mid_run_stops_with_a_clear_error(random_model_file, monkeypatch):
     fake_pyvirtualcam(monkeypatch, FakeVirtualCamera)
     recorder = RecordingSink()
-    pipeline = LivePipeline(
+    session = LiveSession(
         SyntheticSource(fps=50), StyleBank([random_model_file], CPU), [VirtualCameraSink(), recorder],
         LiveOptions(max_frames=100, size=(WIDTH, HEIGHT)), log=lambda _: None,
     )  # fmt: skip
     with pytest.raises(DeviceError, match=r"^virtual camera /dev/video10 failed: error writing frame: No such device$"):
-        pipeline.run()
+        session.run()
     assert recorder.closed and len(recorder.frames) == 3
 
 
@@ -159,12 +159,12 @@ def test_camera_unplugged_mid_run_reconnects_then_fails_and_keeps_the_recording(
 
     record = tmp_path / "record.mp4"
     messages: list[str] = []
-    pipeline = LivePipeline(
+    session = LiveSession(
         UnpluggedCamera(str(device)), StyleBank([random_model_file], CPU), [RecordSink(record)],
         LiveOptions(max_frames=100, reconnect=ReconnectPolicy(attempts=2, delay=0.05)), log=messages.append,
     )  # fmt: skip
     with pytest.raises(DeviceError, match=rf"^camera {device} lost and not back after 2 attempts in 0\.\d s \(cannot open"):
-        pipeline.run()
+        session.run()
     assert [m for m in messages if "reconnecting" in m] == [
         f"camera {device} lost (stopped delivering frames); reconnecting, attempt 1/2 in 0.05 s",
         f"camera {device} lost (cannot open camera {device} (absent, busy, or no permission)); reconnecting, attempt 2/2 in 0.1 s",

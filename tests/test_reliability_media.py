@@ -15,7 +15,8 @@ from media_helpers import probe, single_thread  # noqa: F401  (fixture)
 
 from realtime_style.cli import main
 from realtime_style.media.decoding import MAX_DEMUX_RETRIES, TolerantDecoder
-from realtime_style.pipeline import VideoOptions, process_video
+from realtime_style.runtime.pending import eager
+from realtime_style.video import VideoOptions, process_video
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 TESTS = Path(__file__).resolve().parent
@@ -38,7 +39,7 @@ def test_bit_flips_skip_the_damaged_packets_and_say_how_many(
 ) -> None:
     clean = write_clip(tmp_path / "clean.mp4", 40, (64, 48))
     damaged = flip_bits(clean, tmp_path / "flipped.mp4", count=40, seed=3)
-    result = process_video(identity, 4, damaged, tmp_path / "api.mkv", FAST)
+    result = process_video(eager(identity), 4, damaged, tmp_path / "api.mkv", FAST)
     assert result.skipped_packets > 0
     assert 0 < result.frames < 40 and probe(tmp_path / "api.mkv").frames == result.frames
 
@@ -53,14 +54,14 @@ def test_bit_flips_skip_the_damaged_packets_and_say_how_many(
 @pytest.mark.parametrize("suffix", [".mkv", ".ts"])
 def test_a_cut_short_stream_is_stylized_up_to_the_cut(tmp_path: Path, suffix: str) -> None:
     clean = write_clip(tmp_path / f"clean{suffix}", 40, (64, 48))
-    result = process_video(identity, 4, cut(clean, tmp_path / f"cut{suffix}", 0.5), tmp_path / "out.mp4", FAST)
+    result = process_video(eager(identity), 4, cut(clean, tmp_path / f"cut{suffix}", 0.5), tmp_path / "out.mp4", FAST)
     assert 10 < result.frames < 30
     assert probe(tmp_path / "out.mp4").frames == result.frames
 
 
 def test_a_resolution_change_mid_stream_keeps_the_first_size(tmp_path: Path) -> None:
     clip = resolution_change(tmp_path / "switch.ts", (64, 48), (96, 80), count=12)
-    result = process_video(identity, 4, clip, tmp_path / "out.mp4", FAST)
+    result = process_video(eager(identity), 4, clip, tmp_path / "out.mp4", FAST)
     facts = probe(tmp_path / "out.mp4")
     assert result.frames == facts.frames == 24 and result.skipped_packets == 0
     assert (facts.width, facts.height) == (64, 48)

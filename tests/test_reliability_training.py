@@ -83,7 +83,7 @@ def test_model_file_on_a_full_disk_keeps_the_previous_one(tmp_path, random_model
     assert leftovers(tmp_path) == []
 
 
-# --- the real thing: `python -m training` in a subprocess whose files cannot grow past a limit ------------
+# --- the real thing: `python -m realtime_style.training` in a subprocess whose files cannot grow past a limit ------------
 
 
 @pytest.fixture

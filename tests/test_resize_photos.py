@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from realtime_style.training.data import find_images
+from realtime_style.training.data import dataset_images
 from realtime_style.metrics.style import spread_evenly
 from realtime_style.training.resize_photos import ResizeJob, main, resize_photos
 
@@ -32,7 +32,7 @@ def photo_tree(tmp_path: Path) -> Path:
 
 
 def sizes(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): Image.open(p).size for p in find_images(folder)}
+    return {str(p.relative_to(folder)): Image.open(p).size for p in dataset_images(folder)}
 
 
 def test_copies_the_tree_at_the_short_side_without_enlarging(photo_tree, tmp_path):
@@ -40,7 +40,7 @@ def test_copies_the_tree_at_the_short_side_without_enlarging(photo_tree, tmp_pat
     report = resize_photos(ResizeJob(photo_tree, out, short_side=200, exclude=("bsds500/val_*",)))
     assert sizes(out) == {"coco/wide.jpg": (300, 200), "coco/tall.jpg": (200, 333), "small.jpg": (120, 90)}
     assert (report.written, report.skipped) == (3, 1)
-    assert report.total_bytes == sum(p.stat().st_size for p in find_images(out))
+    assert report.total_bytes == sum(p.stat().st_size for p in dataset_images(out))
 
 
 def test_max_photos_spreads_over_the_sorted_files():
@@ -52,7 +52,7 @@ def test_max_photos_spreads_over_the_sorted_files():
 def test_cli_reports_what_it_wrote(photo_tree, tmp_path, capsys):
     assert main([str(photo_tree), str(tmp_path / "out"), "--short-side", "100", "--max-photos", "2", "--exclude", "broken.jpg"]) == 0
     assert "2 photos" in capsys.readouterr().out
-    assert len(find_images(tmp_path / "out")) == 2
+    assert len(dataset_images(tmp_path / "out")) == 2
 
 
 @pytest.mark.parametrize(

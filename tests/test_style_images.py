@@ -63,12 +63,12 @@ def test_user_model_finds_its_painting_beside_it_or_where_training_read_it(no_ch
 
 
 def test_export_records_where_the_style_image_is(tmp_path: Path) -> None:
-    from realtime_style.training.config import TrainConfig
+    from realtime_style.training.config import TrainOptions
     from realtime_style.training.export import export_model
 
     painting = tmp_path / "tahiti.jpg"
     Image.new("RGB", (8, 8)).save(painting)
-    config = TrainConfig(
+    config = TrainOptions(
         style_image=str(painting), dataset=str(tmp_path), out=str(tmp_path / "m.safetensors"), run_dir=str(tmp_path), arch="light"
     )
     path = export_model(TransformerNet(ARCHITECTURES["light"]), config, {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from realtime_style.training.stability import StabilityConfig, random_affine, stability_loss, transform
+from realtime_style.training.stability import StabilityOptions, random_affine, stability_loss, transform
 
 
 class Pointwise(nn.Module):
@@ -22,7 +22,7 @@ def photos() -> torch.Tensor:
 
 def test_identity_transform_keeps_images() -> None:
     images = photos()
-    theta = random_affine(2, 40, 40, StabilityConfig(max_shift=0.0, max_zoom=0.0))
+    theta = random_affine(2, 40, 40, StabilityOptions(max_shift=0.0, max_zoom=0.0))
     moved, inside = transform(images, theta)
     torch.testing.assert_close(moved, images, atol=1e-5, rtol=0)
     assert inside.all()
@@ -38,7 +38,7 @@ def test_shift_moves_content_by_whole_pixels() -> None:
 
 def test_loss_is_zero_for_an_equivariant_net_without_noise() -> None:
     net, images = Pointwise(), photos()
-    config = StabilityConfig(noise_std=0.0, max_shift=2.0, max_zoom=0.02)
+    config = StabilityOptions(noise_std=0.0, max_shift=2.0, max_zoom=0.02)
     loss = stability_loss(net, images, net(images), config, torch.Generator().manual_seed(1))
     assert loss.item() < 1e-8
 
@@ -47,7 +47,7 @@ def test_loss_is_positive_and_differentiable_for_a_conv_net() -> None:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1), nn.Sigmoid())
     images = photos()
-    loss = stability_loss(net, images, net(images), StabilityConfig(), torch.Generator().manual_seed(2))
+    loss = stability_loss(net, images, net(images), StabilityOptions(), torch.Generator().manual_seed(2))
     assert loss.item() > 0
     loss.backward()
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)

@@ -19,7 +19,7 @@ from realtime_style.models.store import ModelInfo, load_model, read_info, save_m
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from realtime_style.training.compact import main as compact_main
-from realtime_style.training.config import Phase, TrainConfig
+from realtime_style.training.config import Phase, TrainOptions
 from realtime_style.training.export import export_checkpoint
 from realtime_style.training.loss import LossWeights
 from realtime_style.training.shrink import shrink_state_dict
@@ -37,9 +37,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def make_config(training_data: Path, tmp_path: Path, iterations: int, **overrides) -> TrainConfig:
+def make_config(training_data: Path, tmp_path: Path, iterations: int, **overrides) -> TrainOptions:
     """A tiny, fast run: light net, 64 px crops of the 15 made-up photos, batch 2."""
-    base = TrainConfig(
+    base = TrainOptions(
         style_image=str(training_data / "styles" / "mosaic.jpg"),
         dataset=str(training_data / "content" / "nst_classics"),
         out=str(tmp_path / "out" / "mosaic.light.safetensors"),
@@ -210,7 +210,7 @@ def test_compact_refuses_a_negative_warmup(tmp_path, capsys):
 
 
 def test_cosine_learning_rate_falls_from_lr_to_lr_min(tmp_path):
-    config = TrainConfig(style_image="s.jpg", dataset="d", out="o", run_dir="r", schedule=(Phase(64, 100),), lr=1e-3,
+    config = TrainOptions(style_image="s.jpg", dataset="d", out="o", run_dir="r", schedule=(Phase(64, 100),), lr=1e-3,
                          lr_schedule="cosine", lr_min=1e-5)
     assert config.lr_at_step(0) == pytest.approx(1e-3)
     assert config.lr_at_step(50) == pytest.approx((1e-3 + 1e-5) / 2)

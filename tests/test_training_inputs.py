@@ -15,7 +15,7 @@ from PIL import Image
 
 from realtime_style.cli import main as rtstyle
 import realtime_style.training.train
-from realtime_style.training.data import PhotoFolder, ResumableSampler, collate, find_images, random_crop
+from realtime_style.training.data import PhotoFolder, ResumableSampler, collate, dataset_images, random_crop
 
 
 def write_photos(folder: Path, count: int, size: tuple[int, int] = (80, 60)) -> list[Path]:
@@ -33,9 +33,9 @@ def write_photos(folder: Path, count: int, size: tuple[int, int] = (80, 60)) -> 
 def test_find_images_is_recursive_sorted_and_honours_excludes(tmp_path):
     write_photos(tmp_path, 6)
     (tmp_path / "notes.txt").write_text("not an image")
-    found = find_images(tmp_path)
+    found = dataset_images(tmp_path)
     assert len(found) == 6 and found == sorted(found)
-    assert len(find_images(tmp_path, exclude=["nested/*"])) == 3
+    assert len(dataset_images(tmp_path, exclude=["nested/*"])) == 3
 
 
 def test_corrupt_images_are_skipped_and_counted(tmp_path):

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from realtime_style.training.config import Phase, TrainConfig
+from realtime_style.training.config import Phase, TrainOptions
 from realtime_style.training.loss import LossWeights, PerceptualLoss, as_displayed
 
 
@@ -41,8 +41,8 @@ def test_the_clamped_loss_scores_the_clamped_output(overshooting_output):
 
 
 def test_recipes_record_the_clamp_only_when_on():
-    config = TrainConfig(style_image="s.jpg", dataset="d", out="o", run_dir="r", schedule=(Phase(64, 10),))
+    config = TrainOptions(style_image="s.jpg", dataset="d", out="o", run_dir="r", schedule=(Phase(64, 10),))
     assert "clamp_output" not in config.recipe()  # recipes of runs without it read as before the option
     clamped = replace(config, weights=LossWeights(clamp_output=True))
     assert clamped.recipe()["clamp_output"] is True
-    assert TrainConfig.from_json(clamped.to_json()).weights.clamp_output is True
+    assert TrainOptions.from_json(clamped.to_json()).weights.clamp_output is True

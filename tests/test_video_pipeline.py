@@ -15,7 +15,10 @@ from media_helpers import make_clip, probe
 from realtime_style.errors import OutputError
 from realtime_style.media import Frame
 from realtime_style.media.geometry import even_size
-from realtime_style.pipeline import FilePipeline, FitFrames, FrameProcessor, PipelineOptions, VideoOptions, process_video
+from realtime_style.file_pipeline import FilePipeline, PipelineOptions
+from realtime_style.frame_processor import FrameProcessor
+from realtime_style.runtime.pending import eager
+from realtime_style.video import FitFrames, VideoOptions, process_video
 
 
 def numbered_frames(count: int) -> list[Frame]:
@@ -55,7 +58,7 @@ def test_every_frame_in_order(batch_size: int) -> None:
         seen_batches.append(len(batch))
         return jittery_negate(batch)
 
-    stats = FilePipeline(stylize, PipelineOptions(batch_size=batch_size)).run(frames, sink, total=50)
+    stats = FilePipeline(eager(stylize), PipelineOptions(batch_size=batch_size)).run(frames, sink, total=50)
     assert stats.frames == 50 and not stats.interrupted
     assert [int(img[0, 0, 0]) for img in sink.images] == [255 - i for i in range(50)]
     assert sink.pts == [i * 2 for i in range(50)]
@@ -84,7 +87,7 @@ def test_postprocessors_run_in_order_with_the_original() -> None:
     assert isinstance(first, FrameProcessor)
     sink = Recorder()
     frames = numbered_frames(6)
-    FilePipeline(lambda b: b // 4, PipelineOptions(batch_size=2, postprocess=[first, second])).run(frames, sink)
+    FilePipeline(eager(lambda b: b // 4), PipelineOptions(batch_size=2, postprocess=[first, second])).run(frames, sink)
     for i, image in enumerate(sink.images):
         after_first = i // 4 + i // 2 + 1
         assert int(image[0, 0, 0]) == after_first + i // 2 + 10
@@ -101,7 +104,7 @@ def test_stop_event_ends_early_and_keeps_order() -> None:
         time.sleep(0.005)
         return batch
 
-    stats = FilePipeline(slow, PipelineOptions(batch_size=2)).run(numbered_frames(200), sink, stop=stop)
+    stats = FilePipeline(eager(slow), PipelineOptions(batch_size=2)).run(numbered_frames(200), sink, stop=stop)
     assert stats.interrupted and 10 <= stats.frames < 30
     assert [int(img[0, 0, 0]) for img in sink.images] == list(range(stats.frames))
 
@@ -127,20 +130,20 @@ def test_an_error_in_any_stage_is_raised_and_stops_all_threads(failing_stage: st
 
     before = threading.active_count()
     with pytest.raises(OutputError, match=f"boom in {failing_stage}"):
-        FilePipeline(stylize, PipelineOptions(batch_size=4)).run(source(), FailingSink())
+        FilePipeline(eager(stylize), PipelineOptions(batch_size=4)).run(source(), FailingSink())
     assert threading.active_count() == before
 
 
 def test_process_video_keeps_count_fps_and_removes_empty_output(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", count=9, size=(97, 61), fps=Fraction(15))
-    result = process_video(lambda b: 255 - b, 4, clip, tmp_path / "out.mp4", VideoOptions(preset="ultrafast"))
+    result = process_video(eager(lambda b: 255 - b), 4, clip, tmp_path / "out.mp4", VideoOptions(preset="ultrafast"))
     facts = probe(tmp_path / "out.mp4")
     assert result.frames == facts.frames == 9 and facts.fps == 15
     assert (facts.width, facts.height) == result.size == (96, 60)  # odd sides lose a pixel: 4:2:0 plays everywhere
 
     stop = threading.Event()
     stop.set()
-    empty = process_video(lambda b: b, 1, clip, tmp_path / "none.mp4", stop=stop)
+    empty = process_video(eager(lambda b: b), 1, clip, tmp_path / "none.mp4", stop=stop)
     assert empty.output is None and empty.frames == 0 and not (tmp_path / "none.mp4").exists()
 
 
@@ -156,10 +159,10 @@ def test_process_video_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4")
     before = clip.read_bytes()
     with pytest.raises(OutputError, match="same file"):
-        process_video(lambda b: b, 1, clip, tmp_path / "." / "in.mp4")
+        process_video(eager(lambda b: b), 1, clip, tmp_path / "." / "in.mp4")
     (tmp_path / "link.mp4").symlink_to(clip)
     with pytest.raises(OutputError, match="same file"):
-        process_video(lambda b: b, 1, tmp_path / "link.mp4", clip)
+        process_video(eager(lambda b: b), 1, tmp_path / "link.mp4", clip)
     assert clip.read_bytes() == before
 
 
@@ -174,5 +177,5 @@ def test_an_error_mid_run_still_leaves_a_playable_file(tmp_path: Path) -> None:
         return batch
 
     with pytest.raises(OutputError, match="device lost"):
-        process_video(failing, 2, clip, tmp_path / "out.mp4", VideoOptions(preset="ultrafast"))
+        process_video(eager(failing), 2, clip, tmp_path / "out.mp4", VideoOptions(preset="ultrafast"))
     assert probe(tmp_path / "out.mp4").frames == 10

@@ -14,8 +14,10 @@ from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
 from realtime_style.models.style_images import style_image_from_text
 from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.models.vgg import LAYER_NAMES, minimum_input_size
+from realtime_style.runtime.process import ProcessOptions, configure_process
 from .checkpoint import CHECKPOINT_NAME
-from .config import Phase, TrainConfig, build_schedule, parse_schedule
+from .config import Phase, TrainOptions, build_schedule, parse_schedule
+from .distributed import cpu_threads_per_rank
 from .loss import LossWeights
 
 T = TypeVar("T")
@@ -83,7 +85,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
+def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None]:
     """The run's configuration and the checkpoint to resume from (None for a fresh run)."""
     style = style_image_from_text(args.style_image)  # a file, or a style's name: its painting
     if not is_image_file(style):
@@ -107,9 +109,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     else:
         iterations = args.iterations if args.iterations is not None else 2000
         if args.epochs is not None:
-            from .data import find_images
+            from .data import dataset_images
 
-            images = len(find_images(args.dataset, args.exclude))
+            images = len(dataset_images(args.dataset, args.exclude))
             iterations = max(1, round(args.epochs * images / args.batch_size))
         if iterations < 1:
             raise InputError("--iterations must be positive")
@@ -119,7 +121,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str | None]
     )
     check_crop_sizes(schedule, weights, args.teacher)
     config = from_args(
-        TrainConfig,
+        TrainOptions,
         args,
         style_image=str(style),
         run_dir=run_dir,
@@ -174,16 +176,12 @@ def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher:
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``rtstyle train`` / ``python -m realtime_style.training``."""
     from realtime_style.metrics.style import spread_evenly
-    from .data import find_images
+    from .data import dataset_images
     from .train import TrainingInterrupted, train
 
     config, resume = config_from_args(args)
-    if config.fast_step:  # process-wide, so set here at the entry point: freed activation maps stay mapped
-        from realtime_style.runtime.allocator import tune_glibc_malloc
-
-        tune_glibc_malloc()
     if args.sample_images is None:
-        files = find_images(config.dataset, config.exclude)
+        files = dataset_images(config.dataset, config.exclude)
         config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))
     try:
         result = train(config, resume)
@@ -201,9 +199,20 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def process_options(args: argparse.Namespace) -> ProcessOptions:
+    """Training's process settings: with ``--fast-step`` freed activation maps stay mapped (tuned malloc);
+    torchrun ranks on CPUs share the host's cores; cuDNN autotuning stays off (PyTorch's default)."""
+    return ProcessOptions(threads=cpu_threads_per_rank(args.device), tune_allocator=args.fast_step, cudnn_benchmark=False)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m realtime_style.training ...`` (also what ``torchrun -m realtime_style.training`` runs)."""
+    """``python -m realtime_style.training ...`` (also what ``torchrun -m realtime_style.training`` runs): the entry point of its process."""
     parser = argparse.ArgumentParser(prog="python -m realtime_style.training", description="Train a style transform network.")
     add_train_arguments(parser)
     args = parser.parse_args(argv)
-    return run_reporting_errors(lambda: run_train(args), "training")
+
+    def configured_run() -> int:
+        configure_process(process_options(args))
+        return run_train(args)
+
+    return run_reporting_errors(configured_run, "training")

@@ -19,7 +19,7 @@ class Phase:
 
 
 @dataclass
-class TrainConfig:
+class TrainOptions:
     """Everything that defines a training run (the recipe) and where it writes."""
 
     style_image: str
@@ -91,7 +91,7 @@ class TrainConfig:
             left -= phase.iterations
         return tuple(phases)
 
-    def as_trained(self, steps: int) -> "TrainConfig":
+    def as_trained(self, steps: int) -> "TrainOptions":
         """This configuration as a run stopped after ``steps`` steps trained it (same photo scale), for its model file."""
         return replace(self, schedule=self.schedule_until(steps), scale_size=self.photo_scale)
 
@@ -123,7 +123,7 @@ class TrainConfig:
         return json.dumps(data, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> "TrainOptions":
         data = json.loads(text)
         known = {f.name for f in fields(cls)}
         data = {k: v for k, v in data.items() if k in known}

@@ -10,29 +10,25 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from realtime_style.errors import InputError
-from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
+from realtime_style.image_files import IMAGE_SUFFIXES, find_images, load_rgb
+from realtime_style.image_tensors import image_to_tensor
 
 #: A sample request: (dataset index, crop seed, crop size, short side the photo is scaled to first).
 Draw = tuple[int, int, int, int]
 
 
-def find_images(root: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
-    """Every image file under ``root`` (recursive, sorted), minus paths matching ``exclude`` globs.
-
-    ``exclude`` patterns are matched against the path relative to ``root`` (e.g. ``bsds500/val_*``).
-    """
+def dataset_images(root: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
+    """The dataset's photos: :func:`~realtime_style.image_files.find_images` under ``root`` (minus ``exclude``
+    globs) as full paths; a missing folder or one without images is an :class:`InputError`."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"dataset folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if is_image_file(p) and p.is_file())
-    if exclude:
-        files = [p for p in files if not any(p.relative_to(root).match(pattern) for pattern in exclude)]
+    files = [root / path for path in find_images(root, exclude)]
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root}")
     return files
@@ -53,8 +49,8 @@ def resize_long_side(image: Image.Image, size: int) -> Image.Image:
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL RGB -> float (3, H, W) in [0, 1]."""
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
+    """PIL RGB -> float (3, H, W) in [0, 1]: one item of a batch."""
+    return image_to_tensor(image)[0]
 
 
 def random_crop(image: Image.Image, size: int, rng: random.Random, scale: int | None = None) -> Image.Image:

@@ -26,22 +26,39 @@ class DistContext:
         return self.rank == 0
 
 
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _uses_cuda(device_name: str) -> bool:
+    return torch.cuda.is_available() and device_name in ("auto", "cuda") or device_name.startswith("cuda")
+
+
 def init_distributed(device_name: str) -> DistContext:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1), else a single-process context."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = _world_size()
     if world_size <= 1:
         return DistContext()
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda") or device_name.startswith("cuda")
+    use_cuda = _uses_cuda(device_name)
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    if not use_cuda:
-        # Processes on one host share its cores.
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank)
+
+
+def cpu_threads_per_rank(device_name: str) -> int | None:
+    """Intra-op threads of each rank of a torchrun job on CPUs: the host's cores shared among its ranks.
+
+    None in a single process or on GPUs (PyTorch's own count). The entry point applies it
+    (:func:`training.cli.process_options`): the thread count is the process's, not this module's.
+    """
+    world_size = _world_size()
+    if world_size <= 1 or _uses_cuda(device_name):
+        return None
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
+    return max(1, (os.cpu_count() or 1) // local_world)
 
 
 def device_for(ctx: DistContext, device: torch.device) -> torch.device:

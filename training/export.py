@@ -12,12 +12,12 @@ import torch
 from realtime_style.errors import ModelError, OutputError
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
-from .config import TrainConfig
+from .config import TrainOptions
 from .lineage import init_record
 from .provenance import sha256_file, style_provenance
 
 
-def export_model(net: TransformerNet, config: TrainConfig, training: dict, iterations: int | None = None) -> Path:
+def export_model(net: TransformerNet, config: TrainOptions, training: dict, iterations: int | None = None) -> Path:
     """Write ``net`` to ``config.out`` with the style's provenance, the recipe and ``training`` facts."""
     style_path = Path(config.style_image)
     provenance = style_provenance(style_path, Path(config.sources) if config.sources else None)
@@ -44,11 +44,11 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     from dataclasses import replace
 
     from .checkpoint import load_checkpoint
-    from .config import TrainConfig
+    from .config import TrainOptions
 
     state = load_checkpoint(Path(checkpoint))
     step = int(state["step"])
-    config = TrainConfig.from_json(state["config"])
+    config = TrainOptions.from_json(state["config"])
     config = replace(config.as_trained(step), out=str(out))
     net = TransformerNet(ARCHITECTURES[config.arch])
     net.load_state_dict(state["model"])

@@ -24,7 +24,7 @@ from pathlib import Path
 from realtime_style.errors import InputError, OutputError, RtStyleError
 from realtime_style.image_files import load_rgb
 from realtime_style.metrics.style import spread_evenly
-from .data import find_images, resize_short_side
+from .data import dataset_images, resize_short_side
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def resize_photos(job: ResizeJob) -> ResizeReport:
         raise InputError(f"--max-photos must be at least 1, got {job.max_photos}")
     if job.destination.resolve() == job.source.resolve():
         raise InputError("the destination must differ from the source folder")
-    files = spread_evenly(find_images(job.source, job.exclude), job.max_photos)
+    files = spread_evenly(dataset_images(job.source, job.exclude), job.max_photos)
     written = skipped = total = 0
     for path in files:
         try:

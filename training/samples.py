@@ -11,6 +11,7 @@ from PIL import Image
 
 from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
+from realtime_style.image_tensors import tensor_to_image
 from .data import resize_long_side, to_tensor
 
 
@@ -46,13 +47,9 @@ def save_samples(net: torch.nn.Module, photos: Sequence[torch.Tensor], path: Pat
     x = 0
     for photo, out in zip(photos, outputs):
         h, w = photo.shape[1:]
-        sheet[:h, x : x + w] = _to_uint8(photo)
-        sheet[height : height + h, x : x + w] = _to_uint8(out)
+        sheet[:h, x : x + w] = tensor_to_image(photo[None])
+        sheet[height : height + h, x : x + w] = tensor_to_image(out[None])
         x += w
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(sheet).save(path)
     return path
-
-
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    return image.mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()

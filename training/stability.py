@@ -17,7 +17,7 @@ from torch import nn
 
 
 @dataclass(frozen=True)
-class StabilityConfig:
+class StabilityOptions:
     """Size of the random perturbations (noise in RGB [0, 1] units, shift in pixels, zoom as a fraction)."""
 
     noise_std: float = 0.02
@@ -25,7 +25,7 @@ class StabilityConfig:
     max_zoom: float = 0.02
 
 
-def random_affine(batch: int, height: int, width: int, config: StabilityConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_affine(batch: int, height: int, width: int, config: StabilityOptions, generator: torch.Generator | None = None) -> torch.Tensor:
     """(N, 2, 3) affine matrices for :func:`torch.nn.functional.affine_grid`: a zoom about the centre and a shift."""
     uniform = lambda *shape: torch.rand(*shape, generator=generator) * 2 - 1  # noqa: E731  U(-1, 1)
     scale = 1.0 + config.max_zoom * uniform(batch)
@@ -52,7 +52,7 @@ def stability_loss(
     net: nn.Module,
     photos: torch.Tensor,
     outputs: torch.Tensor,
-    config: StabilityConfig = StabilityConfig(),
+    config: StabilityOptions = StabilityOptions(),
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Mean squared difference between ``net(T(photos) + noise)`` and ``T(outputs)``, inside the frame.

@@ -23,8 +23,8 @@ from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .compact import warmup_factor
-from .config import TrainConfig
-from .data import PhotoFolder, ResumableSampler, collate, find_images, resize_long_side, to_tensor
+from .config import TrainOptions
+from .data import PhotoFolder, ResumableSampler, collate, dataset_images, resize_long_side, to_tensor
 from .distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from .export import export_model
 from .lineage import ancestry, init_record
@@ -143,7 +143,7 @@ def _recorded_init(state: dict | None) -> bool:
 class Trainer:
     """One training run (one process of a DDP job)."""
 
-    def __init__(self, config: TrainConfig, ctx: DistContext, resume: str | None = None):
+    def __init__(self, config: TrainOptions, ctx: DistContext, resume: str | None = None):
         self.config, self.ctx = config, ctx
         if config.arch not in ARCHITECTURES:
             raise InputError(f"unknown architecture {config.arch!r}; known: {', '.join(ARCHITECTURES)}")
@@ -158,7 +158,7 @@ class Trainer:
         resume_state = load_checkpoint(Path(resume)) if resume else None  # a bad checkpoint fails before any setup
         style_path = Path(config.style_image)
         self.style_tensor = to_tensor(resize_long_side(load_rgb(style_path), config.style_size))
-        self.files = find_images(config.dataset, config.exclude)
+        self.files = dataset_images(config.dataset, config.exclude)
         self.dataset = PhotoFolder(self.files)
         self.skipped: set[int] = set()
 
@@ -255,7 +255,7 @@ class Trainer:
         self.recipe_history = json.loads(state.get("recipe_history", "[]"))
         # The init as it was when the run began: the --init file may have changed (or gone) since.
         self.init_facts = json.loads(state.get("init_facts", "{}")) or self.init_facts
-        previous = TrainConfig.from_json(state["config"]).recipe()
+        previous = TrainOptions.from_json(state["config"]).recipe()
         if previous != self.config.recipe():
             self.recipe_history.append({"until_step": self.step, "recipe": previous})
 
@@ -444,7 +444,7 @@ class _Logger:
             self.board.close()
 
 
-def train(config: TrainConfig, resume: str | None = None) -> TrainResult:
+def train(config: TrainOptions, resume: str | None = None) -> TrainResult:
     """Run (or continue) a training run in this process; joins the DDP job when under torchrun."""
     ctx = init_distributed(config.device)
     try:

@@ -25,6 +25,8 @@ import cv2  # noqa: F401, I001
 
 from realtime_style.cli.outcome import DEBUG_VARIABLE, run_reporting_errors
 from realtime_style.cli.parser import HELP_ALL, CommandParser, settle_help
+from realtime_style.cli.speed import process_options
+from realtime_style.runtime.process import configure_process
 
 #: Modules that register subcommands, in the order ``rtstyle --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -59,7 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(show_advanced=HELP_ALL in argv)
     args = parser.parse_args(argv)
-    return run_reporting_errors(lambda: args.handler(args), "rtstyle", debug=args.debug)
+    return run_reporting_errors(lambda: _configured_run(args), "rtstyle", debug=args.debug)
+
+
+def _configured_run(args: argparse.Namespace) -> int:
+    """Set the process up once for the whole command (threads, malloc, cuDNN), then run it."""
+    configure_process(process_options(args))
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,31 @@ def int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def dimensions(low: int = 1) -> Callable[[str], tuple[int, int]]:
+    """argparse type: ``AxB`` (e.g. ``640x360``) -> ``(A, B)``, two whole numbers of at least ``low``.
+
+    The order is the flag's (``WxH`` for most, ``HxW`` where a benchmark says so).
+    """
+
+    def parse(text: str) -> tuple[int, int]:
+        try:
+            first, second = (int(v) for v in text.lower().split("x"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected two whole numbers as AxB (e.g. 640x360), got {text!r}") from None
+        if min(first, second) < low:
+            raise argparse.ArgumentTypeError(f"each side must be at least {low}, got {text}")
+        return first, second
+
+    return parse
+
+
+def dimensions_or_height(low: int = 1) -> Callable[[str], tuple[int, int] | int]:
+    """argparse type: ``WxH`` -> ``(W, H)``, or one number -> that height; each at least ``low``."""
+    pair, height = dimensions(low), int_at_least(low)
+
+    def parse(text: str) -> tuple[int, int] | int:
+        return pair(text) if "x" in text.lower() else height(text)
+
+    return parse

@@ -8,9 +8,10 @@ import platform
 
 import torch
 
-from realtime_style.runtime.backends.choices import ChoiceFile
+from realtime_style.runtime.backends.choices import ChoiceFile, cpu_name
 from realtime_style.runtime.backends.openvino_net import default_precision, openvino_status, openvino_version
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_backend, select_device, select_precision
+from realtime_style.runtime.process import describe_process
 from realtime_style.models.store import ModelInfo, list_styles, model_folders
 
 
@@ -59,8 +60,8 @@ def run_info(args: argparse.Namespace) -> int:
         "opencv": cv2.__version__,
         "av": av.__version__,
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "threads": str(torch.get_num_threads()),
+        "processor": f"{cpu_name()} ({platform.machine()})",
+        "threads": describe_process(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available",
         "cpu bf16": "native" if cpu_has_fast_bf16() else "emulated (fp32 used)",
         "default device": f"{device} ({str(select_precision(device)).removeprefix('torch.')})",

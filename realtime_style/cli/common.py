@@ -10,7 +10,7 @@ from realtime_style.cli.argtypes import bounded_float, int_at_least, positive
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.person import add_person_arguments, person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
-from realtime_style.runtime.engine import PRECISIONS
+from realtime_style.runtime.engine import PRECISIONS, EngineOptions
 from realtime_style.media.geometry import Resize
 from realtime_style.models.transformer import ARCHITECTURES
 
@@ -19,10 +19,10 @@ from realtime_style.models.transformer import ARCHITECTURES
 COMPILE_NOTE = "--compile: the first frames wait for torch.compile (20-60 s on a CPU; cached on disk for later runs)"
 
 
-def add_style_arguments(parser: argparse.ArgumentParser) -> None:
+def add_style_arguments(parser: argparse.ArgumentParser, style_required: bool = True) -> None:
     """``--style`` and ``--arch``."""
     parser.add_argument(
-        "--style", required=True, metavar="NAME", help="shipped style name (see `rtstyle styles`) or model file path"
+        "--style", required=style_required, metavar="NAME", help="shipped style name (see `rtstyle styles`) or model file path"
     )
     parser.add_argument(
         "--arch",
@@ -61,22 +61,25 @@ def add_look_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_resize_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--max-size`` and ``--scale``."""
+def add_resize_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """``--max-size`` and ``--scale``; returns their group."""
     group = parser.add_argument_group("size")
     group.add_argument("--scale", type=positive(float), metavar="F", help="resize the input by this factor first")
     group.add_argument("--max-size", type=int_at_least(2), metavar="PX", help="cap the longer side at this many pixels")
+    return group
 
 
-def add_stylize_arguments(parser: argparse.ArgumentParser) -> None:
-    """Every argument above, in the order ``--help`` shows them."""
-    add_style_arguments(parser)
+def add_stylize_arguments(parser: argparse.ArgumentParser, style_required: bool = True) -> argparse._ArgumentGroup:
+    """Every argument above, in the order ``--help`` shows them; returns the ``size`` group, where a command
+    adds its own size options. ``style_required=False`` where another mode needs no model (``still --optimize``)."""
+    add_style_arguments(parser, style_required)
     add_look_arguments(parser)
     add_person_arguments(parser)
-    add_resize_arguments(parser)
+    size = add_resize_arguments(parser)
     add_engine_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument("-v", "--verbose", action="store_true", help="also report the engine's settings")
+    return size
 
 
 def resize_from_args(args: argparse.Namespace) -> Resize:
@@ -87,15 +90,13 @@ def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
     """Load the model and prepare the engine the arguments ask for."""
     if getattr(args, "speed_compile", None):
         report(args, COMPILE_NOTE)
+    engine = EngineOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, **speed_options(args))
     return Stylizer(
         args.style,
         arch=args.arch,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
         strength=args.strength,
         preserve_color=args.preserve_color,
-        engine_options=speed_options(args),
+        engine=engine,
         person=person_from_args(args),
     )
 

@@ -3,6 +3,10 @@
 A new user's ``--help`` should fit a screen and speak of what the command does; the engine's
 off-switches (``--no-fast-norm``, CUDA tuning, ...) are marked with :func:`mark_advanced` and listed
 only by ``rtstyle COMMAND --help-all``. They are accepted either way.
+
+argparse has no public way to list a parser's options or look one up by its flag, so this module is
+the one place that reads its internals (``_actions``, ``_option_string_actions``); elsewhere an option
+is marked where it is added (``mark_advanced(group.add_argument(...))``).
 """
 
 from __future__ import annotations

@@ -46,8 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", metavar="IN", help="input image file or folder")
     parser.add_argument("output", metavar="OUT", help="output image file (format by extension) or folder")
-    add_stylize_arguments(parser)
-    size = next(group for group in parser._action_groups if group.title == "size")
+    size = add_stylize_arguments(parser, style_required=False)  # --optimize needs none; check_fast_arguments asks
     size.add_argument(
         "--paint-size",
         type=non_negative_int,

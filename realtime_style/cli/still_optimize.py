@@ -15,30 +15,31 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from realtime_style.runtime import color
 from realtime_style.cli.common import positive, report
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.image_files import is_image_file
+from realtime_style.image_tensors import tensor_to_image
 from realtime_style.media.images import StillImage, read_image, write_image
 from realtime_style.models.style_images import style_image_from_text
 from realtime_style.optimize import (
     INITS,
     OPTIMIZERS,
     PRESERVE_COLOR,
-    OptimizeConfig,
+    OptimizeOptions,
     OptimizeResult,
     StepRecord,
     optimize_image,
     resize,
-    tensor_to_uint8,
     to_image_tensor,
 )
+from realtime_style.runtime import color
 
-DEFAULTS = OptimizeConfig()
+DEFAULTS = OptimizeOptions()
 #: The --optimize options ``--help`` shows; the recipe's tuning knobs are listed by ``--help-all``.
 EVERYDAY_OPTIMIZE = ("optimize", "style_image", "size", "iterations")
 
@@ -65,68 +66,71 @@ def non_negative_float(text: str) -> float:
 
 
 def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``--optimize`` group. Also makes ``--style`` optional."""
-    # ``--style`` is required for the fast networks only; ``still.py`` checks it for them.
-    parser._option_string_actions["--style"].required = False
+    """The ``--optimize`` group (``--style`` must be optional: :func:`check_fast_arguments` asks for it)."""
     group = parser.add_argument_group("optimize (Gatys et al.; no trained model needed)")
-    group.add_argument("--optimize", action="store_true", help="optimize the image itself: slow, best quality")
-    group.add_argument(
+    actions: list[argparse.Action] = []
+
+    def add(*flags: str, **options: Any) -> None:
+        actions.append(group.add_argument(*flags, **options))
+
+    add("--optimize", action="store_true", help="optimize the image itself: slow, best quality")
+    add(
         "--style-image",
         nargs="+",
         metavar="IMAGE",
         help="style image file(s), or shipped style name(s) whose own style image to use",
     )
-    group.add_argument("--style-weights", nargs="+", type=non_negative_float, metavar="W", help="blend weights")
-    group.add_argument(
+    add("--style-weights", nargs="+", type=non_negative_float, metavar="W", help="blend weights")
+    add(
         "--color-mode",
         choices=PRESERVE_COLOR,
         default="luminance",
         help="how --preserve-color keeps the input's colours: luminance (default) takes only luminance from the "
         "style; histogram first matches the style image's colours to the input's (--optimize only)",
     )
-    group.add_argument(
+    add(
         "--styles-dir", default=None, help="folder of the style images the models name (default: beside each model, then shipped)"
     )
-    group.add_argument(
+    add(
         "--long-side", dest="size", type=positive(int), default=DEFAULTS.size, help="output long side (default 512)"
     )
-    group.add_argument(
+    add(
         "--scales",
         type=int_list,
         default=None,
         help="coarse-to-fine long sides, e.g. 512,1024,2048 "
         "(default: one scale up to 512 px, else halve --long-side down to 512)",
     )
-    group.add_argument(
+    add(
         "--iterations",
         type=int_list,
         default=None,
         help=f"iterations per scale: one number for every scale or one per scale (default {DEFAULTS.iterations})",
     )
-    group.add_argument("--init", default="content", help=f"{' | '.join(INITS)} | PATH of a start image")
-    group.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="default lbfgs")
-    group.add_argument("--lr", type=positive(float), default=None, help="step size (default 1 for L-BFGS, 0.02 Adam)")
-    group.add_argument("--content-weight", type=non_negative_float, default=DEFAULTS.content_weight)
-    group.add_argument("--style-weight", type=non_negative_float, default=DEFAULTS.style_weight)
-    group.add_argument("--tv-weight", type=non_negative_float, default=DEFAULTS.tv_weight)
-    group.add_argument("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
-    group.add_argument("--seed", type=int, default=0, help="seed of --init noise (default 0)")
-    group.add_argument("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
-    for action in group._group_actions:
+    add("--init", default="content", help=f"{' | '.join(INITS)} | PATH of a start image")
+    add("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="default lbfgs")
+    add("--lr", type=positive(float), default=None, help="step size (default 1 for L-BFGS, 0.02 Adam)")
+    add("--content-weight", type=non_negative_float, default=DEFAULTS.content_weight)
+    add("--style-weight", type=non_negative_float, default=DEFAULTS.style_weight)
+    add("--tv-weight", type=non_negative_float, default=DEFAULTS.tv_weight)
+    add("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
+    add("--seed", type=int, default=0, help="seed of --init noise (default 0)")
+    add("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
+    for action in actions:
         if action.dest not in EVERYDAY_OPTIMIZE:
             mark_advanced(action)
-    _defer_defaults(parser, group)
+    _defer_defaults(parser, actions)
 
 
 #: The options of the optimize group that the fast networks do not take (style image, colour mode: checked apart).
 _CHECKED_APART = ("optimize", "style_image", "color_mode")
 
 
-def _defer_defaults(parser: argparse.ArgumentParser, group: argparse._ArgumentGroup) -> None:
+def _defer_defaults(parser: argparse.ArgumentParser, actions: list[argparse.Action]) -> None:
     """Optimize-only options parse to None unless given, so the fast path can refuse them; ``run_optimize``
     puts their defaults back (``args.optimize_defaults``: dest -> (flag, default))."""
     deferred = {}
-    for action in group._group_actions:
+    for action in actions:
         if action.dest not in _CHECKED_APART:
             deferred[action.dest] = (action.option_strings[0], action.default)
             action.default = None
@@ -159,7 +163,7 @@ def resolve_style_source(text: str, styles_dir: str | None = None) -> Path:
     return style_image_from_text(text, styles_dir)
 
 
-def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
+def options_from_args(args: argparse.Namespace) -> OptimizeOptions:
     size = args.size
     if args.scales and args.size != DEFAULTS.size and args.scales[-1] != args.size:
         raise InputError(f"--long-side {args.size} disagrees with the last of --scales {args.scales}")
@@ -172,7 +176,7 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
     if init not in INITS and not Path(init).expanduser().is_file():
         raise InputError(f"--init {init!r}: expected {' or '.join(INITS)} or an existing image file")
     try:
-        config = OptimizeConfig(
+        options = OptimizeOptions(
             size=size,
             scales=args.scales,
             iterations=iterations,
@@ -188,10 +192,10 @@ def config_from_args(args: argparse.Namespace) -> OptimizeConfig:
             preserve_color=args.color_mode if args.preserve_color else None,
             device=args.device,
         )
-        config.schedule()
+        options.schedule()
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    return config
+    return options
 
 
 def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
@@ -215,7 +219,7 @@ def _refuse_fast_only_flags(args: argparse.Namespace) -> None:
 
 def _check_output(path: Path, source: Path) -> None:
     """Fail before a long optimization, not after it."""
-    from realtime_style.pipeline import refuse_same_file
+    from realtime_style.video import refuse_same_file
 
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; --optimize writes one image file")
@@ -241,7 +245,7 @@ class _IntermediateSaver:
         key = (record.size, record.iteration)
         if record.iteration and record.iteration % self.every == 0 and key not in self.saved:
             self.saved.add(key)
-            write_image(intermediate_path(self.output, record), StillImage(rgb=tensor_to_uint8(image)))
+            write_image(intermediate_path(self.output, record), StillImage(rgb=tensor_to_image(image)))
 
 
 def run_optimize(args: argparse.Namespace) -> int:
@@ -253,13 +257,13 @@ def run_optimize(args: argparse.Namespace) -> int:
         raise InputError(f"{source}: --optimize takes one image file, not a folder")
     _check_output(output, source)
     styles = [resolve_style_source(text, args.styles_dir) for text in (args.style_image or [args.style])]
-    config = config_from_args(args)
+    options = options_from_args(args)
     content = read_image(source)
     style_pixels = [read_image(path).rgb for path in styles]
     names = ", ".join(path.name for path in styles)
-    report(args, f"{source} -> {output}: optimizing with {names}, scales {config.schedule()} (size, iterations)")
+    report(args, f"{source} -> {output}: optimizing with {names}, scales {options.schedule()} (size, iterations)")
     callback = _IntermediateSaver(output, args.save_every) if args.save_every else None
-    result = optimize_image(content.rgb, style_pixels, config, callback=callback, progress=not args.quiet)
+    result = optimize_image(content.rgb, style_pixels, options, callback=callback, progress=not args.quiet)
     _write_result(output, result, content.rgb, args.strength)
     for note in result.notes:
         report(args, note)
@@ -273,7 +277,7 @@ def _write_result(output: Path, result: OptimizeResult, content_rgb: np.ndarray,
     if strength < 1.0:
         original = resize(to_image_tensor(content_rgb), tuple(image.shape[-2:]))
         image = color.blend(image, original, strength)
-    write_image(output, StillImage(rgb=tensor_to_uint8(image)))
+    write_image(output, StillImage(rgb=tensor_to_image(image)))
 
 
 def summary(result: OptimizeResult, output: Path) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from realtime_style.cli.common import bounded_float
-from realtime_style.temporal import DEFAULT_STRENGTH, MODES, Smoother, make_smoother
+from realtime_style.frame_processor import FrameProcessor
+from realtime_style.temporal import DEFAULT_STRENGTH, MODES, make_smoother
 
 
 def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,6 @@ def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def smoother_from_args(args: argparse.Namespace) -> Smoother | None:
+def smoother_from_args(args: argparse.Namespace) -> FrameProcessor | None:
     """The smoother the options ask for, or None for ``off``."""
     return make_smoother(args.temporal, args.temporal_strength)

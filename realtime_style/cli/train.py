@@ -18,7 +18,7 @@ TRAIN_TUNING = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from realtime_style.training.cli import add_train_arguments, run_train
+    from realtime_style.training.cli import add_train_arguments, process_options, run_train
 
     train = subparsers.add_parser(
         "train",
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_train_arguments(train)
     mark_advanced_flags(train, TRAIN_TUNING)
-    train.set_defaults(handler=run_train)
+    train.set_defaults(handler=run_train, default_process=process_options)
 
     export = subparsers.add_parser(
         "export",

@@ -17,10 +17,11 @@ from realtime_style.cli.common import (
     warn,
 )
 from realtime_style.cli.parser import mark_advanced
+from realtime_style.cli.signals import stop_on_signals
 from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 from realtime_style.media.sources import VideoFileSource
-from realtime_style.pipeline import VideoOptions, VideoResult, stop_on_signals
+from realtime_style.video import VideoOptions, VideoResult
 
 #: Exit status of a run stopped by Ctrl-C or SIGTERM (the output is still finalized).
 EXIT_INTERRUPTED = 130

@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
+
 from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_float, positive, report
 from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
+from realtime_style.runtime.process import ProcessOptions
 from realtime_style.errors import InputError, OutputError, UsageError
-from realtime_style.live.adaptive import parse_size
+from realtime_style.cli.argtypes import dimensions, dimensions_or_height
+from realtime_style.live.cameras import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
+from realtime_style.live.outputs import LiveSink, RecordSink, StreamSink, VirtualCameraSink
+from realtime_style.live.session import LiveOptions, LiveSession
+from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE
 from realtime_style.live.controls import HELP, start_stdin_controls
-from realtime_style.live.pipeline import LiveOptions, LivePipeline
-from realtime_style.live.sinks import LiveSink, RecordSink, StreamSink, VirtualCameraSink
-from realtime_style.live.sources import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
 from realtime_style.live.styles import StyleBank, default_arch, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
 from realtime_style.live.workers import check_workers, default_threads, default_workers
-from realtime_style.models.transformer import ARCHITECTURES
 from realtime_style.progress import LINE_INTERVAL_S
 
 #: Options ``rtstyle webcam --help`` leaves to ``--help-all``.
@@ -63,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = capture.add_mutually_exclusive_group()
     where.add_argument("--camera", default="0", help="camera index or device path (default 0)")
     where.add_argument("--source", metavar="FILE", help="play a video file as if it were a camera (looped)")
-    capture.add_argument("--resolution", metavar="WxH", type=_resolution, help="requested capture size, e.g. 1280x720")
+    capture.add_argument("--resolution", metavar="WxH", type=dimensions(2), help="requested capture size, e.g. 1280x720")
     capture.add_argument("--fps", type=positive(float), help="requested capture rate")
 
     processing = parser.add_argument_group("processing")
@@ -74,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FPS",
         help=f"lower/raise the processing size to hold this rate (default {CPU_TARGET_FPS:g} on a CPU, off on GPUs)",
     )
-    processing.add_argument("--size", type=_size, help="fixed processing size: WxH or a height (disables --target-fps)")
+    processing.add_argument("--size", type=dimensions_or_height(SIZE_MULTIPLE), help="fixed processing size: WxH or a height (disables --target-fps)")
     processing.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     processing.add_argument("--precision", choices=["auto", *PRECISIONS], default="auto", help="network precision")
     processing.add_argument(
@@ -105,24 +108,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
     run_group.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     mark_advanced_flags(parser, WEBCAM_TUNING)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, default_process=live_process_options)
 
 
-def _resolution(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
-    if width < 2 or height < 2:
-        raise argparse.ArgumentTypeError(f"resolution too small: {text}")
-    return width, height
+def live_process_options(args: argparse.Namespace) -> ProcessOptions:
+    """On a CPU, the cores but one shared out among the workers (``--threads`` overrides); elsewhere PyTorch's count."""
+    device = select_device(args.device)
+    return ProcessOptions(threads=default_threads(_workers(args, device)) if device.type == "cpu" else None)
 
 
-def _size(text: str) -> tuple[int, int] | int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _workers(args: argparse.Namespace, device: torch.device) -> int:
+    return args.workers or default_workers(device)
 
 
 def build_source(args: argparse.Namespace) -> CaptureSource:
@@ -154,10 +150,9 @@ def run(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     prefer = default_arch(device, args.arch)
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
-    workers = args.workers or default_workers(device)
+    workers = _workers(args, device)
     check_workers(workers)
-    speed = {"threads": default_threads(workers), **speed_options(args)}
-    engine_options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed)
+    engine_options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed_options(args))
     bank = StyleBank(paths, engine_options)
     person = live_person_from_args(args, engine_options, prefer)
     sinks, window = build_sinks(args)
@@ -182,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         workers=workers,
         status_every=None if window or args.quiet else LINE_INTERVAL_S,
     )
-    pipeline = LivePipeline(
+    session = LiveSession(
         source,
         bank,
         sinks,
@@ -192,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         person=person,
     )
     if not window:
-        start_stdin_controls(pipeline.controls)
+        start_stdin_controls(session.controls)
     report(
         args,
         f"live: {', '.join(bank.names)} on {device}, {workers} worker(s); " + (HELP if window else HELP + " (+ Enter)"),
@@ -200,22 +195,22 @@ def run(args: argparse.Namespace) -> int:
     if args.speed_compile:
         report(args, COMPILE_NOTE)
     try:
-        pipeline.run()
+        session.run()
     except KeyboardInterrupt:
         pass  # Ctrl-C is the ordinary end of a live session
     finally:
-        if args.stats_json and pipeline.stats.outputs:
-            pipeline.stats.write_json(
+        if args.stats_json and session.stats.outputs:
+            session.stats.write_json(
                 args.stats_json,
                 {
                     "styles": bank.names,
-                    "processing_size": list(pipeline.processing_size),
+                    "processing_size": list(session.processing_size),
                     "device": str(device),
                     "workers": workers,
-                    "engine": bank.engine(pipeline.state.style).describe(),
+                    "engine": bank.engine(session.state.style).describe(),
                 },
             )
-    report(args, pipeline.stats.format())
+    report(args, session.stats.format())
     return 0
 
 

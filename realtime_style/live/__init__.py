@@ -2,9 +2,9 @@
 
 from realtime_style.live.capture import CapturedFrame, LatestFrameGrabber, ReconnectPolicy
 from realtime_style.live.controls import Action, Command, Controls
-from realtime_style.live.pipeline import LiveOptions, LivePipeline, LiveState
-from realtime_style.live.sinks import OutputMeta, RecordSink, StreamSink, VirtualCameraSink
-from realtime_style.live.sources import CameraSource, CaptureRequest, LoopingFileSource
+from realtime_style.live.cameras import CameraSource, CaptureRequest, LoopingFileSource
+from realtime_style.live.outputs import OutputMeta, RecordSink, StreamSink, VirtualCameraSink
+from realtime_style.live.session import LiveOptions, LiveSession, LiveState
 from realtime_style.live.stats import LiveStats
 from realtime_style.live.styles import StyleBank, resolve_live_styles
 from realtime_style.live.window import PreviewWindow, display_available
@@ -18,7 +18,7 @@ __all__ = [
     "Controls",
     "LatestFrameGrabber",
     "LiveOptions",
-    "LivePipeline",
+    "LiveSession",
     "LiveState",
     "LiveStats",
     "LoopingFileSource",

@@ -17,7 +17,7 @@ from realtime_style.models.transformer import SIZE_MULTIPLE
 
 
 @dataclass(frozen=True)
-class GovernorConfig:
+class GovernorOptions:
     """Tuning of :class:`ResolutionGovernor`."""
 
     target_fps: float
@@ -38,20 +38,20 @@ class GovernorConfig:
 class ResolutionGovernor:
     """Tracks per-frame work time and moves the processing scale one step at a time."""
 
-    def __init__(self, config: GovernorConfig, scale: float = 1.0):
-        self.config = config
-        self.scale = min(max(scale, config.min_scale), config.max_scale)
+    def __init__(self, options: GovernorOptions, scale: float = 1.0):
+        self.options = options
+        self.scale = min(max(scale, options.min_scale), options.max_scale)
         self.changes = 0
-        self._times: deque[float] = deque(maxlen=config.window)
+        self._times: deque[float] = deque(maxlen=options.window)
 
     @property
     def budget(self) -> float:
-        return 1.0 / self.config.target_fps
+        return 1.0 / self.options.target_fps
 
     def update(self, work_seconds: float) -> bool:
         """Record one frame's work time; True when the scale changed."""
         self._times.append(work_seconds)
-        c = self.config
+        c = self.options
         recent = list(self._times)[-2:]
         if len(recent) == 2 and min(recent) > self.budget * c.emergency and self.scale > c.min_scale:
             # Far over budget (a slow machine, a huge camera): jump to the predicted size at once
@@ -79,18 +79,6 @@ def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
     """(width, height) times ``scale``, rounded to the network's size multiple (at least one multiple)."""
     m = SIZE_MULTIPLE
     return max(m, round(width * scale / m) * m), max(m, round(height * scale / m) * m)
-
-
-def parse_size(text: str) -> tuple[int, int] | int:
-    """``--size``: ``WxH`` (e.g. ``640x360``) or one number, the processing height."""
-    parts = text.lower().split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"size must be WIDTHxHEIGHT or a height, got {text!r}") from None
-    if len(values) not in (1, 2) or min(values) < SIZE_MULTIPLE:
-        raise ValueError(f"size must be WIDTHxHEIGHT or a height of at least {SIZE_MULTIPLE}, got {text!r}")
-    return values[0] if len(values) == 1 else (values[0], values[1])
 
 
 def fixed_size(size: tuple[int, int] | int, width: int, height: int) -> tuple[int, int]:

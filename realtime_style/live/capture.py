@@ -1,9 +1,9 @@
 """The capture thread: reads a source as fast as it delivers and keeps only the newest frame.
 
-A frame that is replaced before the pipeline took it is *dropped* and counted: the live path
+A frame that is replaced before the session took it is *dropped* and counted: the live path
 trades completeness for latency and never queues. When the source stops delivering, the thread
 reconnects with exponential back-off; if the device does not come back it records a
-:class:`DeviceError` that :meth:`LatestFrameGrabber.latest` raises on the pipeline's thread.
+:class:`DeviceError` that :meth:`LatestFrameGrabber.latest` raises on the session's thread.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from realtime_style.errors import DeviceError, RtStyleError
-from realtime_style.live.sources import CaptureSource
+from realtime_style.live.cameras import CaptureSource
 
 
 @dataclass(frozen=True)

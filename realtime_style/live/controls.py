@@ -1,7 +1,7 @@
 """Live controls: key bindings, a thread-safe command queue, and a standard-input reader.
 
 The preview window's keys, lines typed on standard input, and Python callers all turn into
-:class:`Command` objects in one :class:`Controls` queue; the pipeline applies them between frames
+:class:`Command` objects in one :class:`Controls` queue; the session applies them between frames
 on its own thread, so no state is shared across threads.
 """
 

@@ -21,7 +21,7 @@ def percentile_ms(values: deque[float] | list[float], q: float) -> float | None:
 
 @dataclass
 class LiveStats:
-    """Collected by the pipeline on its own thread; :meth:`summary` is a JSON-ready dict."""
+    """Collected by the live session on its own thread; :meth:`summary` is a JSON-ready dict."""
 
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     work_times: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))

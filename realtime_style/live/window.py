@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime_style.errors import DeviceError
-from realtime_style.live.sinks import OutputMeta
+from realtime_style.live.outputs import OutputMeta
 
 WINDOW_TITLE = "rtstyle"
 

@@ -1,8 +1,7 @@
-"""Still images (Pillow): read to RGB uint8, write by extension, find the images in a folder."""
+"""Still images (Pillow): read to RGB uint8 (upright, optionally resized), write by extension."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from realtime_style.errors import InputError, OutputError, first_line
-from realtime_style.image_files import is_image_file
 from realtime_style.media.geometry import Resize
 
 JPEG_QUALITY = 95
@@ -76,14 +74,3 @@ def write_image(path: str | Path, image: StillImage) -> None:
     except (OSError, ValueError, KeyError) as exc:
         raise OutputError(f"{path}: cannot write ({first_line(exc)})") from None
 
-
-def find_images(folder: str | Path) -> list[Path]:
-    """Image files under ``folder`` (recursively, hidden entries skipped), sorted, relative paths."""
-    folder = Path(folder)
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if not name.startswith(".") and is_image_file(name):
-                found.append((Path(root) / name).relative_to(folder))
-    return sorted(found)

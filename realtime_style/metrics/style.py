@@ -27,6 +27,7 @@ from PIL import Image
 
 from realtime_style.errors import InputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file, load_rgb
+from realtime_style.image_tensors import image_to_tensor
 from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_distance, style_distances
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.style_images import DATA_ENV, data_dir, find_style_image
@@ -68,12 +69,6 @@ def resize_for_eval(
     pil = as_pil(image)
     size = size or eval_size(*pil.size, long_side)
     return pil if pil.size == size else pil.resize(size, Image.Resampling.LANCZOS)
-
-
-def to_tensor(image: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
-    """RGB PIL image -> float32 RGB [0, 1] tensor (1, 3, H, W)."""
-    array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div(255.0).to(device)
 
 
 @dataclass
@@ -170,11 +165,11 @@ class StyleMetric:
 
     def image_stats(self, image: ImageLike, size: tuple[int, int] | None = None) -> ImageStats:
         """Resize an image for evaluation (long side 512, or ``size``) and compute its statistics."""
-        return self.stats(to_tensor(resize_for_eval(image, size, self.long_side), self.device))
+        return self.stats(image_to_tensor(resize_for_eval(image, size, self.long_side)).to(self.device))
 
     def prepare_photo(self, image: ImageLike, name: str = "photo") -> EvalPhoto:
         """Resize a photo and compute its statistics once, to score many outputs of it."""
-        tensor = to_tensor(resize_for_eval(image, long_side=self.long_side), self.device)
+        tensor = image_to_tensor(resize_for_eval(image, long_side=self.long_side)).to(self.device)
         return EvalPhoto(name=name, image=tensor, stats=self.stats(tensor))
 
     @staticmethod

@@ -92,7 +92,7 @@ def compose(
 class PersonCompositor:
     """Segments each frame, smooths the mask over the frames, and composes (a file-pipeline post-processor).
 
-    ``process(original, stylized)`` fits :class:`~realtime_style.pipeline.FrameProcessor`;
+    ``process(original, stylized)`` fits :class:`~realtime_style.frame_processor.FrameProcessor`;
     ``person_stylize`` (uint8 RGB frame -> frame) paints the person in ``person-style`` mode.
     Call :meth:`reset` between unrelated images, so one's mask does not leak into the next.
     """

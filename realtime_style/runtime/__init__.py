@@ -5,5 +5,6 @@
 ``cuda_streams``  side streams and page-locked buffers for overlapping copies (CUDA)
 ``cuda_graphs``   captured graphs per input shape (CUDA)
 ``allocator``     glibc malloc tuning for repeated same-sized activations (CPU)
-``color``         strength and colour preservation, on the device
+``color``         strength and colour preservation (a frame's ``Look``), on the device
+``process``       the process-wide settings (threads, malloc, cuDNN), made once at the entry point
 """

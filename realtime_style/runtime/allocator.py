@@ -24,6 +24,10 @@ DEFAULT_THRESHOLD = 1 << 30
 #: The largest mmap threshold glibc's own dynamic adjustment reaches on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX).
 GLIBC_DYNAMIC_MAX_THRESHOLD = 32 << 20
 
+#: The mmap threshold this module last set (None: glibc's own, adapting one). glibc has no call that
+#: reads the threshold back, so this mirrors it for :func:`malloc_tuned`.
+_threshold_set: int | None = None
+
 
 def preloaded_allocator() -> str | None:
     """The name of an allocator injected with LD_PRELOAD (jemalloc, tcmalloc, mimalloc), if any."""
@@ -38,11 +42,15 @@ def _set_glibc_thresholds(threshold: int) -> bool:
     """mmap threshold ``threshold``, trim threshold twice that; False where glibc is not the allocator in use."""
     if sys.platform != "linux" or platform.libc_ver()[0] != "glibc" or preloaded_allocator():
         return False
+    global _threshold_set
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2 * threshold))
+    applied = bool(libc.mallopt(M_MMAP_THRESHOLD, threshold)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2 * threshold))
+    if applied:
+        _threshold_set = threshold
+    return applied
 
 
 def tune_glibc_malloc(threshold: int = DEFAULT_THRESHOLD) -> bool:
@@ -59,8 +67,13 @@ def untune_glibc_malloc() -> bool:
     return _set_glibc_thresholds(GLIBC_DYNAMIC_MAX_THRESHOLD)
 
 
-def allocator_note(tuned: bool) -> str:
-    """How host memory is managed, for log lines and benchmark headers."""
+def malloc_tuned() -> bool:
+    """Whether glibc's thresholds are raised above what glibc reaches by itself (read only)."""
+    return _threshold_set is not None and _threshold_set > GLIBC_DYNAMIC_MAX_THRESHOLD
+
+
+def allocator_note() -> str:
+    """How host memory is managed in this process, for log lines and benchmark headers."""
     if preloaded_allocator():
         return f"{preloaded_allocator()} (LD_PRELOAD)"
-    return "glibc, tuned thresholds" if tuned else "default malloc"
+    return "glibc, tuned thresholds" if malloc_tuned() else "default malloc"

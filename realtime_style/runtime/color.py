@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 # ITU-R BT.601 luma weights; the chroma axes are the matching (unscaled) colour differences.
@@ -30,6 +32,29 @@ def blend(stylized: torch.Tensor, original: torch.Tensor, strength: float) -> to
     if strength <= 0.0:
         return original
     return torch.lerp(original, stylized, strength)
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a stylized frame meets its original; travels with each frame (see Engine.stylize)."""
+
+    #: 1 = fully stylized, 0 = the original frame, values between a linear mix.
+    strength: float = 1.0
+    #: Keep the original's colours and take only the luminance from the style.
+    preserve_color: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.strength <= 1.0:
+            raise ValueError(f"strength must be between 0 and 1, got {self.strength}")
+
+    def apply(self, stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+        """The frame to show: colour preservation, then the strength blend (may return ``original`` itself)."""
+        out = preserve_color(stylized, original) if self.preserve_color else stylized
+        return blend(out, original, self.strength)
+
+
+#: The net's output as it is.
+FULL_STYLE = Look()
 
 
 def match_histogram(source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,10 @@
 """The engine: a transform net on a device, batch of uint8 frames in, batch of uint8 frames out.
 
 It knows nothing of files or cameras. It chooses the device (CUDA, then MPS, then CPU) and the
-precision (fp16 on CUDA, bf16 on CPUs with native bf16 support, else fp32), and applies strength
-and colour preservation on the device.
+precision (fp16 on CUDA, bf16 on CPUs with native bf16 support, else fp32), and applies each call's
+:class:`~realtime_style.runtime.color.Look` (strength, colour preservation) on the device. It changes
+nothing process-wide: threads, malloc tuning and cuDNN autotuning are set once per process by
+:func:`realtime_style.runtime.process.configure_process`, at the program's entry point.
 
 Every speed-up is on by default where it was measured to help and has an off switch in
 :class:`EngineOptions` (and a test that its output matches the plain fp32 path):
@@ -11,9 +13,8 @@ Every speed-up is on by default where it was measured to help and has an off swi
 - ``fast_norm``: InstanceNorm without the float32 round trip (CPU; the kernel accumulates in fp32);
 - ``split_output_conv``: the 9x9 convolution to 3 channels as a phase-split convolution (CPU);
 - ``fold_upsample``: upsample + 3x3 convolution as one 2x2 convolution on the small map (CPU);
-- ``tune_allocator``: glibc keeps freed activation maps for the next frame (CPU);
 - fused uint8 HWC <-> float CHW conversion (one pass each way, always on);
-- GPU only (not measured on hardware yet): channels_last, cuDNN autotuning, page-locked staging
+- GPU only (not measured on hardware yet): channels_last, page-locked staging
   buffers reused between batches, ``copy_streams`` (uploads and downloads on side streams, so
   :meth:`Engine.submit` returns while the batch is still on the GPU and transfers overlap compute;
   see :mod:`realtime_style.runtime.cuda_streams`), ``cuda_graphs`` (off until measured; see
@@ -22,8 +23,8 @@ Every speed-up is on by default where it was measured to help and has an off swi
 
 ``backend`` (CPU only): ``torch`` is everything above; ``openvino`` runs the net compiled by OpenVINO;
 ``auto`` (the default) takes torch on CUDA/MPS and, on a CPU, whichever of the two a short probe found
-faster for this machine, net and frame size (see :mod:`realtime_style.runtime.backends`). Strength,
-colour preservation and the uint8 conversions stay here, the same for every backend.
+faster for this machine, net and frame size (see :mod:`realtime_style.runtime.backends`). The look
+and the uint8 conversions stay here, the same for every backend.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from realtime_style.runtime import color
-from realtime_style.runtime.allocator import allocator_note, tune_glibc_malloc
+from realtime_style.runtime.color import FULL_STYLE, Look
 from realtime_style.runtime.cuda_graphs import GraphCache
 from realtime_style.runtime.cuda_streams import CopyStreams, PinnedStaging
 from realtime_style.runtime.memory import free_memory, largest_batch
@@ -47,6 +47,7 @@ from realtime_style.runtime.backends.auto import AutoNet, TorchNet, probe_key
 from realtime_style.runtime.backends.choices import ChoiceFile
 from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status
 from realtime_style.runtime.pending import Pending, Ready, in_order
+from realtime_style.runtime.process import describe_process
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -65,17 +66,12 @@ class EngineOptions:
     compile: bool = False
     compile_mode: str | None = None
     compile_backend: str = "inductor"
-    cudnn_benchmark: bool = True
     #: InstanceNorm on the bf16/fp16 map directly; None: on CPU only.
     fast_norm: bool | None = None
     #: Final 9x9 conv as a space-to-depth conv (12 output channels instead of 3); None: on CPU only.
     split_output_conv: bool | None = None
     #: Decoder upsampling folded into its convolution (2.25x fewer MACs); None: on CPU only.
     fold_upsample: bool | None = None
-    #: Raise glibc's malloc thresholds so activation buffers are reused between frames (CPU).
-    tune_allocator: bool = True
-    #: Intra-op threads for CPU inference (process-wide); None keeps PyTorch's default (all cores).
-    threads: int | None = None
     #: CUDA: reuse page-locked host buffers for uploads instead of pinning each batch anew.
     pinned_buffers: bool = True
     #: CUDA: uploads and downloads on side streams, overlapping compute; None: on CUDA.
@@ -174,17 +170,8 @@ class Engine:
         self.split_output_conv = _auto(self.options.split_output_conv, on_cpu)
         self.fold_upsample = _auto(self.options.fold_upsample, on_cpu)
         self.batch_size = self.options.batch_size or default_batch_size(self.device)
-        #: 1 = fully stylized, 0 = the original frame; may be changed between calls.
-        self.strength = 1.0
-        #: Keep the input's colours and take only luminance from the style; may be changed between calls.
-        self.preserve_color = False
-        self.allocator_tuned = on_cpu and self.options.tune_allocator and tune_glibc_malloc()
-        if on_cpu and self.options.threads:
-            torch.set_num_threads(self.options.threads)
         self.copy_streams = on_cuda and _auto(self.options.copy_streams, True)
         self.cuda_graphs = on_cuda and _auto(self.options.cuda_graphs, False)
-        if on_cuda:
-            torch.backends.cudnn.benchmark = self.options.cudnn_benchmark
         self._staging = PinnedStaging() if on_cuda and self.options.pinned_buffers else None
         self._streams = CopyStreams(self.device, self._staging) if self.copy_streams else None
         self.set_model(model)
@@ -224,7 +211,7 @@ class Engine:
         """The net as our backend runs it: None for torch, an OpenVINONet, or an AutoNet of both."""
         if self.backend == "torch":
             return None
-        threads = self.options.threads or torch.get_num_threads()
+        threads = torch.get_num_threads()  # as the program's entry point set it (configure_process)
 
         def openvino() -> OpenVINONet:
             return OpenVINONet(net, threads=threads, precision=self.options.precision)
@@ -282,32 +269,30 @@ class Engine:
         return frames
 
     @torch.inference_mode()
-    def run_tensor(self, images: torch.Tensor) -> torch.Tensor:
-        """Stylize a device batch of RGB [0, 1] images; applies strength and colour preservation."""
+    def run_tensor(self, images: torch.Tensor, look: Look = FULL_STYLE) -> torch.Tensor:
+        """Stylize a device batch of RGB [0, 1] images, showing them with ``look``."""
         if self._graphs is not None:
             out = self._graphs(images)
         else:
             out = self.runner(images) if self.runner is not None else self.net(images)
-        if self.preserve_color:
-            out = color.preserve_color(out, images)
-        out = color.blend(out, images, self.strength)
+        out = look.apply(out, images)
         return out.clamp(0.0, 1.0) if out is images else out.clamp_(0.0, 1.0)
 
     @torch.inference_mode()
-    def submit(self, frames: np.ndarray) -> Pending:
-        """Start stylizing one batch of uint8 (N, H, W, 3) RGB frames (all N of them at once).
+    def submit(self, frames: np.ndarray, look: Look = FULL_STYLE) -> Pending:
+        """Start stylizing one batch of uint8 (N, H, W, 3) RGB frames (all N of them at once) with ``look``.
 
         With ``copy_streams`` (CUDA) this returns once the batch is queued on the GPU, so the
         caller can prepare and submit the next batch while this one computes and downloads;
         elsewhere the batch is computed before it returns. ``result()`` gives the frames.
         """
         _check_batch(frames, frames.shape)
-        on_device = self._device_frames(self.run_tensor(self.to_tensor(frames)))
+        on_device = self._device_frames(self.run_tensor(self.to_tensor(frames), look))
         if self._streams is not None:
             return self._streams.download(on_device)
         return Ready(on_device.cpu().numpy())
 
-    def stylize(self, frames: np.ndarray) -> np.ndarray:
+    def stylize(self, frames: np.ndarray, look: Look = FULL_STYLE) -> np.ndarray:
         """uint8 (N, H, W, 3) or (H, W, 3) RGB frames -> stylized frames of the same shape and size.
 
         Frames go through :meth:`submit` in batches of ``batch_size``, two batches in flight.
@@ -316,7 +301,7 @@ class Engine:
         batch = frames[None] if single else frames
         _check_batch(batch, frames.shape)
         chunks = (batch[i : i + self.batch_size] for i in range(0, len(batch), self.batch_size))
-        outputs = [result for _, result in in_order(self.submit, chunks, depth=2)]
+        outputs = [result for _, result in in_order(lambda chunk: self.submit(chunk, look), chunks, depth=2)]
         result = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         return result[0] if single else result
 
@@ -344,7 +329,7 @@ class Engine:
             if on
         ]
         if self.device.type == "cpu":
-            paths.append(f"{torch.get_num_threads()} threads, {allocator_note(self.allocator_tuned)}")
+            paths.append(describe_process())
         extra = f"; {', '.join(paths)}" if paths else ""
         backend = f"{self.runner.describe()}, " if self.runner is not None else ""
         return f"{self.name} on {self.device} ({backend}{dtype}, {layout}, batch {self.batch_size}{extra})"

@@ -7,8 +7,7 @@ from realtime_style.temporal.smooth import (
     EmaSmoother,
     FlowSmoother,
     SceneCutDetector,
-    Smoother,
     make_smoother,
 )
 
-__all__ = ["DEFAULT_STRENGTH", "MODES", "EmaSmoother", "FlowSmoother", "SceneCutDetector", "Smoother", "make_smoother"]
+__all__ = ["DEFAULT_STRENGTH", "MODES", "EmaSmoother", "FlowSmoother", "SceneCutDetector", "make_smoother"]

@@ -1,22 +1,22 @@
 """Run-time smoothing between stylized frames against flicker: ``off``, ``ema`` and ``flow``.
 
-A :class:`Smoother` sees each original frame and its stylized version, in order, and returns the
+A smoother (a :class:`~realtime_style.frame_processor.FrameProcessor`) sees each original frame and its stylized version, in order, and returns the
 frame to show. ``ema`` blends every output with the previous one (cheap; ghosts under motion).
 ``flow`` warps the previous output onto the current frame along the optical flow of the
 *original* frames and blends it in only where that flow is reliable (forward–backward consistent,
 photometrically plausible, inside the image); occluded pixels take the new frame. Both fall back
-to the new frame at a scene cut, and :meth:`Smoother.reset` forgets all history (call it on seek,
+to the new frame at a scene cut, and ``reset`` forgets all history (call it on seek,
 loop or style switch).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import cv2
 import numpy as np
 
+from realtime_style.frame_processor import FrameProcessor
 from realtime_style.temporal.flow import FlowEstimator, consistent, resize_flow, to_gray, warp
 
 #: Modes accepted by :func:`make_smoother` and the ``--temporal`` option.
@@ -24,18 +24,6 @@ MODES = ("off", "ema", "flow")
 #: Strength used when none is given, per mode. flow 0.8 balances flicker against texture loss (measured on
 #: bikes.mp4, 80 frames: mosaic -46% warping error at +3% style ratio, starry_night -66% at +9%; bench_temporal.py).
 DEFAULT_STRENGTH = {"ema": 0.5, "flow": 0.8}
-
-
-class Smoother(Protocol):
-    """Per-frame post-processing with memory of the previous frames."""
-
-    def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
-        """Original and stylized uint8 (H, W, 3) RGB frames -> the uint8 (H, W, 3) frame to show."""
-        ...
-
-    def reset(self) -> None:
-        """Forget the history (seek, loop, style switch)."""
-        ...
 
 
 @dataclass
@@ -220,7 +208,7 @@ def restore_contrast(blend: np.ndarray, reference: np.ndarray, max_gain: float, 
     return mean + (blend - mean) * gain
 
 
-def make_smoother(mode: str, strength: float | None = None, flow_width: int | None = None) -> Smoother | None:
+def make_smoother(mode: str, strength: float | None = None, flow_width: int | None = None) -> FrameProcessor | None:
     """The smoother for ``mode`` (``off`` gives None); ``strength`` in [0, 1], None for the mode's default.
 
     ``flow_width``: width ``flow`` computes optical flow at (None: :class:`FlowSmoother`'s default).

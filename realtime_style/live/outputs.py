@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from realtime_style.errors import DeviceError, OutputError
+from realtime_style.errors import DeviceError, OutputError, first_line
 
 #: Presentation times of streams and recordings count 1/90000 s (MPEG's clock).
 TIME_BASE = Fraction(1, 90_000)
@@ -44,7 +44,7 @@ class OutputMeta:
 
 
 class LiveSink(Protocol):
-    """An output of the live pipeline."""
+    """An output of a live session."""
 
     name: str
 
@@ -55,11 +55,6 @@ class LiveSink(Protocol):
     def close(self) -> None: ...
 
 
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0:1]
-    return text if isinstance(text, str) else (text[0] if text else type(exc).__name__)
-
-
 def _with_query(url: str, option: str) -> str:
     return url + ("&" if "?" in url else "?") + option
 
@@ -68,10 +63,10 @@ def _stream_failure(url: str, exc: BaseException) -> str:
     """What went wrong with a stream, in the user's terms."""
     code = getattr(exc, "errno", None)
     if code in (errno.EPIPE, errno.ECONNRESET):
-        return f"stream {url}: the receiver went away ({_reason(exc)}); stopping"
+        return f"stream {url}: the receiver went away ({first_line(exc)}); stopping"
     if code == errno.ETIMEDOUT:
         return f"stream {url}: the receiver stopped reading for {STREAM_TIMEOUT:g} s; stopping"
-    return f"stream {url} failed: {_reason(exc)}"
+    return f"stream {url} failed: {first_line(exc)}"
 
 
 def even(value: int) -> int:
@@ -144,7 +139,7 @@ class StreamSink:
         try:
             container = av.open(self._target(), mode="w", format=self.container_format, timeout=STREAM_TIMEOUT)
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise OutputError(f"cannot open stream {self.url}: {_reason(exc)}") from None
+            raise OutputError(f"cannot open stream {self.url}: {first_line(exc)}") from None
         try:
             stream = container.add_stream("libx264", rate=rate, options=options)
             stream.width, stream.height = self._size
@@ -153,7 +148,7 @@ class StreamSink:
             container.start_encoding()
         except (av.FFmpegError, OSError, ValueError) as exc:
             container.close()
-            raise OutputError(f"cannot open stream {self.url}: {_reason(exc)}") from None
+            raise OutputError(f"cannot open stream {self.url}: {first_line(exc)}") from None
         self._container, self._stream = container, stream
 
     def write(self, frame: np.ndarray, meta: OutputMeta) -> None:
@@ -213,7 +208,7 @@ class VirtualCameraSink:
                 width=width, height=height, fps=fps or 30, fmt=pyvirtualcam.PixelFormat.RGB, device=self.device
             )
         except (RuntimeError, ValueError, OSError) as exc:
-            reason = _reason(exc)
+            reason = first_line(exc)
             if any(word in reason.lower() for word in ("in use", "busy")):
                 which = f"virtual camera {self.device}" if self.device else "the virtual camera"
                 raise DeviceError(
@@ -227,7 +222,7 @@ class VirtualCameraSink:
         try:
             self._camera.send(np.ascontiguousarray(frame))
         except (RuntimeError, ValueError, OSError) as exc:
-            raise DeviceError(f"{self.name} failed: {_reason(exc)}") from None
+            raise DeviceError(f"{self.name} failed: {first_line(exc)}") from None
 
     def close(self) -> None:
         if self._camera is not None:
@@ -265,7 +260,7 @@ class RecordSink:
 
 def save_snapshot(frame: np.ndarray, folder: str | Path, style: str) -> Path:
     """Write ``frame`` as ``rtstyle-<style>-<time>.png`` in ``folder``; returns the path."""
-    from PIL import Image
+    from realtime_style.media.images import StillImage, write_image
 
     folder = Path(folder)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -277,7 +272,7 @@ def save_snapshot(frame: np.ndarray, folder: str | Path, style: str) -> Path:
         path = folder / f"rtstyle-{safe}-{stamp}-{n}.png"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(frame).save(path)
     except OSError as exc:
         raise OutputError(f"cannot save snapshot to {folder}: {exc.strerror or exc}") from None
+    write_image(path, StillImage(frame))
     return path

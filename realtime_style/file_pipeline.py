@@ -3,74 +3,35 @@
 Each stage runs on its own thread; bounded queues between them give backpressure, so memory
 stays flat and decoding and encoding overlap with the network. A file run never drops a frame
 and keeps their order (single-producer, single-consumer FIFO queues). A stop request (Ctrl-C,
-SIGTERM, or :class:`threading.Event` set by the caller) ends decoding, discards frames not yet
+SIGTERM, or a :class:`threading.Event` set by the caller) ends decoding, discards frames not yet
 stylized, writes the ones already stylized, and returns normally so the caller can finalize
 the output. An error while decoding or stylizing ends the run the same way (the frames done
 before it are written) and is then re-raised on the calling thread; an error while encoding
 stops every stage at once.
 
 Optional per-frame post-processors (e.g. temporal smoothing) run on the encode side, in order,
-each getting the original and the current frame: see :class:`FrameProcessor`.
+each getting the original and the current frame: see :class:`~realtime_style.frame_processor.FrameProcessor`.
+Which file to read and write, and how, is :mod:`realtime_style.video`'s job.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 
-from realtime_style.errors import OutputError
-from realtime_style.media.geometry import Resize, even_size
-from realtime_style.media.sinks import DEFAULT_CRF, DEFAULT_PRESET, VideoFileSink
-from realtime_style.media.sources import Frame, VideoFileSource, VideoInfo
+from realtime_style.frame_processor import FrameProcessor
+from realtime_style.media.sources import Frame
 from realtime_style.progress import Progress
-from realtime_style.runtime.pending import BatchSubmitter, Pending, eager, in_order
+from realtime_style.runtime.pending import BatchSubmitter, Pending, in_order
 
-#: uint8 (N, H, W, 3) RGB frames in, stylized frames of the same shape out (e.g. ``Engine.stylize``).
-BatchStylizer = Callable[[np.ndarray], np.ndarray]
 _END = object()
 _POLL_S = 0.1
-
-
-@runtime_checkable
-class FrameProcessor(Protocol):
-    """A per-frame stage after the network, e.g. a temporal smoother.
-
-    ``process`` gets the original frame and the frame so far (stylized, or the output of the
-    previous processor), both RGB uint8 (H, W, 3), and returns the new frame. ``reset`` is called
-    before each run (and is where a smoother forgets its history).
-    """
-
-    def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray: ...
-
-    def reset(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class FitFrames:
-    """The last processor when the output size differs by a pixel: crop (or repeat the edge) to ``width`` x ``height``."""
-
-    width: int
-    height: int
-
-    def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        image = stylized[: self.height, : self.width]
-        short_h, short_w = self.height - image.shape[0], self.width - image.shape[1]
-        if short_h or short_w:
-            image = np.pad(image, ((0, short_h), (0, short_w), (0, 0)), mode="edge")
-        return image
-
-    def reset(self) -> None:
-        pass
 
 
 class FrameWriter(Protocol):
@@ -86,7 +47,7 @@ class PipelineOptions:
     batch_size: int = 1
     #: Bound of each queue, in batches: memory stays at a few batches of frames.
     queue_batches: int = 2
-    #: Batches submitted and not yet collected (with ``submit``: batch i downloads while i+1 computes).
+    #: Batches submitted and not yet collected (on a GPU, batch i downloads while i+1 computes).
     in_flight: int = 2
     postprocess: Sequence[FrameProcessor] = ()
     #: Show progress (frames, fps, ETA) on stderr: a bar on a terminal, a line every few seconds otherwise.
@@ -146,17 +107,15 @@ class _Channel:
 
 
 class FilePipeline:
-    """Runs frames through a batch stylizer into a writer on three threads.
+    """Runs frames through a batch submitter into a writer on three threads.
 
-    ``submit`` (e.g. ``Engine.submit``), when given, is used instead of ``stylize``: it returns
-    a handle per batch, so a GPU can compute one batch while the previous one downloads.
+    ``submit`` (e.g. ``Engine.submit``) returns a handle per batch, so a GPU can compute one batch
+    while the previous one downloads; wrap a plain function of a batch in
+    :func:`~realtime_style.runtime.pending.eager`.
     """
 
-    def __init__(
-        self, stylize: BatchStylizer, options: PipelineOptions | None = None, submit: BatchSubmitter | None = None
-    ):
-        self.stylize = stylize
-        self.submit = submit or eager(stylize)
+    def __init__(self, submit: BatchSubmitter, options: PipelineOptions | None = None):
+        self.submit = submit
         self.options = options or PipelineOptions()
 
     def run(
@@ -298,154 +257,3 @@ def _wait(threads: list[threading.Thread], stop: threading.Event, abort: threadi
     if interrupted:
         raise KeyboardInterrupt
 
-
-@contextlib.contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
-    """While active, SIGINT and SIGTERM set ``stop``; a second signal raises KeyboardInterrupt.
-
-    Only the main thread can own signal handlers; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum: int, _frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    signals = [signal.SIGINT, signal.SIGTERM]
-    previous = {sig: signal.signal(sig, handler) for sig in signals}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@dataclass
-class VideoOptions:
-    """What ``rtstyle video`` does besides stylizing: size, encoder, audio, limits, progress."""
-
-    resize: Resize = field(default_factory=Resize)
-    #: None: H.264 (libx264), or VP9 for .webm.
-    codec: str | None = None
-    crf: int | None = DEFAULT_CRF
-    preset: str | None = DEFAULT_PRESET
-    audio: bool = True
-    max_frames: int | None = None
-    duration: float | None = None
-    progress: bool = False
-    postprocess: Sequence[FrameProcessor] = ()
-    queue_batches: int = 2
-    #: Decoder and encoder threads (0: FFmpeg's choice, about one per core).
-    codec_threads: int = 0
-    #: Keep an odd width or height exactly (4:4:4 H.264, which browsers, phones and QuickTime do not play);
-    #: by default an odd side loses one pixel (a side of 1 gains one) so the video is 4:2:0.
-    exact_size: bool = False
-
-
-@dataclass
-class VideoResult:
-    """The outcome of a video run. ``output`` is None when nothing was written (and no file left)."""
-
-    input: VideoInfo
-    output: Path | None
-    size: tuple[int, int]
-    frames: int
-    expected_frames: int | None
-    stats: PipelineStats
-    #: Damaged input packets skipped (their frames are missing from the output).
-    skipped_packets: int = 0
-    #: Why reading stopped before the end of a damaged input, else None.
-    stopped_early: str | None = None
-    #: Frames per batch, after any cap for the memory free.
-    batch_size: int = 1
-
-    @property
-    def interrupted(self) -> bool:
-        return self.stats.interrupted
-
-
-def process_video(
-    stylize: BatchStylizer,
-    batch_size: int,
-    src: str | Path,
-    dst: str | Path,
-    options: VideoOptions | None = None,
-    stop: threading.Event | None = None,
-    on_start: Callable[[VideoFileSource, tuple[int, int]], None] | None = None,
-    submit: BatchSubmitter | None = None,
-    batch_limit: Callable[[int, int], int | None] | None = None,
-) -> VideoResult:
-    """Stylize the video ``src`` into ``dst``: the threaded pipeline between a source and a sink.
-
-    ``submit`` (e.g. ``Engine.submit``) is used instead of ``stylize`` where given (see :class:`FilePipeline`).
-    ``batch_limit`` (e.g. ``Engine.largest_batch``) caps ``batch_size`` for the frame size (None: no cap).
-
-    ``dst`` is written in place and always finalized (also on a stop request or an error), so
-    what was done is playable; a run that wrote no frame removes ``dst``.
-    """
-    options = options or VideoOptions()
-    src, dst = Path(src), Path(dst)
-    refuse_same_file(src, dst)
-    with VideoFileSource(
-        src, max_frames=options.max_frames, duration=options.duration, threads=options.codec_threads
-    ) as source:
-        info = source.info
-        stylized_size = options.resize.apply(info.width, info.height, even=True)
-        source.size = stylized_size
-        size = stylized_size if options.exact_size else even_size(*stylized_size)
-        fit = [FitFrames(*size)] if size != stylized_size else []
-        batch_size = min(batch_size, (batch_limit and batch_limit(*stylized_size)) or batch_size)
-        sink = VideoFileSink(
-            dst,
-            *size,
-            fps=info.fps,
-            time_base=info.time_base,
-            codec=options.codec,
-            crf=options.crf,
-            preset=options.preset,
-            display_matrix=info.display_matrix,
-            audio_from=src if options.audio and info.has_audio else None,
-            threads=options.codec_threads,
-        )
-        if on_start is not None:
-            on_start(source, size)
-        pipeline = FilePipeline(
-            stylize,
-            PipelineOptions(
-                batch_size=batch_size,
-                queue_batches=options.queue_batches,
-                postprocess=[*options.postprocess, *fit],
-                progress=options.progress,
-                progress_label=src.name,
-            ),
-            submit=submit,
-        )
-        try:
-            stats = pipeline.run(source, sink, total=source.expected_frames, stop=stop)
-        finally:
-            try:
-                sink.close()
-            finally:
-                if sink.frames_written == 0:
-                    dst.unlink(missing_ok=True)
-    return VideoResult(
-        input=info,
-        output=dst if sink.frames_written else None,
-        size=size,
-        frames=sink.frames_written,
-        expected_frames=source.expected_frames,
-        stats=stats,
-        skipped_packets=source.skipped_packets,
-        stopped_early=source.stopped_early,
-        batch_size=batch_size,
-    )
-
-
-def refuse_same_file(src: Path, dst: Path) -> None:
-    """Refuse to write over the input (also through links or different spellings of one path)."""
-    same = dst.exists() and src.exists() and os.path.samefile(src, dst)
-    if same or src.resolve() == dst.resolve():
-        raise OutputError(f"{dst}: output is the same file as the input")

@@ -1,4 +1,4 @@
-"""The live pipeline: newest captured frame -> engine worker(s) -> (smoother) -> every sink, never a backlog.
+"""A live session: newest captured frame -> engine worker(s) -> (smoother) -> every sink, never a backlog.
 
 Capture runs on its own thread and keeps one frame (:class:`LatestFrameGrabber`). Whenever an
 engine worker (:class:`~realtime_style.live.workers.WorkerPool`, ``workers`` threads) is idle,
@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from realtime_style.errors import DeviceError, ModelError
-from realtime_style.live.adaptive import GovernorConfig, ResolutionGovernor, fixed_size, scaled_size
+from realtime_style.frame_processor import FrameProcessor
+from realtime_style.live.adaptive import GovernorOptions, ResolutionGovernor, fixed_size, scaled_size
+from realtime_style.live.cameras import CaptureSource
 from realtime_style.live.capture import CapturedFrame, LatestFrameGrabber, ReconnectPolicy, stderr_log
 from realtime_style.live.controls import Action, Command, Controls
 from realtime_style.live.frame_job import FrameJob, Stylized, stylize_job
-from realtime_style.live.sinks import LiveSink, OutputMeta, save_snapshot
-from realtime_style.live.sources import CaptureSource
+from realtime_style.live.outputs import LiveSink, OutputMeta, save_snapshot
 from realtime_style.live.stats import LiveStats
 from realtime_style.live.styles import StyleBank
 from realtime_style.live.window import PreviewWindow
@@ -34,7 +35,7 @@ from realtime_style.live.workers import Done, WorkerPool
 from realtime_style.person.compose import PersonMode
 from realtime_style.person.live import LivePerson
 from realtime_style.person.segmenter import MissingExtraError
-from realtime_style.temporal import Smoother
+from realtime_style.runtime.color import Look
 
 #: Seconds an overlay notice (style name, strength, ...) stays on screen.
 NOTICE_SECONDS = 2.0
@@ -83,7 +84,7 @@ class LiveState:
     snapshots: list[Path] = field(default_factory=list)
 
 
-class LivePipeline:
+class LiveSession:
     """Runs one live session; :attr:`controls` steers it from any thread, :meth:`run` blocks."""
 
     def __init__(
@@ -92,7 +93,7 @@ class LivePipeline:
         styles: StyleBank,
         sinks: Sequence[LiveSink],
         options: LiveOptions | None = None,
-        smoother: Smoother | None = None,
+        smoother: FrameProcessor | None = None,
         log: Callable[[str], None] = stderr_log,
         clock: Callable[[], float] = time.monotonic,
         person: LivePerson | None = None,
@@ -167,7 +168,7 @@ class LivePipeline:
         if o.size is not None:
             self.processing_size = fixed_size(o.size, width, height)
         elif o.target_fps:
-            self.governor = ResolutionGovernor(GovernorConfig(target_fps=o.target_fps))
+            self.governor = ResolutionGovernor(GovernorOptions(target_fps=o.target_fps))
             self.processing_size = scaled_size(width, height, self.governor.scale)
         else:
             self.processing_size = (width, height)
@@ -238,7 +239,8 @@ class LivePipeline:
                 s.fade_from, s.fade_step = None, 0
         engine = self.styles.engine(s.style, worker)
         person = self.person.work(worker, self.processing_size) if self.person is not None else None
-        return FrameJob(frame, self.processing_size, engine, s.strength, s.preserve_color, fade, self.clock(), person)
+        look = Look(s.strength, s.preserve_color)
+        return FrameJob(frame, self.processing_size, engine, look, fade, self.clock(), person)
 
     def _emit(self, done: Done[Stylized]) -> None:
         """Smooth, size and show a finished frame, unless a newer one is already out."""

@@ -1,0 +1,25 @@
+"""The per-frame stage after the network: a temporal smoother, the person compositor, a size fix.
+
+A :class:`FrameProcessor` is what the file pipeline runs on the encode side (in order) and what
+a live session runs on each frame; it depends on nothing else in the package.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class FrameProcessor(Protocol):
+    """A per-frame stage after the network, with memory of the previous frames if it needs one.
+
+    ``process`` gets the original frame and the frame so far (stylized, or the output of the
+    previous processor), both RGB uint8 (H, W, 3), and returns the new frame. ``reset`` forgets
+    any history: it is called before each run, and on a seek, loop or style switch.
+    """
+
+    def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
