@@ -237,15 +237,20 @@ def soak(
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=10_000)
-    parser.add_argument("--size", type=dimensions(), default="64x48", help="frame WIDTHxHEIGHT (default 64x48)")
-    parser.add_argument("--source-fps", type=float, default=240.0, help="pace of the file-as-camera (default 240)")
-    parser.add_argument("--every", type=int, default=500, help="print a sample every N frames")
-    parser.add_argument("--warmup", type=int, default=1000, help="frames before memory and latency count")
+def add_soak_arguments(parser: argparse.ArgumentParser, frames: int, size: str, every: int, warmup: int) -> None:
+    """The options of both soaks' command lines, with each soak's defaults."""
+    parser.add_argument("--frames", type=int, default=frames)
+    parser.add_argument("--size", type=dimensions(), default=size, help=f"frame WIDTHxHEIGHT (default {size})")
+    parser.add_argument("--every", type=int, default=every, help="print a sample every N frames")
+    parser.add_argument("--warmup", type=int, default=warmup, help="frames before memory (and latency) count")
     parser.add_argument("--style", default="mosaic", help="its light variant if shipped, else random weights")
     parser.add_argument("--threads", type=int, default=1, help="network threads (default 1)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_soak_arguments(parser, frames=10_000, size="64x48", every=500, warmup=1000)
+    parser.add_argument("--source-fps", type=float, default=240.0, help="pace of the file-as-camera (default 240)")
     args = parser.parse_args(argv)
     width, height = args.size
     print(f"{'frames':>7} {'s':>7} {'RSS MB':>7} {'threads':>7} {'fds':>5} {'fps':>7} {'p50 ms':>7} {'p95 ms':>7}")

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from soak_live import Sample, SoakCurve, light_model, open_files, rss_mb, write_loop_clip
+from soak_live import Sample, SoakCurve, add_soak_arguments, light_model, open_files, rss_mb, write_loop_clip
 from realtime_style.api import Stylizer
 from realtime_style.runtime.engine import EngineOptions
 from realtime_style.runtime.process import ProcessOptions, configure_process
-from realtime_style.cli.argtypes import dimensions
 from realtime_style.file_pipeline import PipelineStats
 from realtime_style.video import VideoOptions
 
@@ -93,12 +92,7 @@ def soak(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=5000)
-    parser.add_argument("--size", type=dimensions(), default="96x64", help="frame WIDTHxHEIGHT (default 96x64)")
-    parser.add_argument("--every", type=int, default=250, help="print a sample every N frames")
-    parser.add_argument("--warmup", type=int, default=500, help="frames before memory counts")
-    parser.add_argument("--style", default="mosaic", help="its light variant if shipped, else random weights")
-    parser.add_argument("--threads", type=int, default=1, help="network threads (default 1)")
+    add_soak_arguments(parser, frames=5000, size="96x64", every=250, warmup=500)
     parser.add_argument("--batch-size", type=int, default=4)
     args = parser.parse_args(argv)
     width, height = args.size
