@@ -1,10 +1,10 @@
 """OpenVINO's CPU options and int8 quantization against today's ``--backend openvino``, in one run.
 
-Every column is timed in the same process, round by round (each variant twice a round, medians),
-so machine noise hits all alike; ratios are over today's OpenVINO engine (``--backend openvino``
-as :class:`~realtime_style.runtime.backends.openvino_net.OpenVINONet` compiles it), uint8 frames in
-and out, on a real photo. The last columns compare today's torch engine and each variant's output
-with today's OpenVINO output (8-bit levels, over three held-out photos).
+Every variant is timed in the same process, round by round (each twice a round, the order reversed
+every other round, medians), so machine noise hits all alike; ratios are over today's OpenVINO
+engine (``--backend openvino``, as :class:`~realtime_style.runtime.backends.openvino_net.OpenVINONet`
+compiles it), uint8 frames in and out, on a real photo; today's torch engine is a row too. The last
+column is each output's difference from today's OpenVINO output (8-bit levels, three held-out photos).
 
 Variants:
 
@@ -181,8 +181,9 @@ def measure(model: StyleModel, size: tuple[int, int], threads: int, args: argpar
         runners[label].stylize(frame)
         first[label] = time.perf_counter() - start
     times: dict[str, list[float]] = {label: [] for label in runners}
-    for _ in range(args.rounds):
-        for label, runner in runners.items():
+    for round_ in range(args.rounds):
+        # Forward then backward order, round by round: a load that rises or falls during the run hits all alike.
+        for label, runner in list(runners.items())[:: 1 if round_ % 2 == 0 else -1]:
             for _ in range(2):
                 start = time.perf_counter()
                 runner.stylize(frame)
