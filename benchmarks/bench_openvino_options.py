@@ -16,8 +16,9 @@ Variants:
   (strength and colour preservation are not applied on this path: it only measures the conversions);
 - ``--int8``: NNCF post-training quantization (MIXED preset: symmetric weights, asymmetric
   activations) of each shape's model, calibrated on ``--calibration`` real photos (COCO train2017 and
-  BSDS500 train, never the ``val_`` evaluation photos) cropped to that shape. Needs ``nncf``
-  (``pip install 'rtstyle[int8]'``); only this benchmark uses it.
+  BSDS500 train, never the ``val_`` evaluation photos) cropped to that shape, and int8 weights only
+  (NNCF ``compress_weights``; the CPU computes in f32). Needs ``nncf`` (``pip install 'rtstyle[int8]'``);
+  only this benchmark uses it.
 
     python -m benchmarks.bench_openvino_options                          # options, 360x640, 1 and 2 threads
     python -m benchmarks.bench_openvino_options --int8 --threads-list 1 --png /tmp/int8.png
@@ -107,6 +108,17 @@ class Int8Net(OpenVINONet):
         return f"openvino int8 (NNCF, {self.calibration} calibration photos)"
 
 
+class Int8WeightsNet(OpenVINONet):
+    """OpenVINONet with int8 weights only (NNCF ``compress_weights``, symmetric, per channel); computes in f32."""
+
+    def convert(self, example: torch.Tensor):
+        nncf = import_nncf()
+        return nncf.compress_weights(super().convert(example), mode=nncf.CompressWeightsMode.INT8_SYM)
+
+    def describe(self) -> str:
+        return "openvino f32 with int8 weights (NNCF)"
+
+
 class Uint8Model:
     """Today's exported model with uint8 NHWC in and out, the conversions compiled into it."""
 
@@ -166,6 +178,7 @@ def variants(model: StyleModel, args: argparse.Namespace) -> dict[str, Callable[
     made["uint8 in/out"] = lambda: Uint8Model(OpenVINONet(model.net))
     if args.int8:
         made["int8 (NNCF)"] = lambda: openvino_engine(model, Int8Net(model.net, args.calibration))
+        made["int8 weights only"] = lambda: openvino_engine(model, Int8WeightsNet(model.net))
     return {label: make for label, make in made.items() if not args.only or label in args.only or label == "openvino today"}
 
 
