@@ -83,8 +83,8 @@ def test_openvino_keeps_strength_colour_batches_and_odd_sizes(light_net, frames)
 def test_openvino_compiles_each_shape_once(light_net, monkeypatch) -> None:
     net = openvino_net.OpenVINONet(light_net, threads=1)
     converted = []
-    convert = net._convert
-    monkeypatch.setattr(net, "_convert", lambda example: converted.append(tuple(example.shape)) or convert(example))
+    convert = net.convert
+    monkeypatch.setattr(net, "convert", lambda example: converted.append(tuple(example.shape)) or convert(example))
     a, b = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 40, 40)
     first = net(a)
     net(b)

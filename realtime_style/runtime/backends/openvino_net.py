@@ -89,9 +89,11 @@ class OpenVINONet:
         import openvino
 
         self._core = openvino.Core()
-        self._net = export_net(net)
+        #: The torch copy that is exported (see :func:`export_net`).
+        self.exported = export_net(net)
         self.threads = threads or torch.get_num_threads()
-        self._config: dict[str, object] = {
+        #: The compile options (the OpenVINO CPU properties); measured alternatives: benchmarks/bench_openvino_options.py.
+        self.config: dict[str, object] = {
             "INFERENCE_NUM_THREADS": self.threads,
             "PERFORMANCE_HINT": "LATENCY",
             "NUM_STREAMS": 1,
@@ -99,7 +101,7 @@ class OpenVINONet:
             "ENABLE_CPU_PINNING": False,
         }
         if PRECISION_HINTS[precision]:
-            self._config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
+            self.config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
         self._requests: OrderedDict[tuple[int, ...], object] = OrderedDict()
         #: The inference precision of the compiled models (known after the first compile).
         self.precision: str | None = None
@@ -117,8 +119,8 @@ class OpenVINONet:
             return request
         with _EXPORT_LOCK, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings about Python branches on sizes: fixed by design
-            model = self._convert(torch.zeros(shape))
-        compiled = self._core.compile_model(model, "CPU", self._config)
+            model = self.convert(torch.zeros(shape))
+        compiled = self._core.compile_model(model, "CPU", self.config)
         self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         request = compiled.create_infer_request()
         self._requests[shape] = request
@@ -126,16 +128,16 @@ class OpenVINONet:
             self._requests.popitem(last=False)
         return request
 
-    def _convert(self, example: torch.Tensor):
+    def convert(self, example: torch.Tensor):
         """The net at ``example``'s shape as an OpenVINO model: via ONNX in memory (about 2x quicker
         than OpenVINO's own PyTorch frontend here), or that frontend where the ``onnx`` package is missing."""
         import openvino
 
         try:
             buffer = io.BytesIO()
-            torch.onnx.export(self._net, example, buffer, opset_version=17, dynamo=False)
+            torch.onnx.export(self.exported, example, buffer, opset_version=17, dynamo=False)
         except (ImportError, torch.onnx.OnnxExporterError):
-            return openvino.convert_model(self._net, example_input=example)
+            return openvino.convert_model(self.exported, example_input=example)
         return self._core.read_model(buffer.getvalue(), b"")
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
