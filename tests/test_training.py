@@ -89,15 +89,15 @@ def test_short_run_lowers_the_loss_and_writes_a_complete_model(training_data, tm
     torch.testing.assert_close(load_model(exported).net.state_dict(), load_model(config.out).net.state_dict())
 
 
-def _send_sigterm_after(run_dir: Path, step: int) -> threading.Thread:
-    """Deliver a real SIGTERM to this process once the run has logged ``step``."""
+def _stop_after(run_dir: Path, step: int, stop: threading.Event) -> threading.Thread:
+    """Set ``stop`` (what the command line's SIGINT/SIGTERM handler does) once the run has logged ``step``."""
 
     def watch() -> None:
         log = run_dir / "log.jsonl"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if log.is_file() and any(json.loads(l)["step"] >= step for l in log.read_text().splitlines()):
-                os.kill(os.getpid(), signal.SIGTERM)
+                stop.set()
                 return
             time.sleep(0.02)
 
@@ -114,9 +114,10 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(training_data,
     train(whole)
 
     parts = make_config(training_data, tmp_path / "parts", iterations=6, **cosine)
-    watcher = _send_sigterm_after(Path(parts.run_dir), step=2)
+    stop = threading.Event()
+    watcher = _stop_after(Path(parts.run_dir), step=2, stop=stop)
     with pytest.raises(TrainingInterrupted, match="--resume"):
-        train(parts)
+        train(parts, stop=stop)
     watcher.join()
     stopped_at = load_checkpoint(Path(parts.run_dir) / CHECKPOINT_NAME)["step"]
     assert 2 <= stopped_at < 6

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from dataclasses import fields
 from typing import TypeVar
 from pathlib import Path
 
 from realtime_style.cli.outcome import run_reporting_errors
+from realtime_style.cli.signals import stop_on_signals
 from realtime_style.errors import InputError, OutputError
 from realtime_style.image_files import IMAGE_SUFFIXES, is_image_file
 from realtime_style.models.style_images import style_image_from_text
@@ -184,10 +186,11 @@ def run_train(args: argparse.Namespace) -> int:
         files = dataset_images(config.dataset, config.exclude)
         config.sample_images = tuple(str(p) for p in spread_evenly(files, 4))
     try:
-        result = train(config, resume)
-    except TrainingInterrupted as stop:
-        print(f"training {stop}", file=sys.stderr)
-        return stop.exit_code
+        with stop_on_signals(threading.Event()) as stop:  # Ctrl-C / SIGTERM: checkpoint, then stop
+            result = train(config, resume, stop)
+    except TrainingInterrupted as interrupted:
+        print(f"training {interrupted}", file=sys.stderr)
+        return interrupted.exit_code
     if result.out is not None:
         print(
             f"wrote {result.out}: {result.steps} steps in {result.wall_time_s / 60:.1f} min, "

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import tempfile
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ from .step_options import StepOptions, apply_step_options, keep_adam_fused, make
 
 
 class TrainingInterrupted(RtStyleError):
-    """SIGINT/SIGTERM: the checkpoint was written and ``--resume`` continues the run."""
+    """A stop request (the ``stop`` event; SIGINT/SIGTERM at the command line): the checkpoint was written
+    and ``--resume`` continues the run."""
 
     exit_code = 130
 
@@ -141,10 +143,13 @@ def _recorded_init(state: dict | None) -> bool:
 
 
 class Trainer:
-    """One training run (one process of a DDP job)."""
+    """One training run (one process of a DDP job); setting ``stop`` ends it with a checkpoint."""
 
-    def __init__(self, config: TrainOptions, ctx: DistContext, resume: str | None = None):
+    def __init__(
+        self, config: TrainOptions, ctx: DistContext, resume: str | None = None, stop: threading.Event | None = None
+    ):
         self.config, self.ctx = config, ctx
+        self.stop = stop or threading.Event()
         if config.arch not in ARCHITECTURES:
             raise InputError(f"unknown architecture {config.arch!r}; known: {', '.join(ARCHITECTURES)}")
         self.run_dir = Path(config.run_dir)
@@ -195,7 +200,6 @@ class Trainer:
         self.sample_photos = (
             load_sample_photos(config.sample_images, config.sample_size, _warn) if ctx.is_main and config.sample_images else []
         )
-        self.stop_signal: int | None = None
 
     def _load_init(self, path: str) -> None:
         """Start from a trained model's weights, e.g. another style's net, or a wider net shrunk to this size."""
@@ -302,13 +306,9 @@ class Trainer:
             return False
         return any_rank(self.ctx, time.monotonic() - self.started >= limit, self.device)
 
-    def _on_signal(self, signum: int, _frame) -> None:
-        self.stop_signal = signum
-
     def run(self) -> TrainResult:
         cfg, main = self.config, self.ctx.is_main
         self.started = time.monotonic()
-        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         logger = _Logger(self.run_dir, enabled=main)
         window: dict[str, float] = {}
         count, last = 0, {}
@@ -341,7 +341,7 @@ class Trainer:
                     )
                     bar.set_postfix(loss=f"{last['total']:.3f}", size=photos.shape[-1], refresh=False)
                     window, count, tick = {}, 0, now
-                stop = any_rank(self.ctx, self.stop_signal is not None, self.device)
+                stop = any_rank(self.ctx, self.stop.is_set(), self.device)
                 if self.step % cfg.checkpoint_every == 0 or finished or stop:
                     self._checkpoint(last)
                 if stop:
@@ -355,8 +355,6 @@ class Trainer:
             end_workers(batches)
             bar.close()
             logger.close()
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
         in_sync = ranks_in_sync(self.ctx, self.net, self.device)
         out = None
         if main:
@@ -444,10 +442,14 @@ class _Logger:
             self.board.close()
 
 
-def train(config: TrainOptions, resume: str | None = None) -> TrainResult:
-    """Run (or continue) a training run in this process; joins the DDP job when under torchrun."""
+def train(config: TrainOptions, resume: str | None = None, stop: threading.Event | None = None) -> TrainResult:
+    """Run (or continue) a training run in this process; joins the DDP job when under torchrun.
+
+    Setting ``stop`` (e.g. from a signal handler at the entry point) ends the run after the current
+    step with a checkpoint, and raises :class:`TrainingInterrupted`.
+    """
     ctx = init_distributed(config.device)
     try:
-        return Trainer(config, ctx, resume).run()
+        return Trainer(config, ctx, resume, stop).run()
     finally:
         shutdown(ctx)
