@@ -356,3 +356,11 @@ def test_a_checkpoint_of_the_plain_step_resumes_with_the_fast_step(training_data
     photo = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(load_model(parts.out).net(photo), load_model(whole.out).net(photo), rtol=0, atol=1 / 255)
+
+
+def test_a_run_leaves_the_process_random_state_alone(training_data, tmp_path):
+    # the net's initial weights, the loader and the stability term draw from the run's own seeded generators
+    config = make_config(training_data, tmp_path / "rng", iterations=2, weights=LossWeights(stability_weight=1.0))
+    before = torch.get_rng_state()
+    train(config)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -92,10 +92,12 @@ def optimizer_step(
     amp_dtype: torch.dtype | None,
     channels_last: bool = False,
     stability_weight: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """One step on a batch of photos (on the model's device): content targets, forward, loss, backward, update.
 
-    ``stability_weight`` > 0 adds the stability term of training/stability.py (one more forward pass).
+    ``stability_weight`` > 0 adds the stability term of training/stability.py (one more forward pass),
+    its perturbations drawn from ``generator``.
     """
     if channels_last:
         photos = photos.contiguous(memory_format=torch.channels_last)
@@ -105,7 +107,7 @@ def optimizer_step(
         stylized = model(photos)
         terms = loss(stylized, target)
         if stability_weight:
-            terms["stability"] = stability_weight * stability_loss(model, photos, stylized)
+            terms["stability"] = stability_weight * stability_loss(model, photos, stylized, generator=generator)
             terms["total"] = terms["total"] + terms["stability"]
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(terms["total"]).backward()
@@ -167,8 +169,11 @@ class Trainer:
         self.dataset = PhotoFolder(self.files)
         self.skipped: set[int] = set()
 
-        torch.manual_seed(config.seed)
-        self.net = TransformerNet(ARCHITECTURES[config.arch])
+        #: The run's random numbers (stability perturbations); saved in checkpoints. Crops are seeded per photo.
+        self.generator = torch.Generator().manual_seed(config.seed)
+        with torch.random.fork_rng(devices=[]):  # the initial weights come from the seed; the process's RNG is left as it was
+            torch.manual_seed(config.seed)
+            self.net = TransformerNet(ARCHITECTURES[config.arch])
         #: The --init model's hash, size and lineage, as found at start (recorded in the model file).
         self.init_facts: dict = {}
         if config.init and not _recorded_init(resume_state):
@@ -221,9 +226,7 @@ class Trainer:
 
     # --- state -------------------------------------------------------------------------------
     def _state(self, losses: dict[str, float]) -> dict:
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.stack(torch.cuda.get_rng_state_all())  # type: ignore[assignment]
+        rng = {"torch": self.generator.get_state()}
         return {
             "step": self.step,
             "model": self.net.state_dict(),
@@ -249,9 +252,8 @@ class Trainer:
                 self.scaler.load_state_dict(state["scaler"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise InputError(f"checkpoint does not match this run (--arch {self.config.arch}): {first_line(exc)}") from None
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(list(state["rng"]["cuda"]))
+        if "torch" in state["rng"]:
+            self.generator.set_state(state["rng"]["torch"])
         self.step = int(state["step"])
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
         self.skipped = set(int(i) for i in state.get("skipped", []))
@@ -288,6 +290,8 @@ class Trainer:
             worker_init_fn=leave_stop_signals_to_the_trainer if workers else None,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=2 if workers else None,
+            # the loader's worker seeds from its own generator, not the process's RNG (crops are seeded per photo)
+            generator=torch.Generator().manual_seed(self.config.seed),
         )
 
     def _train_step(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -296,7 +300,7 @@ class Trainer:
             group["lr"] = self.config.lr_at_step(self.step) * warmup_factor(self.warmup, self.step)
         return optimizer_step(
             self.model, self.loss, self.optimizer, self.scaler, photos, self.amp_dtype, self.channels_last,
-            self.config.weights.stability_weight,
+            self.config.weights.stability_weight, self.generator,
         )
 
     def _out_of_time(self) -> bool:

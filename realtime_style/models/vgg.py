@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 from realtime_style.errors import ModelError
 
@@ -154,7 +155,8 @@ class VGG19Features(nn.Module):
                 if name not in weights:
                     raise ModelError(f"the VGG19 weight file stops before {name} (layers up to {LAYER_NAMES[deepest]} asked for)")
                 weight, bias = weights[name]
-                conv = nn.Conv2d(in_channels, weight.shape[0], kernel_size=3, padding=1)
+                # no random initialisation (overwritten at once): faster, and the caller's RNG is left alone
+                conv = skip_init(nn.Conv2d, in_channels, weight.shape[0], kernel_size=3, padding=1)
                 conv.weight.data.copy_(weight)
                 conv.bias.data.copy_(bias)
                 modules[name] = conv
