@@ -47,7 +47,7 @@ from realtime_style.metrics.style import select_photos  # noqa: E402
 from realtime_style.models.store import StyleModel, load_model  # noqa: E402
 from realtime_style.models.style_images import SHARED_DATA  # noqa: E402
 from realtime_style.models.transformer import TransformerNet  # noqa: E402
-from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status, openvino_version  # noqa: E402
+from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status, openvino_version, shared_core  # noqa: E402
 from realtime_style.runtime.engine import Engine, EngineOptions  # noqa: E402
 
 CONTENT = SHARED_DATA / "content"
@@ -144,7 +144,7 @@ class Uint8Model:
             lambda node: ops.floor(ops.clamp(ops.add(ops.multiply(node, np.float32(255)), np.float32(0.5)), 0.0, 255.0)).output(0)
         )
         steps.output().tensor().set_layout(openvino.Layout("NHWC")).set_element_type(openvino.Type.u8)
-        return openvino.Core().compile_model(steps.build(), "CPU", self.net.config).create_infer_request()
+        return shared_core().compile_model(steps.build(), "CPU", self.net.config).create_infer_request()
 
     def stylize(self, frames: np.ndarray) -> np.ndarray:
         batch = np.ascontiguousarray(frames[None] if frames.ndim == 3 else frames)

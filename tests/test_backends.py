@@ -8,7 +8,11 @@ tolerance: OpenVINO in f32 within 2 8-bit levels of torch fp32 anywhere and 0.05
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +99,69 @@ def test_openvino_compiles_each_shape_once(light_net, monkeypatch) -> None:
     monkeypatch.setattr(openvino_net, "MAX_SHAPES", 2)
     net(torch.rand(1, 3, 24, 24))
     assert net.shapes == [(1, 3, 32, 48), (1, 3, 24, 24)]  # the least recently used shape went
+
+
+#: Run in a child: two OpenVINO nets made, run and dropped in that order, the main thread's signal stack
+#: noted at each step (``sigaltstack``), then Python signal handlers run (a child ending with a SIGCHLD
+#: handler installed, as DataLoader workers do, and Ctrl-C).
+SIGNAL_STACK_AROUND_TWO_NETS = textwrap.dedent(
+    """
+    import ctypes, faulthandler, gc, json, os, signal, subprocess, torch
+    from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+    from realtime_style.runtime.backends.openvino_net import OpenVINONet
+
+    class Stack(ctypes.Structure):
+        _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+
+    def signal_stack():
+        stack = Stack()
+        assert ctypes.CDLL(None, use_errno=True).sigaltstack(None, ctypes.byref(stack)) == 0
+        return stack.sp or 0
+
+    def mapped(address):
+        spans = (line.split()[0].split("-") for line in open("/proc/self/maps"))
+        return any(int(low, 16) <= address < int(high, 16) for low, high in spans)
+
+    faulthandler.enable()  # as pytest and python -X faulthandler do: the main thread gets a signal stack
+    seen = [signal_stack()]
+    net = TransformerNet(ARCHITECTURES["light"]).eval()
+    first, second = OpenVINONet(net, threads=1), OpenVINONet(net, threads=1)
+    for runner in (first, second):
+        runner(torch.rand(1, 3, 32, 32))
+        seen.append(signal_stack())
+    del first
+    gc.collect()
+    seen.append(signal_stack())
+    del second
+    gc.collect()
+    seen.append(signal_stack())
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    subprocess.run(["true"], check=True)
+    interrupted = False
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        signal.sigtimedwait([], 0.1)
+    except KeyboardInterrupt:
+        interrupted = True
+    print(json.dumps({"seen": seen, "last_mapped": mapped(seen[-1]), "interrupted": interrupted}))
+    """
+)
+
+
+@needs_openvino
+@pytest.mark.skipif(sys.platform != "linux", reason="OpenVINO swaps signal stacks on Linux only")
+def test_openvino_nets_leave_the_thread_on_one_live_signal_stack() -> None:
+    """Each openvino.Core's CPU plugin gives its loading thread a signal stack and, at the Core's death, unmaps
+    it and restores the one it found: two Cores dying in creation order left the thread on an unmapped stack
+    (the suite's SIGSEGV, or silent writes into memory mapped there since). One shared Core: one stack, kept."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_STACK_AROUND_TWO_NETS], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert len(set(report["seen"][1:])) == 1, f"signal stacks changed as nets came and went: {report['seen']}"
+    assert report["last_mapped"] and report["interrupted"]
 
 
 def test_auto_probes_once_and_remembers_on_disk(light_net, tmp_path) -> None:

@@ -8,7 +8,7 @@ frame size (adaptive resolution, a second video) exports and compiles once -- ab
 used dropped first.
 
 ``openvino`` is imported lazily: where it is missing or broken, :func:`openvino_status` says why and
-the engine stays on torch.
+the engine stays on torch. Every net of the process compiles on one :func:`shared_core`.
 """
 
 from __future__ import annotations
@@ -34,12 +34,26 @@ _EXPORT_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
+def shared_core():
+    """The process's one ``openvino.Core``, made at first use and kept until exit.
+
+    One Core is OpenVINO's own advice (the CPU plugin loads once); here it is also what keeps the
+    process alive. Each Core's CPU plugin gives the thread that loads it a signal stack of its own and,
+    when that Core dies, unmaps it and puts back the stack it found. Two Cores that die in the order
+    they were made leave the thread on an unmapped signal stack, and the next Python signal handler
+    that runs there (Ctrl-C, SIGCHLD) kills the process with SIGSEGV, no traceback (openvino 2026.4;
+    tests/test_backends.py reproduces it).
+    """
+    import openvino
+
+    return openvino.Core()
+
+
+@lru_cache(maxsize=1)
 def openvino_status() -> str | None:
     """None when OpenVINO can run here, else one line saying why not (missing, broken, no CPU plugin)."""
     try:
-        import openvino
-
-        if "CPU" not in openvino.Core().available_devices:
+        if "CPU" not in shared_core().available_devices:
             return "OpenVINO has no CPU device here"
     except Exception as exc:  # noqa: BLE001 -- an import error, a broken wheel, a missing library: all mean "use torch"
         return f"OpenVINO unavailable ({type(exc).__name__}: {exc})".splitlines()[0]
@@ -58,9 +72,7 @@ def default_precision() -> str | None:
     """The precision OpenVINO's CPU plugin computes in unless told otherwise (bf16 where native, else f32)."""
     if openvino_status() is not None:
         return None
-    import openvino
-
-    return openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+    return shared_core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
 
 
 def export_net(net: TransformerNet) -> torch.nn.Module:
@@ -86,9 +98,7 @@ class OpenVINONet:
             raise RuntimeError(reason)
         if precision not in PRECISION_HINTS:
             raise ValueError(f"precision must be one of {', '.join(PRECISION_HINTS)}; got {precision!r}")
-        import openvino
-
-        self._core = openvino.Core()
+        self._core = shared_core()
         #: The torch copy that is exported (see :func:`export_net`).
         self.exported = export_net(net)
         self.threads = threads or torch.get_num_threads()
