@@ -11,6 +11,8 @@ from pathlib import Path
 from realtime_style.metrics.style import DEFAULT_PHOTO_PATTERN, select_photos
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: GPU-trained reference nets and their runner: for looking and measuring only, never shipped or copied.
+ANCHORS = SHARED_DATA.parent / "anchors"
 
 
 def held_out_photos(count: int) -> list[Path]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from benchmarks.contact_sheet import GAP, TILE_SIZE, crop_to, encode_png, grid, main
+from benchmarks.shared_data import ANCHORS
+from benchmarks.contact_sheet import PROJECT_DOCS, GAP, TILE_SIZE, crop_to, encode_png, grid, main
 
 
 def test_crop_keeps_the_centre_and_reaches_the_size() -> None:
@@ -46,3 +48,33 @@ def test_sheet_of_a_model_file(random_model_file, tmp_path) -> None:
     assert main(["--style", str(random_model_file), "--photo", str(photo), "--out", str(out)]) == 0
     with Image.open(out) as image:
         assert image.size == (2 * TILE_SIZE[0] + GAP, 2 * TILE_SIZE[1] + GAP)
+
+
+def test_a_reference_sheet_never_goes_under_docs(random_model_file, capsys) -> None:
+    out = PROJECT_DOCS / "reference_sheet_test.png"
+    assert main(["--style", str(random_model_file), "--reference", "johnson-mosaic", "--out", str(out)]) == 2
+    assert not out.exists()
+    assert "docs/" in capsys.readouterr().err
+
+
+def test_an_unknown_reference_net_is_one_line(random_model_file, tmp_path, capsys) -> None:
+    if not (ANCHORS / "stylize.py").is_file():
+        pytest.skip(f"no reference nets at {ANCHORS}")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "sheet.png"
+    assert main(["--style", str(random_model_file), "--photo", str(photo), "--reference", "no-such-net",
+                 "--out", str(out)]) == 2
+    assert "no-such-net" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_reference_row_is_added(random_model_file, tmp_path) -> None:
+    if not (ANCHORS / "weights" / "johnson-mosaic.safetensors").is_file():
+        pytest.skip(f"no johnson-mosaic reference net at {ANCHORS}")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "sheet.png"
+    assert main(["--style", str(random_model_file), "--photo", str(photo), "--reference", "johnson-mosaic",
+                 "--out", str(out)]) == 0
+    with Image.open(out) as image:
+        assert image.size == (2 * TILE_SIZE[0] + GAP, 3 * TILE_SIZE[1] + 2 * GAP)
