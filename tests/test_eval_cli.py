@@ -50,7 +50,7 @@ def model_with_style_image(tmp_path: Path) -> Path:
 
 
 def run_json(capsys: pytest.CaptureFixture, argv: list[str]) -> dict:
-    assert main(argv) == 0
+    assert main([*argv, "--json"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -68,6 +68,25 @@ def test_eval_styles_prints_json_report(
     assert score["worst_content_distance"] >= score["mean_content_distance"] > 0
     assert [p["photo"] for p in score["per_photo"]] == ["p0.png", "p2.png"]
     assert json.loads((tmp_path / "r.json").read_text()) == report
+
+
+def test_eval_styles_prints_a_table_for_people(
+    small_metric, capsys, photo_dir: Path, style_dir: Path, model_with_style_image: Path, tmp_path: Path
+) -> None:
+    argv = ["eval", "styles", "--style", str(model_with_style_image), "--photos", str(photo_dir), "--count", "2",
+            "--styles-dir", str(style_dir), "-o", str(tmp_path / "r.json")]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (score,) = json.loads((tmp_path / "r.json").read_text())["styles"]
+    assert lines[0].startswith(f"2 photos of {photo_dir} at a long side of 512 px; lower is better")
+    assert lines[2].split() == ["style", "style", "ratio", "worst", "content", "distance", "worst"]
+    name, mean_ratio, worst_ratio, worst_photo, mean_content, worst_content, worst_content_photo = lines[3].split()
+    assert name == "stripes.light" and len(lines) == 4
+    assert float(mean_ratio) == pytest.approx(score["mean_style_ratio"], abs=5e-4)
+    assert float(worst_content) == pytest.approx(score["worst_content_distance"], abs=5e-4)
+    assert worst_photo == f"({Path(score['worst_style_ratio_photo']).stem})"
+    assert main([*argv, "--per-photo"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[4:]] == ["p0", "p2"]
 
 
 def test_eval_styles_with_explicit_style_image(small_metric, capsys, photo_dir, style_dir, random_model_file) -> None:

@@ -125,11 +125,15 @@ def test_cli_prints_json(cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     source = _write_video(tmp_path / "in.mkv", frames)
     noise = np.random.default_rng(0).integers(0, 256, frames.shape, dtype=np.uint8)
     output = _write_video(tmp_path / "out.mkv", noise)
-    assert cli(["eval", "flicker", str(source), str(output), "--per-pair"]) == 0
+    assert cli(["eval", "flicker", str(source), str(output), "--per-pair", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["frames"] == 4 and report["size"] == [480, 360] and len(report["per_pair"]) == 3
     assert report["ratio"] == pytest.approx(report["warping_error"] / report["input_warping_error"])
     assert report["ratio"] > 10
+    assert cli(["eval", "flicker", str(source), str(output)]) == 0  # without --json: a summary for people
+    summary = capsys.readouterr().out.splitlines()
+    assert summary[0] == f"flicker: {report['ratio']:.2f}x the input's own warping error (lower is steadier; 1 = as steady as the input)"
+    assert summary[2] == "4 frames, 3 pairs at 480x360" and len(summary) == 3
 
 
 def test_cli_mismatch_is_one_line_error(cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,11 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
     parser = eval_subparsers.add_parser(
         "styles",
-        help="style ratio and content distance of styles on photos (JSON)",
+        help="style ratio and content distance of styles on photos",
         description=(
             "Stylize photos with each style and measure, at a long side of 512 px with VGG19 Gram matrices: "
             "style ratio = SD(output)/SD(photo) (lower = more of the style) and content distance at relu4_2. "
-            "Prints JSON with the mean and worst of both per style."
+            "Prints a table with the mean and worst of both per style (--json: the full report as JSON)."
         ),
     )
     parser.add_argument(
@@ -54,8 +54,9 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     add_backend_argument(parser, default="torch")  # torch: the reference figures; another backend scores its own output
-    parser.add_argument("--per-photo", action="store_true", help="include every photo's figures in the JSON")
-    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="also write the JSON to FILE")
+    parser.add_argument("--per-photo", action="store_true", help="include every photo's figures (table and JSON)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="also write the JSON report to FILE")
     parser.set_defaults(handler=run_styles)
 
 
@@ -101,8 +102,27 @@ def run_styles(args: argparse.Namespace) -> int:
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text + "\n")
-    print(text)
+    print(text if args.json else styles_table(scores, source, per_photo=args.per_photo))
     return 0
+
+
+def styles_table(scores: list[style_metric.StyleScore], source: str, per_photo: bool = False) -> str:
+    """The scores as a plain-text table: one row per style, its mean and worst (photo) figures."""
+    photos = scores[0].photos if scores else 0
+    rows = [("style", "style ratio", "worst", "content distance", "worst")]
+    for score in scores:
+        rows.append((score.style, f"{score.mean_style_ratio:.3f}",
+                     f"{score.worst_style_ratio:.3f} ({Path(score.worst_style_ratio_photo).stem})",
+                     f"{score.mean_content_distance:.3f}",
+                     f"{score.worst_content_distance:.3f} ({Path(score.worst_content_distance_photo).stem})"))
+        if per_photo:
+            rows += [(f"  {Path(pair.photo).stem}", f"{pair.style_ratio:.3f}", "", f"{pair.content_distance:.3f}", "")
+                     for pair in score.per_photo]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [f"{photos} photos of {source} at a long side of {style_metric.EVAL_LONG_SIDE} px; "
+             "lower is better on both figures (style ratio: more of the painting; content distance: more of the photo)", ""]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
 
 
 class _StageProgress:
