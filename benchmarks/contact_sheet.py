@@ -35,6 +35,7 @@ from realtime_style.runtime.engine import Engine, EngineOptions
 from benchmarks.shared_data import ANCHORS, SHARED_DATA, held_out_photos
 from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
+from realtime_style.media.images import StillImage, write_image
 from realtime_style.metrics.style import resolve_style_image
 from realtime_style.models.store import StyleModel, list_styles, load_model
 
@@ -109,7 +110,7 @@ def reference_row(net: str, photos: list[np.ndarray], anchors: Path = ANCHORS) -
         inputs, outputs = Path(folder) / "in", Path(folder) / "out"
         inputs.mkdir()
         for index, photo in enumerate(photos):
-            Image.fromarray(crop_to(photo, PROCESS_SIZE)).save(inputs / f"{index:02d}.png")
+            write_image(inputs / f"{index:02d}.png", StillImage(rgb=crop_to(photo, PROCESS_SIZE)))
         done = subprocess.run([sys.executable, str(runner), "--net", net, "--input", str(inputs), "--output", str(outputs),
                                "--threads", "1"], capture_output=True, text=True)
         if done.returncode != 0:
