@@ -101,7 +101,6 @@ def test_eval_styles_with_explicit_style_image(small_metric, capsys, photo_dir, 
         (["--styles-dir", "{tmp}/nowhere"], "not found in"),
         (["--style-image", "{tmp}/absent.jpg"], "style image not found"),
         (["--photos", "{tmp}/no_photos"], "photo folder not found"),
-        (["--count", "0"], "at least 1"),
     ],
 )
 def test_eval_styles_errors_are_one_line(
@@ -112,6 +111,15 @@ def test_eval_styles_errors_are_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("rtstyle: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("count", ["0", "-3", "many"])
+def test_a_bad_photo_count_is_named_before_the_photos_are_looked_for(capsys, monkeypatch, count: str) -> None:
+    monkeypatch.delenv("RTSTYLE_DATA", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "styles", "--count", count])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--count" in err and "RTSTYLE_DATA" not in err and err.count("\n") == 1
 
 
 def test_style_image_needs_a_single_style(capsys, photo_dir, style_dir, random_model_file) -> None:

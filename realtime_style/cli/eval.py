@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from realtime_style.cli.argtypes import int_at_least
 from realtime_style.cli.eval_flicker import register_flicker
 from realtime_style.cli.speed import add_backend_argument
 from realtime_style.runtime.engine import select_device
@@ -46,7 +47,7 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
         "default: the held-out photos of the data folder $RTSTYLE_DATA names (content/bsds500/val_*)",
     )
     parser.add_argument(
-        "--count", type=int, default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"
+        "--count", type=int_at_least(1), default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"
     )
     parser.add_argument("--style-image", type=Path, metavar="PATH", help="the style image (only with a single --style)")
     parser.add_argument(

@@ -295,8 +295,8 @@ def default_photos(count: int = DEFAULT_PHOTO_COUNT) -> list[Path]:
     if folder is None or not folder.is_dir():
         where = f"{DATA_ENV} names no folder with content/bsds500/" if data is not None else f"{DATA_ENV} is unset"
         raise InputError(
-            "eval styles needs photos to stylize: pass --photos DIR, a folder of your own photos "
-            f"({count} are spread over it), or set {DATA_ENV} to the project's data folder ({where})"
+            "eval styles needs photos to stylize: pass --photos DIR, a folder of your own photos, "
+            f"or set {DATA_ENV} to the project's data folder ({where})"
         )
     return select_photos(folder, count, DEFAULT_PHOTO_PATTERN)
 
