@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime_style.errors import OutputError
+from realtime_style.errors import InputError, OutputError
 from realtime_style.file_pipeline import FilePipeline, PipelineOptions, PipelineStats
 from realtime_style.frame_processor import FrameProcessor
 from realtime_style.media.geometry import Resize, even_size
@@ -111,6 +111,8 @@ def process_video(
         src, max_frames=options.max_frames, duration=options.duration, threads=options.codec_threads
     ) as source:
         info = source.info
+        if info.still_image:
+            raise InputError(f"{src}: is a still image ({info.codec}), not a video; stylize photos with `rtstyle still`")
         stylized_size = options.resize.apply(info.width, info.height, even=True)
         source.size = stylized_size
         size = stylized_size if options.exact_size else even_size(*stylized_size)

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import pytest
 from media_helpers import make_clip, probe, single_thread  # noqa: F401  (fixture)
+from PIL import Image
 
 from realtime_style.cli import main
 
@@ -139,3 +140,12 @@ def test_webm_defaults_to_vp9(tmp_path: Path, random_model_file: Path) -> None:
     with av.open(str(tmp_path / "out.webm")) as container:
         assert container.streams.video[0].codec_context.name in ("vp9", "libvpx-vp9")
     assert probe(tmp_path / "out.webm").frames == 3
+
+
+def test_a_photo_is_refused_with_a_pointer_to_still(tmp_path: Path, random_model_file: Path, capsys) -> None:
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (32, 24), (90, 120, 200)).save(photo)
+    assert rtstyle_video(photo, tmp_path / "out.mp4", "--style", random_model_file) == 2
+    err = capsys.readouterr().err
+    assert "is a still image" in err and "rtstyle still" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.mp4").exists()

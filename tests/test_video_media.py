@@ -5,12 +5,15 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from media_helpers import clip_frames, make_clip, probe, write_clip_with_sink
+from PIL import Image
 
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media import Resize, VideoFileSink, VideoFileSource
+from realtime_style.media.sources import _display_matrix, rotation_matrix
 
 
 def test_source_reads_frames_pts_and_metadata(tmp_path: Path) -> None:
@@ -131,3 +134,21 @@ def test_sink_errors_are_output_errors(tmp_path: Path) -> None:
 )
 def test_resize_even_sizes(resize: Resize, size: tuple[int, int], expected: tuple[int, int]) -> None:
     assert resize.apply(*size, even=True) == expected
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tiff", ".bmp"])
+def test_a_still_image_opens_and_is_marked_as_one(tmp_path: Path, suffix: str) -> None:
+    """FFmpeg reads photos as one-frame videos; a TIFF's side data (unknown to PyAV) once raised ValueError."""
+    path = tmp_path / f"photo{suffix}"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), np.uint8)).save(path)
+    with VideoFileSource(path) as source:
+        assert source.info.still_image and (source.info.width, source.info.height) == (32, 24)
+    with VideoFileSource(make_clip(tmp_path / "clip.mp4", count=2)) as video:
+        assert not video.info.still_image
+
+
+@pytest.mark.parametrize("degrees", [-90, 90, 180, 45])
+def test_rotation_matrix_matches_the_one_ffmpeg_stores(tmp_path: Path, degrees: int) -> None:
+    """The fallback for frames whose side data PyAV cannot list rebuilds the matrix from the rotation."""
+    frame = next(av.open(str(make_clip(tmp_path / "rot.mp4", count=2, rotation=degrees))).decode(video=0))
+    assert rotation_matrix(frame.rotation) == _display_matrix(frame)

@@ -6,6 +6,7 @@ iterates it on its decode thread.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class VideoInfo:
     rotation: int = 0
     audio_streams: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
+    #: The file is a still image (a JPEG, PNG, ... read by FFmpeg's image demuxers), not a video.
+    still_image: bool = False
 
     @property
     def has_audio(self) -> bool:
@@ -134,6 +137,7 @@ class VideoFileSource:
             rotation=int(round(first.rotation)) if matrix else 0,
             audio_streams=len(self._container.streams.audio),
             metadata=dict(stream.metadata),
+            still_image=_is_image_demuxer(self._container.format.name),
         )
 
     @property
@@ -184,6 +188,11 @@ class VideoFileSource:
         self.close()
 
 
+def _is_image_demuxer(name: str) -> bool:
+    """FFmpeg's demuxers of single images: ``image2`` (by extension) and ``png_pipe``, ``jpeg_pipe``, ... (by content)."""
+    return any(part == "image2" or part.endswith("_pipe") for part in name.split(","))
+
+
 def _open_input(path: Path) -> av.container.InputContainer:
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -200,7 +209,11 @@ def _open_input(path: Path) -> av.container.InputContainer:
 
 
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
-    for side_data in frame.side_data:
+    try:
+        side_data_list = list(frame.side_data)
+    except ValueError:  # a side-data type PyAV does not know (a TIFF's, say): only the rotation is at hand
+        return rotation_matrix(frame.rotation) if frame.rotation else None
+    for side_data in side_data_list:
         if side_data.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
             raw = bytes(side_data)
             if len(raw) == 36:
@@ -208,3 +221,11 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
                 identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
                 return None if matrix == identity else matrix
     return None
+
+
+def rotation_matrix(degrees: float) -> tuple[int, ...]:
+    """FFmpeg's display matrix (9 int32, 16.16 and 2.30 fixed point) of a rotation by ``degrees``,
+    in the sense of ``VideoFrame.rotation`` (counter-clockwise); no flips."""
+    radians = math.radians(degrees)
+    cos, sin = (int(value * (1 << 16)) for value in (math.cos(radians), math.sin(radians)))
+    return (cos, -sin, 0, sin, cos, 0, 0, 0, 1 << 30)
