@@ -25,7 +25,7 @@ from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media.geometry import Resize
 from realtime_style.image_files import IMAGE_SUFFIXES, find_images
-from realtime_style.media.images import read_image, write_image
+from realtime_style.media.images import check_image_output, read_image, write_image
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
 from realtime_style.models.store import list_styles as _store_list_styles
@@ -210,6 +210,7 @@ def transform_images(
     if dst.is_dir():
         dst = dst / src.name
     refuse_same_file(src, dst)
+    check_image_output(dst)
     if progress:
         progress(0, 1)
     _transform_file(src, dst, transform, resize)

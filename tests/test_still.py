@@ -111,6 +111,18 @@ def test_unknown_output_extension(tmp_path: Path, random_model_file: Path, capsy
     assert "unknown image format '.xyz'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["out.xyz", "out", "missing_folder/out.jpg"])
+def test_a_bad_output_name_fails_before_the_image_is_stylized(tmp_path: Path, name: str) -> None:
+    from realtime_style.api import transform_images
+    from realtime_style.errors import OutputError
+
+    noise((8, 8)).save(tmp_path / "in.png")
+    calls: list[int] = []
+    with pytest.raises(OutputError):
+        transform_images(tmp_path / "in.png", tmp_path / name, lambda rgb: calls.append(1) or rgb)
+    assert calls == []
+
+
 def test_a_shipped_style_by_name(tmp_path: Path) -> None:
     from realtime_style.models.store import list_styles, shipped_models_dir
 

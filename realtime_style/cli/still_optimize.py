@@ -22,9 +22,8 @@ import numpy as np
 from realtime_style.cli.common import positive, report
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.errors import InputError, OutputError, UsageError
-from realtime_style.image_files import is_image_file
 from realtime_style.image_tensors import tensor_to_image
-from realtime_style.media.images import StillImage, read_image, write_image
+from realtime_style.media.images import StillImage, check_image_output, read_image, write_image
 from realtime_style.models.style_images import style_image_from_text
 from realtime_style.optimize import (
     INITS,
@@ -223,10 +222,7 @@ def _check_output(path: Path, source: Path) -> None:
 
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; --optimize writes one image file")
-    if not path.parent.is_dir():
-        raise OutputError(f"{path}: folder {path.parent} does not exist")
-    if not is_image_file(path):
-        raise OutputError(f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use .jpg or .png")
+    check_image_output(path)
     refuse_same_file(source, path)
 
 

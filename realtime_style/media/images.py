@@ -53,8 +53,9 @@ def read_image(path: str | Path, resize: Resize | None = None) -> StillImage:
     return StillImage(rgb=np.asarray(image.convert("RGB")).copy(), alpha=alpha)
 
 
-def write_image(path: str | Path, image: StillImage) -> None:
-    """Encode by extension (JPEG at quality 95); keeps alpha where the format can store it."""
+def check_image_output(path: str | Path) -> str:
+    """The Pillow format that ``path``'s extension names, once it is clear a file can go there; else
+    :class:`OutputError`. Call it before long work, so that a typo fails first, not last."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")
@@ -63,6 +64,13 @@ def write_image(path: str | Path, image: StillImage) -> None:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
         raise OutputError(f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use .jpg or .png")
+    return fmt
+
+
+def write_image(path: str | Path, image: StillImage) -> None:
+    """Encode by extension (JPEG at quality 95); keeps alpha where the format can store it."""
+    path = Path(path)
+    fmt = check_image_output(path)
     pil = Image.fromarray(image.rgb, "RGB")
     if image.alpha is not None and fmt in _ALPHA_FORMATS:
         pil.putalpha(Image.fromarray(image.alpha, "L"))
