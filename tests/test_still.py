@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media_helpers import single_thread  # noqa: F401  (fixture)
+from media_helpers import make_clip, single_thread  # noqa: F401  (fixture)
 from PIL import Image
 
 from realtime_style.cli import main
@@ -109,6 +109,12 @@ def test_unknown_output_extension(tmp_path: Path, random_model_file: Path, capsy
     noise((8, 8)).save(tmp_path / "in.png")
     assert still(tmp_path / "in.png", tmp_path / "out.xyz", "--style", random_model_file) != 0
     assert "unknown image format '.xyz'" in capsys.readouterr().err
+
+
+def test_a_video_given_as_the_photo_points_to_rtstyle_video(tmp_path: Path, random_model_file: Path, capsys) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", count=2)
+    assert still(clip, tmp_path / "out.jpg", "--style", random_model_file) == 2
+    assert "is a video, not an image; stylize videos with `rtstyle video`" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["out.xyz", "out", "missing_folder/out.jpg"])

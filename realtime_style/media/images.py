@@ -14,6 +14,8 @@ from realtime_style.media.geometry import Resize
 JPEG_QUALITY = 95
 #: Formats that can store an alpha channel; elsewhere it is dropped.
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
+#: Extensions of video files, named in the error when one is given where an image belongs.
+_VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 
 
 @dataclass
@@ -42,6 +44,8 @@ def read_image(path: str | Path, resize: Resize | None = None) -> StillImage:
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if path.suffix.lower() in _VIDEO_SUFFIXES:
+            raise InputError(f"{path}: is a video, not an image; stylize videos with `rtstyle video`") from None
         raise InputError(f"{path}: not a readable image ({first_line(exc)})") from None
     if resize is not None and resize.active:
         size = resize.apply(*image.size)
