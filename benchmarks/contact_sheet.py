@@ -29,15 +29,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from realtime_style.runtime.process import configure_process
-from realtime_style.demo import draw_label
-from realtime_style.runtime.engine import Engine, EngineOptions
 from benchmarks.shared_data import ANCHORS, SHARED_DATA, held_out_photos
+from realtime_style.demo import draw_label
 from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
 from realtime_style.media.images import StillImage, write_image
 from realtime_style.metrics.style import resolve_style_image
 from realtime_style.models.store import StyleModel, list_styles, load_model
+from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.runtime.process import configure_process
 
 DEFAULT_PHOTOS = ("chicago", "golden_gate", "tubingen", "lion", "flowers")
 PROCESS_SIZE = (512, 384)
