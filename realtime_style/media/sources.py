@@ -210,10 +210,10 @@ def _open_input(path: Path) -> av.container.InputContainer:
 
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     try:
-        side_data_list = list(frame.side_data)
+        entries = frame.side_data  # PyAV reads every entry here
     except ValueError:  # a side-data type PyAV does not know (a TIFF's, say): only the rotation is at hand
         return rotation_matrix(frame.rotation) if frame.rotation else None
-    for side_data in side_data_list:
+    for side_data in entries:
         if side_data.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
             raw = bytes(side_data)
             if len(raw) == 36:
