@@ -135,6 +135,27 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(training_data,
     assert read_info(parts.out).recipe["lr_schedule"] == "cosine"
 
 
+def test_resuming_a_killed_run_drops_the_log_records_past_its_checkpoint(training_data, tmp_path, capsys):
+    """A run killed between checkpoints logged steps it trains again: the log keeps each step once."""
+    config = make_config(training_data, tmp_path, iterations=2)
+    train(config)
+    early = tmp_path / "step2.pt"
+    early.write_bytes((Path(config.run_dir) / CHECKPOINT_NAME).read_bytes())
+    longer = replace(config, schedule=(Phase(64, 4),))
+    train(longer, resume=str(early))  # logs steps 3 and 4; then "killed", as if its last checkpoint were step 2's
+    first = read_log(config.run_dir)
+    log = Path(config.run_dir) / "log.jsonl"
+    log.write_text(log.read_text() + "not a record\n")
+    capsys.readouterr()
+    train(longer, resume=str(early))
+    assert "dropped the log's 2 records past step 2" in capsys.readouterr().err
+    lines = log.read_text().splitlines()
+    assert "not a record" in lines
+    again = [json.loads(line) for line in lines if line != "not a record"]
+    assert [r["step"] for r in again] == [1, 2, 3, 4]
+    assert [r["total"] for r in again] == pytest.approx([r["total"] for r in first], rel=1e-5)
+
+
 def test_time_limit_stops_with_a_model_file_and_resume_goes_on(training_data, tmp_path):
     """--time-limit: a checkpoint and a model file at the step reached, which says so; --resume finishes the plan."""
     config = make_config(training_data, tmp_path, iterations=4, lr_schedule="cosine", lr_min=5e-4, time_limit_s=1e-9)

@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from realtime_style.atomic_file import write_atomically
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device
 from realtime_style.errors import InputError, OutputError, RtStyleError, first_line
 from realtime_style.image_files import load_rgb
@@ -313,7 +314,7 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg, main = self.config, self.ctx.is_main
         self.started = time.monotonic()
-        logger = _Logger(self.run_dir, enabled=main)
+        logger = _Logger(self.run_dir, enabled=main, resumed_at=self.step)
         window: dict[str, float] = {}
         count, last = 0, {}
         bar = tqdm(
@@ -408,15 +409,22 @@ def _warn(message: str) -> None:
 
 
 class _Logger:
-    """Losses as JSON lines in ``log.jsonl`` (and TensorBoard scalars when tensorboard is installed)."""
+    """Losses as JSON lines in ``log.jsonl`` (and TensorBoard scalars when tensorboard is installed).
 
-    def __init__(self, run_dir: Path, enabled: bool):
+    A run resumed at step ``resumed_at`` first drops the log's records of later steps: a run that was killed
+    (not stopped) logged steps after its last checkpoint, which the resumed run trains again.
+    """
+
+    def __init__(self, run_dir: Path, enabled: bool, resumed_at: int = 0):
         self.handle = None
         self.board = None
         if not enabled:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.handle = open(run_dir / "log.jsonl", "a", encoding="utf-8")
+        path = run_dir / "log.jsonl"
+        if resumed_at and path.is_file():
+            _drop_records_after(path, resumed_at)
+        self.handle = open(path, "a", encoding="utf-8")
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -444,6 +452,30 @@ class _Logger:
             self.handle.close()
         if self.board is not None:
             self.board.close()
+
+
+def _drop_records_after(log: Path, step: int) -> None:
+    """Rewrite ``log`` without the records of steps after ``step`` (lines that are not records are kept)."""
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if _logged_step(line) <= step]
+    if len(kept) == len(lines):
+        return
+    try:
+        write_atomically(log, "".join(kept).encode("utf-8"))
+    except OSError as exc:
+        _warn(f"could not drop the log's {len(lines) - len(kept)} records past step {step} ({exc.strerror or exc})")
+        return
+    _warn(f"dropped the log's {len(lines) - len(kept)} records past step {step}, which this run trains again")
+
+
+def _logged_step(line: str) -> int:
+    """The step of one log line; 0 for a line that is not a record (it is kept)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return 0
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if isinstance(step, int) else 0
 
 
 def train(config: TrainOptions, resume: str | None = None, stop: threading.Event | None = None) -> TrainResult:
