@@ -24,7 +24,7 @@ from realtime_style.runtime.color import Look
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media.geometry import Resize
-from realtime_style.image_files import IMAGE_SUFFIXES, find_images
+from realtime_style.image_files import IMAGE_SUFFIXES, find_images, is_image_file
 from realtime_style.media.images import check_image_output, read_image, write_image
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
@@ -233,6 +233,10 @@ def _transform_folder(
 ) -> ImagesResult:
     if dst.exists() and not dst.is_dir():
         raise OutputError(f"{dst}: input is a folder, so the output must be a folder too")
+    if not dst.exists() and is_image_file(dst):  # `still photos/ out.jpg` would make a folder named out.jpg
+        raise OutputError(
+            f"{dst}: input is a folder, so the output must be a folder too, not an image file name (e.g. {dst.with_suffix('')}/)"
+        )
     if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents:
         raise OutputError(f"{dst}: output folder must not be the input folder or inside it")
     names = find_images(src)

@@ -103,6 +103,12 @@ def test_folder_errors(tmp_path: Path, random_model_file: Path, capsys: pytest.C
     (tmp_path / "file.png").write_bytes(b"")
     assert still(empty, tmp_path / "file.png", "--style", random_model_file) != 0
     assert "output must be a folder too" in capsys.readouterr().err
+    assert still(empty, tmp_path / "out.jpg", "--style", random_model_file) != 0
+    assert "output must be a folder too, not an image file name" in capsys.readouterr().err
+    assert not (tmp_path / "out.jpg").exists()
+    (tmp_path / "made.jpg").mkdir()  # a folder the user made, whatever its name, is taken
+    assert still(empty, tmp_path / "made.jpg", "--style", random_model_file) == 0
+    assert (tmp_path / "made.jpg" / "x.png").is_file()
 
 
 def test_unknown_output_extension(tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
