@@ -79,6 +79,8 @@ class VideoResult:
     stopped_early: str | None = None
     #: Frames per batch, after any cap for the memory free.
     batch_size: int = 1
+    #: The input had audio that the output's format cannot hold (e.g. GIF), so it was not copied.
+    audio_dropped: bool = False
 
     @property
     def interrupted(self) -> bool:
@@ -160,6 +162,7 @@ def process_video(
         skipped_packets=source.skipped_packets,
         stopped_early=source.stopped_early,
         batch_size=batch_size,
+        audio_dropped=sink.audio_dropped,
     )
 
 

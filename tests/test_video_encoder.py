@@ -55,3 +55,52 @@ def test_nvenc_encodes_or_fails_in_one_line(tmp_path: Path, random_model_file: P
         error = capsys.readouterr().err.strip()
         assert error.startswith("rtstyle: error:") and "h264_nvenc" in error and "Traceback" not in error
         assert not out.exists()
+
+
+def test_a_gif_is_written_with_the_gif_codec_and_without_the_audio(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=3, size=(32, 24), audio_seconds=1.0)
+    out = tmp_path / "out.gif"
+    assert main(["video", str(clip), str(out), "--style", str(random_model_file), "-q"]) == 0
+    assert video_codec(out) == "gif"
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3 and not container.streams.audio
+    assert "out.gif: this format holds no sound; the input's audio was not copied" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "error"),
+    [
+        (["--crf", "99"], "argument --crf: must be between 0 and 63, got 99"),
+        (["--crf", "-1"], "argument --crf: must be between 0 and 63, got -1"),
+        (["--preset", "fastest"], "argument --preset: invalid choice: 'fastest'"),
+    ],
+)
+def test_encoder_settings_out_of_range_are_usage_errors(flags: list[str], error: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["video", "in.mp4", "out.mp4", "--style", "x", *flags])
+    assert exit_info.value.code == 2 and error in capsys.readouterr().err
+
+
+def test_a_crf_beyond_the_encoders_range_fails_in_one_line_before_any_frame(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """x264 would clamp 60 to 51 silently; VP9 takes up to 63."""
+    clip = make_clip(tmp_path / "in.mp4", count=2, size=(32, 24))
+    out = tmp_path / "out.mp4"
+    assert main(["video", str(clip), str(out), "--style", str(random_model_file), "--crf", "60", "-q"]) != 0
+    assert capsys.readouterr().err.strip() == "rtstyle: error: crf 60 is out of range for libx264 (0-51, lower is better)"
+    assert not out.exists()
+    webm = tmp_path / "out.webm"
+    assert main(["video", str(clip), str(webm), "--style", str(random_model_file), "--crf", "60", "-q"]) == 0
+    assert video_codec(webm) == "vp9"
+
+
+def test_the_sink_refuses_an_unknown_x264_preset_from_the_api(tmp_path: Path) -> None:
+    from realtime_style.errors import OutputError
+    from realtime_style.media.sinks import VideoFileSink
+
+    with pytest.raises(OutputError, match="unknown libx264 preset 'fastest' \\(one of ultrafast, "):
+        VideoFileSink(tmp_path / "out.mp4", 32, 24, fps=25, preset="fastest")
+    assert not (tmp_path / "out.mp4").exists()

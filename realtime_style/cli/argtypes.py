@@ -36,19 +36,26 @@ def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     return parse
 
 
-def int_at_least(low: int) -> Callable[[str], int]:
-    """argparse type: a whole number of at least ``low``."""
+def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high] (no upper bound when ``high`` is None)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if high is not None and not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {text}")
         if value < low:
             raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
         return value
 
     return parse
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """argparse type: a whole number of at least ``low``."""
+    return int_between(low)
 
 
 def dimensions(low: int = 1) -> Callable[[str], tuple[int, int]]:

@@ -16,10 +16,11 @@ from realtime_style.cli.common import (
     stylizer_from_args,
     warn,
 )
+from realtime_style.cli.argtypes import int_between
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.signals import stop_on_signals
 from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
-from realtime_style.media.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
+from realtime_style.media.sinks import CRF_MAX, DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, X26X_PRESETS
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.video import VideoOptions, VideoResult
 
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Ctrl-C stops early and still leaves a playable OUT with the frames done so far.",
     )
     parser.add_argument("input", metavar="IN", help="input video file")
-    parser.add_argument("output", metavar="OUT", help="output video file (.mp4, .mkv, .mov, ...)")
+    parser.add_argument("output", metavar="OUT", help="output video file (.mp4, .mkv, .mov, .webm, .gif, ...)")
     add_stylize_arguments(parser)
     add_encoder_arguments(parser)
     add_temporal_arguments(parser)
@@ -48,13 +49,22 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         "--codec",
         type=video_encoder,
         default=None,
-        help=f"video encoder, e.g. libx265, mpeg4, or a hardware one this PyAV build has, e.g. h264_nvenc "
-        f"(needs its GPU and driver) (default {DEFAULT_CODEC}, libvpx-vp9 for .webm)",
+        help=f"video encoder, e.g. libx265, or a hardware one this PyAV build has, e.g. h264_nvenc (needs its GPU) "
+        f"(default {DEFAULT_CODEC}; libvpx-vp9 for .webm, gif for .gif)",
     )
     group.add_argument(
-        "--crf", type=int, default=DEFAULT_CRF, help=f"quality for x264/x265/VP9/AV1, lower is better (default {DEFAULT_CRF})"
+        "--crf",
+        type=int_between(0, max(CRF_MAX.values())),
+        default=DEFAULT_CRF,
+        help=f"quality for x264/x265 (0-51) and VP9/AV1 (0-63), lower is better (default {DEFAULT_CRF})",
     )
-    group.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default {DEFAULT_PRESET})")
+    group.add_argument(
+        "--preset",
+        choices=X26X_PRESETS,
+        default=DEFAULT_PRESET,
+        metavar="PRESET",
+        help=f"x264/x265 speed, {X26X_PRESETS[0]} to {X26X_PRESETS[-2]} (default {DEFAULT_PRESET})",
+    )
     group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
     mark_advanced(
         group.add_argument(
@@ -136,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         result = stylizer.stylize_video(args.input, args.output, options, stop=stop, on_start=on_start)
     if (damage := damage_note(result)) is not None:
         warn(f"{args.input}: {damage}")
+    if result.audio_dropped:
+        warn(f"{args.output}: this format holds no sound; the input's audio was not copied")
     report(args, summary(result))
     return EXIT_INTERRUPTED if result.interrupted else 0
 

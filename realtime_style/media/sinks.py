@@ -21,13 +21,15 @@ from realtime_style.errors import OutputError, first_line
 from realtime_style.media.outfile import CheckedFile
 
 DEFAULT_CODEC = "libx264"
-#: Containers whose default is not H.264 (WebM takes only VP8/VP9/AV1).
-_CODEC_BY_SUFFIX = {".webm": "libvpx-vp9"}
+#: Containers whose default is not H.264 (WebM takes only VP8/VP9/AV1; GIF only its own codec).
+_CODEC_BY_SUFFIX = {".webm": "libvpx-vp9", ".gif": "gif"}
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "medium"
-#: Encoders that understand ``crf`` and ``preset`` private options.
-_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"}
+#: Encoders that understand the ``crf`` private option, with its highest value (0 is lossless or best).
+CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "libaom-av1": 63, "libsvtav1": 63}
+#: Encoders that understand ``preset``, and its values (fastest to slowest).
 _PRESET_CODECS = {"libx264", "libx265"}
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 #: RGB -> YUV uses the BT.601 matrix in limited range; the stream is tagged accordingly.
 _COLORSPACE = av.video.reformatter.Colorspace.ITU601
 _TAG_SMPTE170M = 6
@@ -73,6 +75,8 @@ class VideoFileSink:
         self.fps = Fraction(fps).limit_denominator(1_000_000)
         self.time_base = time_base or 1 / self.fps
         self.frames_written = 0
+        #: True when ``audio_from`` had audio that this format cannot hold (e.g. GIF): it was not copied.
+        self.audio_dropped = False
         self._last_pts: int | None = None
         self._closed = False
         self._container, self._file = _open_output(self.path)
@@ -112,11 +116,15 @@ class VideoFileSink:
         if encoder.type != "video":
             raise OutputError(f"{codec!r} is not a video codec")
         options = dict(extra)
-        if crf is not None and codec in _CRF_CODECS:
+        if crf is not None and codec in CRF_MAX:
+            if not 0 <= crf <= CRF_MAX[codec]:
+                raise OutputError(f"crf {crf} is out of range for {codec} (0-{CRF_MAX[codec]}, lower is better)")
             options.setdefault("crf", str(crf))
             if codec == "libvpx-vp9":
                 options.setdefault("b", "0")
         if preset is not None and codec in _PRESET_CODECS:
+            if preset not in X26X_PRESETS:
+                raise OutputError(f"unknown {codec} preset {preset!r} (one of {', '.join(X26X_PRESETS)})")
             options.setdefault("preset", preset)
         try:
             stream = self._container.add_stream(codec, rate=self.fps, options=options)
@@ -142,6 +150,9 @@ class VideoFileSink:
         except (av.FFmpegError, OSError) as exc:
             raise OutputError(f"{source}: cannot read its audio ({first_line(exc)})") from None
         audio = list(self._audio_input.streams.audio)
+        if audio and self._container.default_audio_codec == "none":  # e.g. GIF: a format without sound
+            self.audio_dropped = True
+            return
         if not audio:
             return
         for stream in audio:
