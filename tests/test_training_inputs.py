@@ -102,6 +102,15 @@ def test_empty_dataset_folder(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--dataset": str(tmp_path / "empty")}), "no images")
 
 
+def test_a_dataset_smaller_than_a_batch_is_one_line_before_the_progress_bar(train_args, training_data, tmp_path, capsys):
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "chicago.jpg").write_bytes((training_data / "content" / "nst_classics" / "chicago.jpg").read_bytes())
+    argv = [a for a in train_args(**{"--dataset": str(one)}) if a != "--no-progress"]
+    _fails_with(capsys, argv, "the dataset has 1 image: too few for a batch of 4; add photos or lower --batch-size")
+    assert not (tmp_path / "run" / "log.jsonl").exists()
+
+
 def test_missing_style_image(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--style-image": str(tmp_path / "nope.jpg")}), "style image not found")
 

@@ -132,9 +132,11 @@ class ResumableSampler(Sampler[Draw]):
         self.rank = rank
         self.steps_per_epoch = len(self.sharder) // batch_size
         if self.steps_per_epoch < 1:
+            count = len(dataset)  # type: ignore[arg-type]
+            where = f" on each of {num_replicas} processes" if num_replicas > 1 else ""
             raise InputError(
-                f"the dataset has {len(dataset)} images: too few for a batch of {batch_size} on each of "  # type: ignore[arg-type]
-                f"{num_replicas} process(es)"
+                f"the dataset has {count} image{'' if count == 1 else 's'}: too few for a batch of {batch_size}{where}; "
+                "add photos or lower --batch-size"
             )
 
     def __len__(self) -> int:  # an endless stream; DataLoader only needs this for len(loader)

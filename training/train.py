@@ -314,6 +314,7 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg, main = self.config, self.ctx.is_main
         self.started = time.monotonic()
+        loader = self._loader()  # a dataset too small for one batch fails here, before any output
         logger = _Logger(self.run_dir, enabled=main, resumed_at=self.step)
         window: dict[str, float] = {}
         count, last = 0, {}
@@ -324,7 +325,7 @@ class Trainer:
         tick = time.monotonic()
         batches = None
         try:
-            batches = iter(self._loader())
+            batches = iter(loader)
             while self.step < cfg.iterations:
                 photos, bad = next(batches)
                 self.skipped.update(bad)
