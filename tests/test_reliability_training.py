@@ -121,7 +121,8 @@ def test_full_disk_while_checkpointing_then_resume(tiny_run, tmp_path, monkeypat
     # Resume towards step 4 on a "full" disk: the step-4 checkpoint cannot be written.
     full = train_process([*tiny_run, "--iterations", "4", "--resume"], file_size_limit_bytes=len(saved) // 2)
     assert full.returncode == 2, full.stderr
-    errors = full.stderr.strip().splitlines()
+    plan, *errors = full.stderr.strip().splitlines()  # the run's plan line, then one error line
+    assert plan.startswith("training: ") and "; resuming at step 2;" in plan
     assert errors == [errors[0]] and errors[0].startswith(f"training: error: cannot write checkpoint {checkpoint}: File too large")
     assert "Traceback" not in full.stderr
     assert checkpoint.read_bytes() == saved and load_checkpoint(checkpoint)["step"] == 2

@@ -313,8 +313,8 @@ def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(training_data
 
     real_init = train_module._Logger.__init__
 
-    def logger_on_a_full_disk(self, run_dir, enabled):
-        real_init(self, run_dir, enabled)
+    def logger_on_a_full_disk(self, run_dir, enabled, resumed_at=0):
+        real_init(self, run_dir, enabled, resumed_at)
         self.handle = FullDisk()
 
     monkeypatch.setattr(train_module._Logger, "__init__", logger_on_a_full_disk)

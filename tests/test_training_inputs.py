@@ -111,6 +111,15 @@ def test_a_dataset_smaller_than_a_batch_is_one_line_before_the_progress_bar(trai
     assert not (tmp_path / "run" / "log.jsonl").exists()
 
 
+def test_a_run_says_what_it_trains_where_its_checkpoints_go_and_how_to_stop(train_args, tmp_path, capsys):
+    assert rtstyle(train_args(**{"--iterations": "2", "--checkpoint-every": "1"})) == 0
+    plan = capsys.readouterr().err.splitlines()[0]
+    assert plan.startswith("training: mosaic (light) on 15 photos: 2 steps at 32px, batch 4, on cpu in ")
+    assert f"a checkpoint every 1 steps in {tmp_path / 'run'} (Ctrl-C stops with one; --resume goes on)" in plan
+    assert rtstyle([*train_args(**{"--iterations": "3"}), "--resume"]) == 0
+    assert "; resuming at step 2;" in capsys.readouterr().err.splitlines()[0]
+
+
 def test_missing_style_image(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--style-image": str(tmp_path / "nope.jpg")}), "style image not found")
 
@@ -163,7 +172,8 @@ def test_a_failing_step_ends_in_one_line_and_ends_the_workers(train_args, monkey
     monkeypatch.setattr(realtime_style.training.train, "optimizer_step", failing_step)
     monkeypatch.delenv("RTSTYLE_DEBUG", raising=False)
     assert rtstyle([*train_args(), "--workers", "1"]) == 1
-    err = capsys.readouterr().err.strip()
+    plan, err = capsys.readouterr().err.strip().split("\n", 1)  # the run's plan line, then the failure
+    assert plan.startswith("training: mosaic (light)")
     assert err.startswith("rtstyle: error: unexpected RuntimeError: simulated failure in a step") and "\n" not in err
     assert "RTSTYLE_DEBUG=1" in err
     assert multiprocessing.active_children() == []

@@ -315,6 +315,8 @@ class Trainer:
         cfg, main = self.config, self.ctx.is_main
         self.started = time.monotonic()
         loader = self._loader()  # a dataset too small for one batch fails here, before any output
+        if main:
+            print(f"training: {self._plan()}", file=sys.stderr, flush=True)
         logger = _Logger(self.run_dir, enabled=main, resumed_at=self.step)
         window: dict[str, float] = {}
         count, last = 0, {}
@@ -373,6 +375,24 @@ class Trainer:
         barrier(self.ctx)
         return TrainResult(out, self.step, self.elapsed(), last, len(self.skipped))
 
+    @property
+    def precision(self) -> str:
+        return str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "fp32"
+
+    def _plan(self) -> str:
+        """What this run does, where it keeps its state and how to stop it, in one line."""
+        cfg = self.config
+        steps = " then ".join(
+            f"{phase.iterations} step{'' if phase.iterations == 1 else 's'} at {phase.size}px" for phase in cfg.schedule
+        )
+        ranks = f" x {self.ctx.world_size} processes" if self.ctx.world_size > 1 else ""
+        return (
+            f"{cfg.style_name or Path(cfg.style_image).stem} ({cfg.arch}) on {len(self.files)} photos: {steps}, batch "
+            f"{cfg.batch_size}, on {self.device}{ranks} in {self.precision}"
+            f"{f'; resuming at step {self.step}' if self.step else ''}; a checkpoint every {cfg.checkpoint_every} "
+            f"steps in {self.run_dir} (Ctrl-C stops with one; --resume goes on)"
+        )
+
     def _checkpoint(self, losses: dict[str, float]) -> None:
         if not self.ctx.is_main:
             return
@@ -390,7 +410,7 @@ class Trainer:
         return {
             "hardware": describe_hardware(self.device, self.ctx.world_size),
             "device": str(self.device),
-            "precision": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "fp32",
+            "precision": self.precision,
             "world_size": self.ctx.world_size,
             "wall_time_s": round(self.elapsed(), 1),
             "final_losses": {k: round(v, 6) for k, v in losses.items()},
