@@ -87,6 +87,10 @@ def test_eval_styles_prints_a_table_for_people(
     assert worst_photo == f"({Path(score['worst_style_ratio_photo']).stem})"
     assert main([*argv, "--per-photo"]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[4:]] == ["p0", "p2"]
+    assert main([*argv, "--layers"]) == 0
+    header, row = capsys.readouterr().out.splitlines()[2:4]
+    assert header.split()[-5:] == list(style_metric.STYLE_LAYERS)
+    assert [float(v) for v in row.split()[-5:]] == pytest.approx(list(score["mean_layer_ratios"].values()), abs=5e-4)
 
 
 def test_eval_styles_with_explicit_style_image(small_metric, capsys, photo_dir, style_dir, random_model_file) -> None:

@@ -60,6 +60,9 @@ def test_metric_matches_a_hand_computation_across_image_sizes() -> None:
     assert score.style_distance_output == pytest.approx(sd(output), rel=1e-5)
     assert score.style_distance_photo == pytest.approx(sd(photo), rel=1e-5)
     assert score.style_ratio == pytest.approx(sd(output) / sd(photo), rel=1e-5)
+    assert list(score.layer_ratios) == list(STYLE_LAYERS)
+    # this extractor scales every layer alike, so each layer's ratio is the overall one
+    assert list(score.layer_ratios.values()) == pytest.approx([sd(output) / sd(photo)] * 5, rel=1e-5)
     content = rel((output / 255.0) ** 2, (photo / 255.0) ** 2)
     assert score.content_distance == pytest.approx(content, rel=1e-5)
 
@@ -93,6 +96,7 @@ def images() -> dict[str, np.ndarray]:
 def test_identity_output_has_ratio_one_and_no_content_distance(vgg_metric, images) -> None:
     score = vgg_metric.score(images["photo"], images["photo"], images["style"])
     assert score.style_ratio == pytest.approx(1.0, abs=1e-6)
+    assert list(score.layer_ratios.values()) == pytest.approx([1.0] * len(STYLE_LAYERS), abs=1e-6)
     assert score.content_distance == pytest.approx(0.0, abs=1e-9)
     assert score.style_distance_photo > 0.05
 
@@ -103,6 +107,7 @@ def test_style_image_as_output_has_zero_style_distance(vgg_metric, images) -> No
     assert vgg_metric.style_distance(as_output, style) == pytest.approx(0.0, abs=1e-9)
     other = vgg_metric.score(images["photo"], images["style"], images["style"])
     assert other.style_ratio < 0.5 and other.content_distance > 0.1
+    assert max(other.layer_ratios.values()) < 1.0  # the style image itself is nearer the style at every layer
 
 
 def test_default_long_side_is_512() -> None:
@@ -125,6 +130,8 @@ def test_evaluate_model_reports_mean_and_worst(vgg_metric, images, random_model_
     distances = [p.content_distance for p in score.per_photo]
     assert score.photos == 3 and [p.photo for p in score.per_photo] == ["photo0.png", "photo1.png", "photo2.png"]
     assert score.mean_style_ratio == pytest.approx(np.mean(ratios))
+    for layer in STYLE_LAYERS:
+        assert score.mean_layer_ratios[layer] == pytest.approx(np.mean([p.layer_ratios[layer] for p in score.per_photo]))
     assert score.worst_style_ratio == max(ratios) and score.worst_content_distance == max(distances)
     assert score.worst_style_ratio_photo == paths[int(np.argmax(ratios))].name
     assert all(np.isfinite(ratios)) and min(distances) > 0

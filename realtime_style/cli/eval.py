@@ -56,6 +56,12 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     add_backend_argument(parser, default="torch")  # torch: the reference figures; another backend scores its own output
     parser.add_argument("--per-photo", action="store_true", help="include every photo's figures (table and JSON)")
+    parser.add_argument(
+        "--layers",
+        action="store_true",
+        help="add the style ratio of each VGG layer to the table, relu1_1 (colours, fine texture) to relu5_1 "
+        "(the largest motifs): where a net misses the painting",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="also write the JSON report to FILE")
     parser.set_defaults(handler=run_styles)
@@ -103,21 +109,27 @@ def run_styles(args: argparse.Namespace) -> int:
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text + "\n")
-    print(text if args.json else styles_table(scores, source, per_photo=args.per_photo))
+    print(text if args.json else styles_table(scores, source, per_photo=args.per_photo, layers=args.layers))
     return 0
 
 
-def styles_table(scores: list[style_metric.StyleScore], source: str, per_photo: bool = False) -> str:
-    """The scores as a plain-text table: one row per style, its mean and worst (photo) figures."""
+def styles_table(
+    scores: list[style_metric.StyleScore], source: str, per_photo: bool = False, layers: bool = False
+) -> str:
+    """The scores as a plain-text table: one row per style, its mean and worst (photo) figures
+    (``layers``: then the style ratio per VGG layer)."""
     photos = scores[0].photos if scores else 0
-    rows = [("style", "style ratio", "worst", "content distance", "worst")]
+    names = list(style_metric.STYLE_LAYERS) if layers else []
+    rows = [("style", "style ratio", "worst", "content distance", "worst", *names)]
     for score in scores:
         rows.append((score.style, f"{score.mean_style_ratio:.3f}",
                      f"{score.worst_style_ratio:.3f} ({Path(score.worst_style_ratio_photo).stem})",
                      f"{score.mean_content_distance:.3f}",
-                     f"{score.worst_content_distance:.3f} ({Path(score.worst_content_distance_photo).stem})"))
+                     f"{score.worst_content_distance:.3f} ({Path(score.worst_content_distance_photo).stem})",
+                     *(f"{score.mean_layer_ratios[name]:.3f}" for name in names)))
         if per_photo:
-            rows += [(f"  {Path(pair.photo).stem}", f"{pair.style_ratio:.3f}", "", f"{pair.content_distance:.3f}", "")
+            rows += [(f"  {Path(pair.photo).stem}", f"{pair.style_ratio:.3f}", "", f"{pair.content_distance:.3f}", "",
+                      *(f"{pair.layer_ratios[name]:.3f}" for name in names))
                      for pair in score.per_photo]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [f"{photos} photos of {source} at a long side of {style_metric.EVAL_LONG_SIDE} px; "

@@ -97,6 +97,9 @@ class PairScore:
     content_distance: float
     style_distance_output: float
     style_distance_photo: float
+    #: Per style layer, the output's Gram distance over the photo's: where the net misses the painting
+    #: (relu1_1: colours and fine texture ... relu5_1: the largest motifs).
+    layer_ratios: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,6 +115,8 @@ class StyleScore:
     worst_content_distance: float
     worst_style_ratio_photo: str
     worst_content_distance_photo: str
+    #: Per style layer, the mean over the photos of :attr:`PairScore.layer_ratios`.
+    mean_layer_ratios: dict[str, float] = field(default_factory=dict)
     model: str | None = None
     per_photo: list[PairScore] = field(default_factory=list)
 
@@ -131,6 +136,9 @@ class StyleScore:
             worst_content_distance=content.content_distance,
             worst_style_ratio_photo=ratio.photo,
             worst_content_distance_photo=content.photo,
+            mean_layer_ratios={
+                layer: float(np.mean([p.layer_ratios[layer] for p in pairs])) for layer in pairs[0].layer_ratios
+            },
             model=model,
             per_photo=list(pairs),
         )
@@ -173,10 +181,14 @@ class StyleMetric:
         return EvalPhoto(name=name, image=tensor, stats=self.stats(tensor))
 
     @staticmethod
-    def style_distance(stats: ImageStats, style: ImageStats) -> float:
+    def layer_distances(stats: ImageStats, style: ImageStats) -> list[float]:
+        """Per style layer, ‖G(x) − G(style)‖² / ‖G(style)‖²."""
+        return [distance.item() for distance in style_distances(stats.grams, style.grams, STYLE_LAYERS)]
+
+    @classmethod
+    def style_distance(cls, stats: ImageStats, style: ImageStats) -> float:
         """SD(x): mean over the style layers of ‖G(x) − G(style)‖² / ‖G(style)‖²."""
-        values = [distance.item() for distance in style_distances(stats.grams, style.grams, STYLE_LAYERS)]
-        return float(np.mean(values))  # averaged in float64, as the metric always was
+        return float(np.mean(cls.layer_distances(stats, style)))  # averaged in float64, as the metric always was
 
     @staticmethod
     def content_distance(output: ImageStats, photo: ImageStats) -> float:
@@ -185,14 +197,18 @@ class StyleMetric:
 
     def score_stats(self, photo: EvalPhoto, output: ImageStats, style: ImageStats) -> PairScore:
         """The metric for one photo and its output, both already reduced to statistics."""
-        sd_output = self.style_distance(output, style)
-        sd_photo = self.style_distance(photo.stats, style)
+        by_layer_output = self.layer_distances(output, style)
+        by_layer_photo = self.layer_distances(photo.stats, style)
+        sd_output, sd_photo = float(np.mean(by_layer_output)), float(np.mean(by_layer_photo))
         return PairScore(
             photo=photo.name,
-            style_ratio=sd_output / sd_photo if sd_photo > 0 else (1.0 if sd_output == 0 else float("inf")),
+            style_ratio=_ratio(sd_output, sd_photo),
             content_distance=self.content_distance(output, photo.stats),
             style_distance_output=sd_output,
             style_distance_photo=sd_photo,
+            layer_ratios={
+                layer: _ratio(out, ref) for layer, out, ref in zip(STYLE_LAYERS, by_layer_output, by_layer_photo)
+            },
         )
 
     def score(self, photo: ImageLike, output: ImageLike, style_image: ImageLike) -> PairScore:
@@ -206,6 +222,11 @@ class StyleMetric:
 
 
 @torch.no_grad()
+def _ratio(output: float, photo: float) -> float:
+    """A distance of the output over the photo's: 1 when both are 0 (nothing to move), inf when only the photo's is."""
+    return output / photo if photo > 0 else (1.0 if output == 0 else float("inf"))
+
+
 def stylize_for_eval(net: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor) -> torch.Tensor:
     """Run a transform net (or a backend's net, see :func:`backend_net`) on an RGB [0, 1] image and clamp."""
     if isinstance(net, torch.nn.Module):
