@@ -20,8 +20,10 @@ from realtime_style.metrics.style import (
     prepare_photos,
     resolve_style_image,
     select_photos,
+    stylize_for_eval,
 )
 from realtime_style.models.store import ModelInfo, load_model
+from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
 
 def scaled_features(image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -193,3 +195,12 @@ def test_evaluate_model_scores_the_openvino_backend_like_torch(vgg_metric, image
     openvino_score = evaluate_model(model, photos, images["style"], vgg_metric, backend="openvino")
     assert openvino_score.mean_style_ratio == pytest.approx(torch_score.mean_style_ratio, rel=0.02)
     assert openvino_score.mean_content_distance == pytest.approx(torch_score.mean_content_distance, rel=0.02)
+
+
+def test_stylizing_for_the_metric_records_no_autograd_graph() -> None:
+    """Scoring may run a net being trained (its weights require grad) on 32 photos at 512 px: no graph is kept."""
+    net = TransformerNet(ARCHITECTURES["light"])
+    assert next(net.parameters()).requires_grad
+    out = stylize_for_eval(net, torch.rand(1, 3, 24, 32))
+    assert not out.requires_grad and out.grad_fn is None
+    assert torch.equal(out, (out * 255).round() / 255) and 0 <= out.min() and out.max() <= 1  # 8-bit levels

@@ -221,12 +221,12 @@ class StyleMetric:
         return self.score_stats(prepared, self.image_stats(output, size), self.image_stats(style_image))
 
 
-@torch.no_grad()
 def _ratio(output: float, photo: float) -> float:
     """A distance of the output over the photo's: 1 when both are 0 (nothing to move), inf when only the photo's is."""
     return output / photo if photo > 0 else (1.0 if output == 0 else float("inf"))
 
 
+@torch.no_grad()
 def stylize_for_eval(net: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor) -> torch.Tensor:
     """Run a transform net (or a backend's net, see :func:`backend_net`) on an RGB [0, 1] image and clamp."""
     if isinstance(net, torch.nn.Module):
