@@ -145,13 +145,13 @@ def test_resuming_a_killed_run_drops_the_log_records_past_its_checkpoint(trainin
     train(longer, resume=str(early))  # logs steps 3 and 4; then "killed", as if its last checkpoint were step 2's
     first = read_log(config.run_dir)
     log = Path(config.run_dir) / "log.jsonl"
-    log.write_text(log.read_text() + "not a record\n")
+    log.write_text(log.read_text() + 'not a record\n{"step": 5, "size"')  # and a record cut short by the kill
     capsys.readouterr()
     train(longer, resume=str(early))
     assert "dropped the log's 2 records past step 2" in capsys.readouterr().err
     lines = log.read_text().splitlines()
-    assert "not a record" in lines
-    again = [json.loads(line) for line in lines if line != "not a record"]
+    assert "not a record" in lines and '{"step": 5, "size"' in lines  # what is not a record is kept, on its own line
+    again = [json.loads(line) for line in lines if line.startswith('{"step": ') and line.endswith("}")]
     assert [r["step"] for r in again] == [1, 2, 3, 4]
     assert [r["total"] for r in again] == pytest.approx([r["total"] for r in first], rel=1e-5)
 

@@ -476,10 +476,11 @@ class _Logger:
 
 
 def _drop_records_after(log: Path, step: int) -> None:
-    """Rewrite ``log`` without the records of steps after ``step`` (lines that are not records are kept)."""
+    """Rewrite ``log`` without the records of steps after ``step`` (lines that are not records are kept, and a
+    last line cut short by the kill is ended, so that the next record starts a line of its own)."""
     lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if _logged_step(line) <= step]
-    if len(kept) == len(lines):
+    kept = [line if line.endswith("\n") else line + "\n" for line in lines if _logged_step(line) <= step]
+    if kept == lines:
         return
     try:
         write_atomically(log, "".join(kept).encode("utf-8"))
