@@ -23,6 +23,7 @@ from realtime_style.training.config import Phase, TrainOptions
 from realtime_style.training.export import export_checkpoint
 from realtime_style.training.loss import LossWeights
 from realtime_style.training.shrink import shrink_state_dict
+from realtime_style.training.run_log import RunLog
 from realtime_style.training.train import TrainingInterrupted, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -311,13 +312,13 @@ def test_full_disk_for_logs_and_samples_warns_and_training_goes_on(training_data
     def no_space(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    real_init = train_module._Logger.__init__
+    real_init = RunLog.__init__
 
     def logger_on_a_full_disk(self, run_dir, enabled, resumed_at=0):
         real_init(self, run_dir, enabled, resumed_at)
         self.handle = FullDisk()
 
-    monkeypatch.setattr(train_module._Logger, "__init__", logger_on_a_full_disk)
+    monkeypatch.setattr(RunLog, "__init__", logger_on_a_full_disk)
     monkeypatch.setattr(train_module, "save_samples", no_space)
     photo = str(training_data / "content" / "nst_classics" / "chicago.jpg")
     config = make_config(training_data, tmp_path, iterations=2, sample_images=(photo,), sample_size=32)

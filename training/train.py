@@ -17,7 +17,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from realtime_style.atomic_file import write_atomically
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device
 from realtime_style.errors import InputError, OutputError, RtStyleError, first_line
 from realtime_style.image_files import load_rgb
@@ -31,6 +30,7 @@ from .distributed import DistContext, any_rank, barrier, device_for, init_distri
 from .export import export_model
 from .lineage import ancestry, init_record
 from .loss import DistillationLoss, PerceptualLoss
+from .run_log import RunLog, warn
 from .samples import load_sample_photos, save_samples
 from .shrink import can_shrink, describe_config, shrink_state_dict
 from .stability import stability_loss
@@ -204,7 +204,7 @@ class Trainer:
             else self.net
         )
         self.sample_photos = (
-            load_sample_photos(config.sample_images, config.sample_size, _warn) if ctx.is_main and config.sample_images else []
+            load_sample_photos(config.sample_images, config.sample_size, warn) if ctx.is_main and config.sample_images else []
         )
 
     def _load_init(self, path: str) -> None:
@@ -317,7 +317,7 @@ class Trainer:
         loader = self._loader()  # a dataset too small for one batch fails here, before any output
         if main:
             print(f"training: {self._plan()}", file=sys.stderr, flush=True)
-        logger = _Logger(self.run_dir, enabled=main, resumed_at=self.step)
+        logger = RunLog(self.run_dir, enabled=main, resumed_at=self.step)
         window: dict[str, float] = {}
         count, last = 0, {}
         bar = tqdm(
@@ -402,7 +402,7 @@ class Trainer:
             try:
                 save_samples(self.net, self.sample_photos, path, self.device)
             except OSError as exc:  # samples are a courtesy: a full disk must not end a run whose checkpoint is safe
-                _warn(f"could not write sample {path} ({exc.strerror or exc}); training goes on")
+                warn(f"could not write sample {path} ({exc.strerror or exc}); training goes on")
 
     def _training_info(self, losses: dict[str, float]) -> dict:
         from .provenance import describe_hardware, sha256_file
@@ -423,81 +423,6 @@ class Trainer:
             "torch": torch.__version__,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-
-
-def _warn(message: str) -> None:
-    print(f"training: warning: {message}", file=sys.stderr, flush=True)
-
-
-class _Logger:
-    """Losses as JSON lines in ``log.jsonl`` (and TensorBoard scalars when tensorboard is installed).
-
-    A run resumed at step ``resumed_at`` first drops the log's records of later steps: a run that was killed
-    (not stopped) logged steps after its last checkpoint, which the resumed run trains again.
-    """
-
-    def __init__(self, run_dir: Path, enabled: bool, resumed_at: int = 0):
-        self.handle = None
-        self.board = None
-        if not enabled:
-            return
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / "log.jsonl"
-        if resumed_at and path.is_file():
-            _drop_records_after(path, resumed_at)
-        self.handle = open(path, "a", encoding="utf-8")
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.board = SummaryWriter(str(run_dir / "tensorboard"))
-        except ImportError:
-            self.board = None
-
-    def write(self, record: dict) -> None:
-        if self.handle is None:
-            return
-        line = json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}) + "\n"
-        try:
-            self.handle.write(line)
-            self.handle.flush()
-        except OSError as exc:  # e.g. a full disk: the checkpoint decides whether the run can go on
-            _warn(f"could not write the training log ({exc.strerror or exc}); training goes on")
-            return
-        if self.board is not None:
-            for key, value in record.items():
-                if key not in ("step", "size") and isinstance(value, (int, float)):
-                    self.board.add_scalar(key, value, record["step"])
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-        if self.board is not None:
-            self.board.close()
-
-
-def _drop_records_after(log: Path, step: int) -> None:
-    """Rewrite ``log`` without the records of steps after ``step`` (lines that are not records are kept, and a
-    last line cut short by the kill is ended, so that the next record starts a line of its own)."""
-    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line if line.endswith("\n") else line + "\n" for line in lines if _logged_step(line) <= step]
-    if kept == lines:
-        return
-    try:
-        write_atomically(log, "".join(kept).encode("utf-8"))
-    except OSError as exc:
-        _warn(f"could not drop the log's {len(lines) - len(kept)} records past step {step} ({exc.strerror or exc})")
-        return
-    _warn(f"dropped the log's {len(lines) - len(kept)} records past step {step}, which this run trains again")
-
-
-def _logged_step(line: str) -> int:
-    """The step of one log line; 0 for a line that is not a record (it is kept)."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return 0
-    step = record.get("step") if isinstance(record, dict) else None
-    return step if isinstance(step, int) else 0
 
 
 def train(config: TrainOptions, resume: str | None = None, stop: threading.Event | None = None) -> TrainResult:
