@@ -155,6 +155,9 @@ def test_resuming_a_killed_run_drops_the_log_records_past_its_checkpoint(trainin
     again = [json.loads(line) for line in lines if line.startswith('{"step": ') and line.endswith("}")]
     assert [r["step"] for r in again] == [1, 2, 3, 4]
     assert [r["total"] for r in again] == pytest.approx([r["total"] for r in first], rel=1e-5)
+    log.write_text(log.read_text() + '{"step": 4, "size"')  # only a cut-short line: ended, and no warning
+    train(longer, resume=str(Path(config.run_dir) / CHECKPOINT_NAME))
+    assert "dropped" not in capsys.readouterr().err and log.read_text().endswith("\n")
 
 
 def test_time_limit_stops_with_a_model_file_and_resume_goes_on(training_data, tmp_path):

@@ -67,12 +67,14 @@ def _drop_records_after(log: Path, step: int) -> None:
     kept = [line if line.endswith("\n") else line + "\n" for line in lines if _logged_step(line) <= step]
     if kept == lines:
         return
+    dropped = len(lines) - len(kept)
     try:
         write_atomically(log, "".join(kept).encode("utf-8"))
     except OSError as exc:
-        warn(f"could not drop the log's {len(lines) - len(kept)} records past step {step} ({exc.strerror or exc})")
+        warn(f"could not rewrite the training log {log} ({exc.strerror or exc})")
         return
-    warn(f"dropped the log's {len(lines) - len(kept)} records past step {step}, which this run trains again")
+    if dropped:  # (only a cut-short last line ended: nothing to say)
+        warn(f"dropped the log's {dropped} records past step {step}, which this run trains again")
 
 
 def _logged_step(line: str) -> int:
