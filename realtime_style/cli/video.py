@@ -56,7 +56,8 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         "--crf",
         type=int_between(0, max(CRF_MAX.values())),
         default=DEFAULT_CRF,
-        help=f"quality for x264/x265 (0-51) and VP9/AV1 (0-63), lower is better (default {DEFAULT_CRF})",
+        help=f"quality for x264/x265 (0-{CRF_MAX['libx264']}) and VP9/AV1 (0-{CRF_MAX['libvpx-vp9']}), lower is better "
+        f"(default {DEFAULT_CRF})",
     )
     group.add_argument(
         "--preset",
