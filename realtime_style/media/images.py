@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from realtime_style.errors import InputError, OutputError, first_line
+from realtime_style.image_files import IMAGE_SUFFIXES
 from realtime_style.media.geometry import Resize
 
 JPEG_QUALITY = 95
@@ -67,7 +68,9 @@ def check_image_output(path: str | Path) -> str:
         raise OutputError(f"{path}: folder {path.parent} does not exist")
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
-        raise OutputError(f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use .jpg or .png")
+        raise OutputError(
+            f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use one of {', '.join(IMAGE_SUFFIXES)}"
+        )
     return fmt
 
 
