@@ -62,6 +62,14 @@ def test_argument_error_is_one_line_naming_help(capsys) -> None:
     assert len(lines) == 1 and "see `rtstyle still --help`" in lines[0] and "required" in lines[0]
 
 
+@pytest.mark.parametrize("command", [["still", "a.jpg", "b.jpg", "--style", "mosaic"], ["eval", "flicker", "a.mp4", "b.mp4"]])
+def test_unknown_argument_names_the_subcommands_help(command: list[str], capsys) -> None:
+    assert _exit([*command, "--bogus", "3"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    prog = "rtstyle " + " ".join(command[: 2 if command[0] == "eval" else 1])
+    assert lines == [f"{prog}: error: unrecognized arguments: --bogus 3 (see `{prog} --help`)"]
+
+
 def test_styles_has_a_header_and_counts_every_training_step(capsys) -> None:
     assert main(["styles"]) == 0
     header, *rows = capsys.readouterr().out.splitlines()

@@ -26,6 +26,16 @@ class CommandParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Refuse unknown arguments here, so that the subcommand that saw them names its own ``--help``.
+
+        (argparse would hand them up to ``rtstyle``, whose error then points at ``rtstyle --help``.)
+        """
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
 
 def mark_advanced(action: argparse.Action) -> argparse.Action:
     """Mark an option as a tuning switch: hidden from ``--help``, listed by ``--help-all``."""
