@@ -52,6 +52,8 @@ class VideoOptions:
     preset: str | None = DEFAULT_PRESET
     audio: bool = True
     max_frames: int | None = None
+    #: Seconds of the input to skip before the first frame (the output starts there, at time 0).
+    start: float = 0.0
     duration: float | None = None
     progress: bool = False
     postprocess: Sequence[FrameProcessor] = ()
@@ -110,7 +112,11 @@ def process_video(
     src, dst = Path(src), Path(dst)
     refuse_same_file(src, dst)
     with VideoFileSource(
-        src, max_frames=options.max_frames, duration=options.duration, threads=options.codec_threads
+        src,
+        max_frames=options.max_frames,
+        duration=options.duration,
+        threads=options.codec_threads,
+        start=options.start,
     ) as source:
         info = source.info
         if info.still_image:
@@ -130,6 +136,7 @@ def process_video(
             preset=options.preset,
             display_matrix=info.display_matrix,
             audio_from=src if options.audio and info.has_audio else None,
+            audio_cut=source.cut_time,
             threads=options.codec_threads,
         )
         if on_start is not None:

@@ -36,12 +36,14 @@ def make_clip(
     rotation: int | None = None,
     preset: str = "ultrafast",
     audio_seconds: float | None = None,
+    keyframe_every: int | None = None,
 ) -> Path:
-    """Write a short H.264 clip (optionally with a display-rotation matrix, and an AAC tone of ``audio_seconds``,
-    which may outlast the video as a phone's track does) with plain PyAV."""
+    """Write a short H.264 clip (optionally with a display-rotation matrix, an AAC tone of ``audio_seconds``,
+    which may outlast the video as a phone's track does, and a keyframe every ``keyframe_every`` frames) with plain PyAV."""
     width, height = size
+    gop = {"g": str(keyframe_every), "keyint_min": str(keyframe_every)} if keyframe_every else {}
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"preset": preset})
+        stream = container.add_stream("libx264", rate=fps, options={"preset": preset, **gop})
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         if rotation is not None:

@@ -60,6 +60,26 @@ def test_audio_kept_and_cut_at_the_video_end(tmp_path: Path, random_model_file: 
     assert abs(facts.audio_seconds - facts.frames / 12.5) < 0.1
 
 
+def test_start_cuts_video_and_audio_alike(tmp_path: Path, random_model_file: Path, capsys) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=50, size=(96, 54), fps=Fraction(25, 2), audio_seconds=6.0)
+    out = tmp_path / "part.mp4"
+    assert rtstyle_video(clip, out, "--style", random_model_file, "--start", "0:01", "--duration", "1.5") == 0
+    assert "19 frames, audio from 0:01)" in capsys.readouterr().err
+    facts = probe(out)
+    assert facts.frames == 19 and facts.pts[0] == 0
+    assert abs(facts.audio_seconds - facts.frames / 12.5) < 0.1
+    assert rtstyle_video(clip, tmp_path / "late.mp4", "--style", random_model_file, "--start", "9") != 0
+    assert "past the end of the video (4.0 s long)" in capsys.readouterr().err
+    assert not (tmp_path / "late.mp4").exists()
+
+
+@pytest.mark.parametrize("value", ["1:75", "abc", "-2", "1::2", "inf"])
+def test_start_rejects_what_is_not_a_time(tmp_path: Path, value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        rtstyle_video("in.mp4", "out.mp4", "--style", "mosaic", f"--start={value}")
+    assert stopped.value.code == 2 and "not a time" in capsys.readouterr().err
+
+
 def test_a_tiny_max_size_works(tmp_path: Path, random_model_file: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", count=3, size=(64, 48))
     assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "--max-size", "6", "-q") == 0

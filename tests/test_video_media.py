@@ -41,6 +41,25 @@ def test_source_limits_and_resizes(tmp_path: Path) -> None:
         assert len(list(source)) == 5
 
 
+@pytest.mark.parametrize("keyframe_every", [None, 5], ids=["decode-forward", "seek"])
+def test_source_starts_later_with_timestamps_from_zero(tmp_path: Path, keyframe_every: int | None) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=40, fps=Fraction(10), keyframe_every=keyframe_every)
+    with VideoFileSource(clip, start=2.2, duration=1.0) as source:
+        assert source.expected_frames == 10
+        frames = list(source)
+        assert abs(source.cut_time - 2.2) < 1e-9
+    assert len(frames) == 10 and frames[0].time == 0.0
+    expected = clip_frames(40, 64, 48)
+    errors = [np.abs(frames[0].image.astype(int) - expected[t]).mean() for t in range(40)]
+    assert int(np.argmin(errors)) == 22  # the frame at 2.2 s, not a keyframe before it
+
+
+def test_source_refuses_a_start_past_the_end(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=10, fps=Fraction(10))
+    with pytest.raises(InputError, match="past the end of the video"):
+        VideoFileSource(clip, start=1.0)
+
+
 @pytest.mark.parametrize("size", [(97, 61), (64, 48)])
 def test_sink_keeps_size_frame_count_fps_and_time_base(tmp_path: Path, size: tuple[int, int]) -> None:
     frames = clip_frames(7, *size)
@@ -90,6 +109,24 @@ def test_audio_is_copied_and_cut_at_the_video_end(tmp_path: Path) -> None:
     assert facts.audio_codec == "aac"
     assert facts.frames == len(frames) == 13  # 12.5 fps
     assert abs(facts.audio_seconds - 1.04) < 0.1  # up to the end of the last frame, not the 30 s track
+
+
+def test_audio_is_cut_and_shifted_with_a_late_start(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", count=40, size=(64, 48), fps=Fraction(25, 2), audio_seconds=30.0)
+    with VideoFileSource(clip, start=1.6, duration=1.0) as source:
+        frames = list(source)
+        with VideoFileSink(
+            tmp_path / "out.mp4", 64, 48, fps=source.info.fps, time_base=source.info.time_base,
+            audio_from=clip, audio_cut=source.cut_time,
+        ) as sink:
+            for frame in frames:
+                sink.write(frame.image, frame.pts)
+    facts = probe(tmp_path / "out.mp4")
+    assert facts.frames == 13 and facts.pts[0] == 0
+    assert abs(facts.audio_seconds - 1.04) < 0.1
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        audio_starts = [float(p.pts * p.time_base) for p in container.demux(container.streams.audio[0]) if p.pts is not None]
+    assert 0 <= audio_starts[0] < 0.05  # the audio from 1.6 s now starts with the video, at 0
 
 
 @pytest.mark.parametrize(

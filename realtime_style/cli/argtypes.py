@@ -36,6 +36,34 @@ def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     return parse
 
 
+def seconds(allow_zero: bool = False) -> Callable[[str], float]:
+    """argparse type: a time as seconds (``90``, ``2.5``) or ``[H:]M:S`` (``1:30``, ``0:01:30.5``);
+    positive (or also 0 with ``allow_zero``)."""
+
+    def parse(text: str) -> float:
+        parts = text.strip().split(":")
+        try:
+            if len(parts) > 3 or any(not part.strip() for part in parts):
+                raise ValueError
+            values = [float(part) for part in parts]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a time: {text!r} (give seconds, e.g. 90, or M:S, e.g. 1:30)") from None
+        if any(value < 0 for value in values):
+            raise argparse.ArgumentTypeError(f"not a time: {text!r} (negative)")
+        if any(value >= 60 for value in values[1:]):
+            raise argparse.ArgumentTypeError(f"not a time: {text!r} (minutes and seconds after a colon are 0-59)")
+        total = 0.0
+        for value in values:
+            total = total * 60 + value
+        if not total < float("inf"):
+            raise argparse.ArgumentTypeError(f"not a time: {text!r}")
+        if total == 0 and not allow_zero:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return total
+
+    return parse
+
+
 def int_between(low: int, high: int | None = None) -> Callable[[str], int]:
     """argparse type: a whole number in [low, high] (no upper bound when ``high`` is None)."""
 

@@ -16,7 +16,7 @@ from realtime_style.cli.common import (
     stylizer_from_args,
     warn,
 )
-from realtime_style.cli.argtypes import int_between
+from realtime_style.cli.argtypes import int_between, seconds
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.signals import stop_on_signals
 from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
@@ -49,8 +49,8 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         "--codec",
         type=video_encoder,
         default=None,
-        help=f"video encoder, e.g. libx265, or a hardware one this PyAV build has, e.g. h264_nvenc (needs its GPU) "
-        f"(default {DEFAULT_CODEC}; libvpx-vp9 for .webm, gif for .gif)",
+        help=f"video encoder: {DEFAULT_CODEC} (default), libvpx-vp9 (.webm), gif (.gif), libx265, ... or a hardware "
+        "one, e.g. h264_nvenc",
     )
     group.add_argument(
         "--crf",
@@ -64,7 +64,7 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         choices=X26X_PRESETS,
         default=DEFAULT_PRESET,
         metavar="PRESET",
-        help=f"x264/x265 speed, {X26X_PRESETS[0]} to {X26X_PRESETS[-2]} (default {DEFAULT_PRESET})",
+        help=f"x264 speed: {X26X_PRESETS[0]} ... {X26X_PRESETS[-2]} (default {DEFAULT_PRESET})",
     )
     group.add_argument("--no-audio", action="store_true", help="do not copy the audio")
     mark_advanced(
@@ -76,7 +76,13 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         )
     )
     group.add_argument("--max-frames", type=positive(int), default=None, metavar="N", help="stop after this many frames")
-    group.add_argument("--duration", type=positive(float), default=None, metavar="SEC", help="stop after this many seconds of video")
+    group.add_argument(
+        "--start", type=seconds(allow_zero=True), default=0.0, metavar="TIME",
+        help="start this far into the input (seconds, or M:S)",
+    )
+    group.add_argument(
+        "--duration", type=seconds(), default=None, metavar="TIME", help="stop after this much video (seconds, or M:S)"
+    )
 
 
 #: Name endings of FFmpeg's hardware encoders (NVIDIA, Intel, AMD, VA-API, Apple, V4L2, Windows).
@@ -114,6 +120,7 @@ def options_from_args(args: argparse.Namespace) -> VideoOptions:
         audio=not args.no_audio,
         exact_size=args.exact_size,
         max_frames=args.max_frames,
+        start=args.start,
         duration=args.duration,
         progress=not args.quiet,
         postprocess=[smoother] if (smoother := smoother_from_args(args)) else [],
@@ -131,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
             args,
             f"{args.input} ({info.width}x{info.height}, {float(info.fps):.3g} fps, "
             f"{frames if frames is not None else '?'} frames{', audio' if info.has_audio else ''}"
+            f"{f' from {clock(source.cut_time)}' if source.cut_time else ''}"
             f"{f', rotated {info.rotation}°' if info.rotation else ''}) -> {args.output} "
             f"({size[0]}x{size[1]}) with {describe_stylizer(args, stylizer)}",
         )
@@ -151,6 +159,15 @@ def run(args: argparse.Namespace) -> int:
         warn(f"{args.output}: this format holds no sound; the input's audio was not copied")
     report(args, summary(result))
     return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+def clock(seconds: float) -> str:
+    """A time as a user types it for ``--start``: ``83.5`` -> ``1:23.5``, ``3725`` -> ``1:02:05``."""
+    whole, tenth = divmod(round(seconds * 10), 10)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return f"{text}.{tenth}" if tenth else text
 
 
 def odd_size_note(stylized: tuple[int, int], written: tuple[int, int]) -> str:

@@ -50,7 +50,9 @@ class VideoFileSink:
     increase; omitted, frames are spaced at ``fps``. ``display_matrix`` (FFmpeg's 9-int32 layout)
     carries rotation and flips into the container. ``audio_from`` names a file whose audio
     streams are copied packet by packet (no re-encode), interleaved with the video and cut at the
-    end of the last video frame written. ``fragment_seconds`` is the MP4/MOV fragment length
+    end of the last video frame written; ``audio_cut`` leaves out the audio's first seconds (packets
+    starting before it are dropped, the rest shifted back by it), for a video whose frames were cut
+    and shifted the same way (:attr:`VideoFileSource.cut_time`). ``fragment_seconds`` is the MP4/MOV fragment length
     (None: one index at the end, as classic MP4 players expect, lost if the run is killed).
     """
 
@@ -66,6 +68,7 @@ class VideoFileSink:
         preset: str | None = DEFAULT_PRESET,
         display_matrix: tuple[int, ...] | None = None,
         audio_from: str | Path | None = None,
+        audio_cut: float = 0.0,
         options: dict[str, str] | None = None,
         threads: int = 0,
         fragment_seconds: float | None = FRAGMENT_SECONDS,
@@ -86,6 +89,7 @@ class VideoFileSink:
         self._audio_packets: Iterator[av.Packet] | None = None
         self._audio_next: av.Packet | None = None
         self._audio_map: dict[int, av.stream.Stream] = {}
+        self._audio_cut = audio_cut
         try:
             codec = codec or _CODEC_BY_SUFFIX.get(self.path.suffix.lower(), DEFAULT_CODEC)
             self._stream = self._add_video_stream(codec, crf, preset, display_matrix, options or {})
@@ -163,16 +167,33 @@ class VideoFileSink:
                     f"{self.path}: cannot copy {stream.codec_context.name} audio into this format "
                     f"({first_line(exc)}); use another extension (e.g. .mkv) or --no-audio"
                 ) from None
+        if self._audio_cut > 0:
+            try:  # near the cut; where the file cannot seek, the packets before it are read and dropped
+                self._audio_input.seek(int(self._audio_cut * av.time_base), backward=True)
+            except (av.FFmpegError, ValueError, OSError):
+                pass
         self._audio_packets = self._audio_input.demux(*audio)
         self._advance_audio()
 
     def _advance_audio(self) -> None:
         assert self._audio_packets is not None
         for packet in self._audio_packets:
-            if packet.size and packet.pts is not None:
+            if packet.size and packet.pts is not None and self._cut_audio(packet):
                 self._audio_next = packet
                 return
         self._audio_next = None
+
+    def _cut_audio(self, packet: av.Packet) -> bool:
+        """Shift ``packet`` back by ``audio_cut``; False when it starts before the cut (left out)."""
+        if self._audio_cut <= 0:
+            return True
+        if float(packet.pts * packet.time_base) < self._audio_cut:
+            return False
+        shift = int(round(self._audio_cut / packet.time_base))
+        packet.pts -= shift
+        if packet.dts is not None:
+            packet.dts -= shift
+        return True
 
     def _mux_audio_until(self, seconds: float) -> None:
         """Copy the audio packets that start before ``seconds`` (keeps the file interleaved)."""

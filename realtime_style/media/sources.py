@@ -69,7 +69,9 @@ class VideoFileSource:
     Opening probes the file and decodes its first frame, so a missing, unreadable or corrupt file
     raises :class:`InputError` at construction, before any output exists. Damaged packets further
     on are skipped (:attr:`skipped_packets`); :attr:`stopped_early` says why reading ended before
-    the end of a damaged file. Every frame is resampled
+    the end of a damaged file. ``start`` skips that many seconds from the first frame (a seek to the
+    keyframe before, then decoding forward): the frames then come with their timestamps shifted by
+    :attr:`cut_time`, so the first one is at about 0, as a cut-out clip's would be. Every frame is resampled
     to one fixed ``size`` (the stream's own size unless given), so mid-stream size changes cannot
     reach the consumer; ``size`` may be changed after opening (e.g. from :attr:`info`) and before
     iterating. ``threads`` caps the decoder's threads (0: FFmpeg's choice, one per core). Iterate
@@ -83,10 +85,16 @@ class VideoFileSource:
         max_frames: int | None = None,
         duration: float | None = None,
         threads: int = 0,
+        start: float = 0.0,
     ):
         self.path = Path(path)
         self.max_frames = max_frames
         self.duration = duration
+        self.start = start
+        #: Seconds of the input's timeline that come before the first frame given out (0 without ``start``);
+        #: the frames' timestamps are shifted back by it. A sink copying the input's audio cuts and shifts it the same.
+        self.cut_time = 0.0
+        self._shift_pts = 0
         self._container = _open_input(self.path)
         try:
             if not self._container.streams.video:
@@ -102,6 +110,8 @@ class VideoFileSource:
             if self._first is None:
                 raise InputError(f"{self.path}: no decodable video frames")
             self.info = self._probe(self._first)
+            if start > 0:
+                self._skip_to(start)
         except BaseException:
             self._container.close()
             raise
@@ -114,6 +124,29 @@ class VideoFileSource:
             return None
         except (av.FFmpegError, ValueError) as exc:
             raise InputError(f"{self.path}: corrupt video data ({first_line(exc)})") from None
+
+    def _skip_to(self, seconds: float) -> None:
+        """Make the first frame given out the first one ``seconds`` or more after the file's first frame."""
+        length = self.info.duration
+        if length is not None and seconds >= length:
+            raise InputError(f"{self.path}: the start, {seconds:g} s, is past the end of the video ({length:.1f} s long)")
+        time_base = self.info.time_base
+        first_pts = self._first.pts or 0
+        target_pts = first_pts + int(round(seconds / time_base))
+        try:  # to the keyframe at or before the target; where the file cannot seek, decoding on gets there too
+            self._container.seek(target_pts, stream=self._stream, backward=True, any_frame=False)
+            self._frames = iter(self._decoder)
+        except (av.FFmpegError, ValueError, OSError):
+            pass
+        half_frame = int(0.5 / (self.info.fps * time_base))
+        decoded = self._next_decoded()
+        while decoded is not None and decoded.pts is not None and decoded.pts < target_pts - half_frame:
+            decoded = self._next_decoded()
+        if decoded is None:
+            raise InputError(f"{self.path}: no video frames {seconds:g} s or more after its start")
+        self._first = decoded
+        self._shift_pts = target_pts if decoded.pts is None else min(target_pts, decoded.pts)  # no frame before 0
+        self.cut_time = float(self._shift_pts * time_base)
 
     def _probe(self, first: av.VideoFrame) -> VideoInfo:
         stream = self._stream
@@ -153,7 +186,8 @@ class VideoFileSource:
     @property
     def expected_frames(self) -> int | None:
         """How many frames iteration will yield, as far as the container tells (an estimate)."""
-        counts = [n for n in (self.info.frames, self.max_frames) if n is not None]
+        left = self.info.frames - int(round(self.start * self.info.fps)) if self.info.frames is not None else None
+        counts = [n for n in (left, self.max_frames) if n is not None]
         if self.duration is not None:
             counts.append(int(self.duration * self.info.fps + 0.999))
         return min(counts) if counts else None
@@ -168,7 +202,10 @@ class VideoFileSource:
         while decoded is not None:
             if self.max_frames is not None and index >= self.max_frames:
                 return
-            pts = decoded.pts if decoded.pts is not None else int(round(index * frame_step / self.info.time_base))
+            if decoded.pts is not None:
+                pts = decoded.pts - self._shift_pts
+            else:
+                pts = int(round(index * frame_step / self.info.time_base))
             time = float(pts * self.info.time_base)
             start = time if start is None else start
             if self.duration is not None and time - start >= self.duration - 1e-9:
