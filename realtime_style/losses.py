@@ -63,9 +63,15 @@ def style_distance(
     target_grams: Mapping[str, torch.Tensor],
     layers: Sequence[str],
     target_norms: Mapping[str, torch.Tensor] | None = None,
+    layer_weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """Mean over ``layers`` of ‖G(x) − G(target)‖² / ‖G(target)‖², per batch item."""
-    return torch.stack(style_distances(grams, target_grams, layers, target_norms)).mean(0)
+    """Mean over ``layers`` of ‖G(x) − G(target)‖² / ‖G(target)‖², per batch item; with ``layer_weights``
+    (one per layer), their weighted mean."""
+    distances = torch.stack(style_distances(grams, target_grams, layers, target_norms))
+    if not layer_weights:
+        return distances.mean(0)
+    weights = distances.new_tensor(layer_weights).view(-1, *([1] * (distances.dim() - 1)))
+    return (distances * weights).sum(0) / weights.sum()
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:

@@ -56,7 +56,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr-min", type=float, default=0.0, help="the learning rate a cosine schedule ends at (default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--content-layer", default=DEFAULTS.content_layer)
-    parser.add_argument("--style-layers", default=",".join(DEFAULTS.style_layers), help="comma-separated VGG19 layers")
+    parser.add_argument("--style-layers", default=",".join(DEFAULTS.style_layers),
+                        help="comma-separated VGG19 layers, each optionally with a weight in the style mean, "
+                             "e.g. relu2_1,relu3_1,relu4_1:8 (default: all weigh 1)")
     parser.add_argument("--content-weight", type=float, default=DEFAULTS.content_weight)
     parser.add_argument("--style-weight", type=float, default=DEFAULTS.style_weight)
     parser.add_argument("--tv-weight", type=float, default=DEFAULTS.tv_weight)
@@ -118,9 +120,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
         if iterations < 1:
             raise InputError("--iterations must be positive")
         schedule = build_schedule(iterations, args.image_size, args.fast, args.fast_size, args.final_fraction)
-    weights = from_args(
-        LossWeights, args, style_layers=tuple(s.strip() for s in args.style_layers.split(",") if s.strip())
-    )
+    style_layers, style_layer_weights = parse_style_layers(args.style_layers)
+    weights = from_args(LossWeights, args, style_layers=style_layers, style_layer_weights=style_layer_weights)
     check_crop_sizes(schedule, weights, args.teacher)
     config = from_args(
         TrainOptions,
@@ -140,6 +141,28 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
     else:
         refuse_used_run_dir(Path(run_dir))
     return config, resume
+
+
+def parse_style_layers(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """``relu1_1,relu4_1:8`` -> the layers and their weights (empty when no layer has one: all weigh the same)."""
+    layers, weights = [], []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        name, _, weight = entry.partition(":")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise InputError(f"--style-layers: {entry!r}: the weight after ':' is not a number") from None
+        if not 0 <= value < float("inf"):
+            raise InputError(f"--style-layers: {entry!r}: a weight must be a number of 0 or more")
+        layers.append(name.strip())
+        weights.append(value)
+    if not layers:
+        raise InputError("--style-layers: no layer given")
+    if not sum(weights) > 0:
+        raise InputError("--style-layers: every weight is 0")
+    return tuple(layers), (tuple(weights) if any(":" in part for part in text.split(",")) else ())
 
 
 def from_args(options: type[T], args: argparse.Namespace, **derived: object) -> T:

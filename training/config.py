@@ -129,7 +129,10 @@ class TrainOptions:
         data = {k: v for k, v in data.items() if k in known}
         data["schedule"] = tuple(Phase(int(s), int(n)) for s, n in data["schedule"])
         w = data["weights"]
-        data["weights"] = LossWeights(**{**w, "style_layers": tuple(w["style_layers"])})
+        w = {**w, "style_layers": tuple(w["style_layers"])}
+        if "style_layer_weights" in w:
+            w["style_layer_weights"] = tuple(float(v) for v in w["style_layer_weights"])
+        data["weights"] = LossWeights(**w)
         data["exclude"] = tuple(data.get("exclude", ()))
         data["sample_images"] = tuple(data.get("sample_images", ()))
         return cls(**data)

@@ -2,7 +2,7 @@
 
 Each term is *relative*: the content term is ‖F(y) − F(x)‖² / ‖F(x)‖² at the content layer, and
 the style term the mean over style layers of ‖G(y) − G(s)‖² / ‖G(s)‖² (the same quantity that
-``rtstyle eval`` reports as style distance). A relative term does not depend on the pixel scale
+``rtstyle eval`` reports as style distance; ``style_layer_weights`` make it a weighted mean). A relative term does not depend on the pixel scale
 or the preprocessing of the loss network, and it weights every style layer equally whatever its
 channel count, so the weights below mean the same thing for any convention.
 
@@ -30,6 +30,8 @@ class LossWeights:
 
     content_layer: str = "relu2_2"
     style_layers: tuple[str, ...] = STYLE_LAYERS
+    #: One weight per style layer (their weighted mean is the style term); empty: every layer counts the same.
+    style_layer_weights: tuple[float, ...] = ()
     content_weight: float = 1.0
     style_weight: float = 20.0
     tv_weight: float = 0.0
@@ -38,10 +40,18 @@ class LossWeights:
     #: Score the output as it will be shown, clamped to [0, 1] (see :func:`as_displayed`); for fine-tuning.
     clamp_output: bool = False
 
+    def __post_init__(self) -> None:
+        weights = self.style_layer_weights
+        if weights and len(weights) != len(self.style_layers):
+            raise ValueError(f"{len(weights)} style layer weights for {len(self.style_layers)} style layers")
+        if weights and (min(weights) < 0 or not sum(weights) > 0):
+            raise ValueError(f"style layer weights must not be negative, and not all 0; got {list(weights)}")
+
     def to_dict(self) -> dict:
         return {
             "content_layer": self.content_layer,
             "style_layers": list(self.style_layers),
+            **({"style_layer_weights": list(self.style_layer_weights)} if self.style_layer_weights else {}),
             "content_weight": self.content_weight,
             "style_weight": self.style_weight,
             "tv_weight": self.tv_weight,
@@ -114,7 +124,9 @@ class PerceptualLoss(nn.Module):
         features = self.vgg(stylized)
         content = relative_distance(features[w.content_layer], content_target).mean()
         grams = {layer: gram_matrix(features[layer]) for layer in w.style_layers}
-        style = style_distance(grams, self.style_grams(), w.style_layers, self.style_norms()).mean()
+        style = style_distance(
+            grams, self.style_grams(), w.style_layers, self.style_norms(), w.style_layer_weights
+        ).mean()
         terms = {"content": w.content_weight * content, "style": w.style_weight * style}
         if w.tv_weight:
             terms["tv"] = w.tv_weight * total_variation(stylized)
