@@ -186,6 +186,22 @@ def test_auto_probes_once_and_remembers_on_disk(light_net, tmp_path) -> None:
     assert later.choice(images) == choice
 
 
+def test_auto_without_probing_takes_the_nearest_probed_size_else_torch(light_net, tmp_path) -> None:
+    """One photo does not repay a probe (``rtstyle still`` on a file): what was probed near its size decides."""
+    path = tmp_path / "backends.json"
+    ChoiceFile(path).put("key|1x3x128x160", Choice("openvino", 30.0, 10.0))
+    ChoiceFile(path).put("key|1x3x512x512", Choice("torch", 30.0, 40.0))
+    ChoiceFile(path).put("other|1x3x120x160", Choice("torch", 1.0, 2.0))  # another machine or net: not used
+    ChoiceFile(path).put("key|4x3x120x160", Choice("torch", 1.0, 2.0))  # another batch size: not used
+    before = path.read_text()
+    auto = AutoNet(TorchNet(light_net, torch.float32), lambda: None, "key", ChoiceFile(path), probe_new_shapes=False)
+    auto.probe = None  # type: ignore[assignment]  # probing would fail
+    assert auto.choice(torch.rand(1, 3, 120, 160)).backend == "openvino"
+    assert auto.choice(torch.rand(1, 3, 400, 400)).backend == "torch"
+    assert auto.choice(torch.rand(1, 3, 1200, 1600)) == Choice("torch", None, None)  # nothing within 2x
+    assert path.read_text() == before  # a guess is not written down
+
+
 def test_auto_leaves_small_frames_on_torch_and_falls_back_when_openvino_fails(light_net, tmp_path) -> None:
     def broken():
         raise RuntimeError("no OpenVINO here")

@@ -86,11 +86,17 @@ def resize_from_args(args: argparse.Namespace) -> Resize:
     return Resize(max_size=args.max_size, scale=args.scale)
 
 
-def stylizer_from_args(args: argparse.Namespace) -> Stylizer:
-    """Load the model and prepare the engine the arguments ask for."""
+def stylizer_from_args(args: argparse.Namespace, probe_backends: bool = True) -> Stylizer:
+    """Load the model and prepare the engine the arguments ask for (``probe_backends``: see :class:`EngineOptions`)."""
     if getattr(args, "speed_compile", None):
         report(args, COMPILE_NOTE)
-    engine = EngineOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, **speed_options(args))
+    engine = EngineOptions(
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        probe_backends=probe_backends,
+        **speed_options(args),
+    )
     return Stylizer(
         args.style,
         arch=args.arch,

@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def make_transform(args: argparse.Namespace) -> tuple[ImageTransform, str]:
     """The image transform the arguments ask for, and a description of it for the log."""
-    stylizer = stylizer_from_args(args)
+    stylizer = stylizer_from_args(args, probe_backends=Path(args.input).is_dir())  # one photo would not repay a probe
     return stylizer.stylize_image, describe_stylizer(args, stylizer)  # type: ignore[return-value]  # arrays in, arrays out
 
 

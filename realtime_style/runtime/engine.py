@@ -82,6 +82,9 @@ class EngineOptions:
     cuda_graphs: bool | None = None
     #: Who runs the net: auto, torch or openvino (CPU only; see the module docstring).
     backend: str = "auto"
+    #: ``auto``: time both backends on a frame size this machine never timed. Off for a few frames (one
+    #: photo), where the probe would cost more than it saves: the nearest size timed before decides, else torch.
+    probe_backends: bool = True
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -221,7 +224,7 @@ class Engine:
         config = net.config
         size = f"{'/'.join(map(str, config.channels))}x{config.residual_blocks} k{config.outer_kernel}"
         key = probe_key(size, threads, self.options.precision)
-        return AutoNet(TorchNet(self.net, self.dtype), openvino, key, ChoiceFile())
+        return AutoNet(TorchNet(self.net, self.dtype), openvino, key, ChoiceFile(), self.options.probe_backends)
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (N, H, W, 3) RGB host frames -> RGB [0, 1] (N, 3, H, W) on the device, in ``frame_dtype``.

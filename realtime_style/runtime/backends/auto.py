@@ -5,6 +5,10 @@ shape were never probed, both backends stylize that batch a few times (one warm-
 of :data:`PROBE_RUNS`) and the faster one is written down -- like ``cudnn.benchmark``, but kept
 across runs. Later batches of that shape go straight to the chosen backend. If OpenVINO fails to
 build or run, torch is chosen.
+
+A probe costs several frames' work, which a video earns back and one photo does not: with
+``probe=False`` (``rtstyle still`` on one file) an unprobed shape takes the choice of the nearest
+size probed before on this machine (:meth:`~.choices.ChoiceFile.nearest`), else torch, and probes nothing.
 """
 
 from __future__ import annotations
@@ -52,8 +56,16 @@ class TorchNet:
 class AutoNet:
     """Dispatch each batch to the backend chosen for its shape (see the module docstring)."""
 
-    def __init__(self, torch_net: TorchNet, make_openvino: Callable[[], Callable], key: str, choices: ChoiceFile):
+    def __init__(
+        self,
+        torch_net: TorchNet,
+        make_openvino: Callable[[], Callable],
+        key: str,
+        choices: ChoiceFile,
+        probe_new_shapes: bool = True,
+    ):
         self.torch_net = torch_net
+        self.probe_new_shapes = probe_new_shapes
         self._make_openvino = make_openvino
         self._openvino: Callable | None = None
         self._openvino_failed = False
@@ -79,6 +91,8 @@ class AutoNet:
     def _probed(self, images: torch.Tensor) -> Choice:
         key = f"{self.key}|{'x'.join(map(str, images.shape))}"
         choice = self.choices.get(key)
+        if choice is None and not self.probe_new_shapes:
+            return self.choices.nearest(self.key, tuple(images.shape)) or Choice("torch", None, None)
         if choice is None:
             choice = self.probe(images)
             self.choices.put(key, choice)
@@ -108,7 +122,8 @@ class AutoNet:
 
     def describe(self) -> str:
         if not self.chosen:
-            return "auto: torch or openvino, probed per frame size"
+            how = "probed per frame size" if self.probe_new_shapes else "as probed before for the nearest frame size"
+            return f"auto: torch or openvino, {how}"
         picks = sorted({c.backend for c in self.chosen.values()})
         detail = {"openvino": self._openvino.describe() if self._openvino is not None else "openvino"}
         return "auto: " + ", ".join(detail.get(p, self.torch_net.describe()) for p in picks)

@@ -10,6 +10,7 @@ probe: it never stops a run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from dataclasses import dataclass
@@ -76,6 +77,24 @@ class ChoiceFile:
             return Choice(str(entry["backend"]), entry.get("torch_ms"), entry.get("openvino_ms")) if entry else None
         except (KeyError, TypeError, AttributeError):
             return None
+
+    def nearest(self, prefix: str, shape: tuple[int, ...], within: float = 2.0) -> Choice | None:
+        """The choice probed under ``prefix`` (``prefix|NxCxHxW``) for the same batch and channels and the
+        pixel count closest to ``shape``'s, if it is within a factor ``within``; else None."""
+        pixels = shape[-1] * shape[-2]
+        best: tuple[float, str] | None = None
+        for key in self.entries():
+            head, _, dims = key.rpartition("|")
+            try:
+                probed = tuple(int(v) for v in dims.split("x"))
+            except ValueError:
+                continue
+            if head != prefix or len(probed) != len(shape) or probed[:-2] != shape[:-2]:
+                continue
+            distance = abs(math.log(probed[-1] * probed[-2] / pixels))
+            if distance <= math.log(within) and (best is None or distance < best[0]):
+                best = (distance, key)
+        return self.get(best[1]) if best else None
 
     def put(self, key: str, choice: Choice) -> None:
         self.entries()[key] = {"backend": choice.backend, "torch_ms": choice.torch_ms, "openvino_ms": choice.openvino_ms}
