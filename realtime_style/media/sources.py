@@ -95,17 +95,10 @@ class VideoFileSource:
         #: the frames' timestamps are shifted back by it. A sink copying the input's audio cuts and shifts it the same.
         self.cut_time = 0.0
         self._shift_pts = 0
+        self._threads = threads
         self._container = _open_input(self.path)
         try:
-            if not self._container.streams.video:
-                raise InputError(f"{self.path}: no video stream")
-            self._stream = self._container.streams.video[0]
-            if self._stream.codec_context is None:
-                raise InputError(f"{self.path}: no decoder for its video stream (unknown or damaged codec header)")
-            self._stream.thread_type = "AUTO"
-            self._stream.codec_context.thread_count = threads
-            self._decoder = TolerantDecoder(self._container, self._stream)
-            self._frames = iter(self._decoder)
+            self._open_video_stream()
             self._first = self._next_decoded()
             if self._first is None:
                 raise InputError(f"{self.path}: no decodable video frames")
@@ -116,6 +109,18 @@ class VideoFileSource:
             self._container.close()
             raise
         self.size = size or (self.info.width, self.info.height)
+
+    def _open_video_stream(self) -> None:
+        """Set up decoding of the opened container's first video stream, from its start."""
+        if not self._container.streams.video:
+            raise InputError(f"{self.path}: no video stream")
+        self._stream = self._container.streams.video[0]
+        if self._stream.codec_context is None:
+            raise InputError(f"{self.path}: no decoder for its video stream (unknown or damaged codec header)")
+        self._stream.thread_type = "AUTO"
+        self._stream.codec_context.thread_count = self._threads
+        self._decoder = TolerantDecoder(self._container, self._stream)
+        self._frames = iter(self._decoder)
 
     def _next_decoded(self) -> av.VideoFrame | None:
         try:
@@ -133,13 +138,8 @@ class VideoFileSource:
         time_base = self.info.time_base
         first_pts = self._first.pts or 0
         target_pts = first_pts + int(round(seconds / time_base))
-        try:  # to the keyframe at or before the target; where the file cannot seek, decoding on gets there too
-            self._container.seek(target_pts, stream=self._stream, backward=True, any_frame=False)
-            self._frames = iter(self._decoder)
-        except (av.FFmpegError, ValueError, OSError):
-            pass
         half_frame = int(0.5 / (self.info.fps * time_base))
-        decoded = self._next_decoded()
+        decoded = self._seek_before(target_pts + half_frame, first_pts)
         while decoded is not None and decoded.pts is not None and decoded.pts < target_pts - half_frame:
             decoded = self._next_decoded()
         if decoded is None:
@@ -147,6 +147,30 @@ class VideoFileSource:
         self._first = decoded
         self._shift_pts = target_pts if decoded.pts is None else min(target_pts, decoded.pts)  # no frame before 0
         self.cut_time = float(self._shift_pts * time_base)
+
+    def _seek_before(self, pts: int, first_pts: int) -> av.VideoFrame | None:
+        """Seek so that the next decoded frame is at or before ``pts``, and return it.
+
+        A seek lands on the keyframe before its target in MP4, MKV or WebM, but only near it in MPEG-TS
+        (by byte position), possibly past it: then it tries again further back, and in the end reads
+        the file again from its start. Where the file cannot seek at all, decoding goes on from where it is.
+        """
+        for back_seconds in (0, 2, 10, 60):
+            goal = max(first_pts, pts - int(back_seconds / self.info.time_base))
+            try:
+                self._container.seek(goal, stream=self._stream, backward=True, any_frame=False)
+            except (av.FFmpegError, ValueError, OSError):
+                return self._next_decoded()
+            self._frames = iter(self._decoder)
+            decoded = self._next_decoded()
+            if decoded is not None and (decoded.pts is None or decoded.pts <= pts):
+                return decoded  # (nothing decoded: landed at the end, so try further back too)
+            if goal == first_pts:
+                break
+        self._container.close()
+        self._container = _open_input(self.path)
+        self._open_video_stream()
+        return self._next_decoded()
 
     def _probe(self, first: av.VideoFrame) -> VideoInfo:
         stream = self._stream
