@@ -210,7 +210,7 @@ class VideoFileSource:
     @property
     def expected_frames(self) -> int | None:
         """How many frames iteration will yield, as far as the container tells (an estimate)."""
-        left = self.info.frames - int(round(self.start * self.info.fps)) if self.info.frames is not None else None
+        left = max(0, self.info.frames - int(round(self.start * self.info.fps))) if self.info.frames is not None else None
         counts = [n for n in (left, self.max_frames) if n is not None]
         if self.duration is not None:
             counts.append(int(self.duration * self.info.fps + 0.999))
