@@ -145,11 +145,12 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
 
 def parse_style_layers(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """``relu1_1,relu4_1:8`` -> the layers and their weights (empty when no layer has one: all weigh the same)."""
-    layers, weights = [], []
+    layers, weights, weighted = [], [], False
     for entry in (part.strip() for part in text.split(",")):
         if not entry:
             continue
-        name, _, weight = entry.partition(":")
+        name, colon, weight = entry.partition(":")
+        weighted = weighted or bool(colon)
         try:
             value = float(weight) if weight else 1.0
         except ValueError:
@@ -162,7 +163,7 @@ def parse_style_layers(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
         raise InputError("--style-layers: no layer given")
     if not sum(weights) > 0:
         raise InputError("--style-layers: every weight is 0")
-    return tuple(layers), (tuple(weights) if any(":" in part for part in text.split(",")) else ())
+    return tuple(layers), (tuple(weights) if weighted else ())
 
 
 def from_args(options: type[T], args: argparse.Namespace, **derived: object) -> T:

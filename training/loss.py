@@ -2,9 +2,10 @@
 
 Each term is *relative*: the content term is ‖F(y) − F(x)‖² / ‖F(x)‖² at the content layer, and
 the style term the mean over style layers of ‖G(y) − G(s)‖² / ‖G(s)‖² (the same quantity that
-``rtstyle eval`` reports as style distance; ``style_layer_weights`` make it a weighted mean). A relative term does not depend on the pixel scale
-or the preprocessing of the loss network, and it weights every style layer equally whatever its
-channel count, so the weights below mean the same thing for any convention.
+``rtstyle eval`` reports as style distance; ``style_layer_weights`` make it a weighted mean). A
+relative term does not depend on the pixel scale or the preprocessing of the loss network, and it
+weights every style layer equally whatever its channel count, so the weights below mean the same
+thing for any convention.
 
 Relation to the usual absolute weights: Johnson's Lua code (Caffe VGG, 0-255 input, Gram / CHW,
 mean-squared Gram error) uses content 1, style 5; pytorch/examples (ImageNet-normalized input,

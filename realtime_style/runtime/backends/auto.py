@@ -7,7 +7,7 @@ across runs. Later batches of that shape go straight to the chosen backend. If O
 build or run, torch is chosen.
 
 A probe costs several frames' work, which a video earns back and one photo does not: with
-``probe=False`` (``rtstyle still`` on one file) an unprobed shape takes the choice of the nearest
+``probe_new_shapes=False`` (``rtstyle still`` on one file) an unprobed shape takes the choice of the nearest
 size probed before on this machine (:meth:`~.choices.ChoiceFile.nearest`), else torch, and probes nothing.
 """
 
