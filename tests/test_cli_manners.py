@@ -67,7 +67,27 @@ def test_unknown_argument_names_the_subcommands_help(command: list[str], capsys)
     assert _exit([*command, "--bogus", "3"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     prog = "rtstyle " + " ".join(command[: 2 if command[0] == "eval" else 1])
-    assert lines == [f"{prog}: error: unrecognized arguments: --bogus 3 (see `{prog} --help`)"]
+    assert lines == [f"{prog}: error: unrecognized option --bogus (see `{prog} --help`)"]
+
+
+@pytest.mark.parametrize(
+    ("command", "typo", "meant"),
+    [
+        (["video", "a.mp4", "b.mp4"], ["--stlye", "mosaic"], "--style"),  # not "--style is required"
+        (["train", "--dataset", "photos"], ["--stlye-image", "s.jpg"], "--style-image"),
+        (["still", "a.jpg", "b.jpg", "--style", "mosaic"], ["--strenght=0.5"], "--strength"),
+    ],
+)
+def test_a_mistyped_option_is_named_with_the_one_it_resembles(command: list[str], typo: list[str], meant: str, capsys) -> None:
+    assert _exit([*command, *typo]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"unrecognized option {typo[0].split('=')[0]}; did you mean {meant}?" in err, err
+    assert len(err.splitlines()) == 1
+
+
+def test_a_negative_number_is_a_value_not_an_option(capsys) -> None:
+    assert _exit(["still", "a.jpg", "b.jpg", "--style", "mosaic", "--strength", "-0.5"]) == 2
+    assert "unrecognized option" not in capsys.readouterr().err
 
 
 def test_styles_has_a_header_and_counts_every_training_step(capsys) -> None:

@@ -12,12 +12,16 @@ is marked where it is added (``mark_advanced(group.add_argument(...))``).
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
+from collections.abc import Sequence
 from typing import NoReturn
 
 HELP_ALL = "--help-all"
 _ADVANCED = "rtstyle_advanced"
 #: A parser with more options than this shows ``prog IN OUT [options]`` as its usage, not every option.
 SHORT_USAGE_OPTIONS = 6
+_NUMBER = re.compile(r"-\d+\.?\d*|-\.\d+")
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -31,10 +35,35 @@ class CommandParser(argparse.ArgumentParser):
 
         (argparse would hand them up to ``rtstyle``, whose error then points at ``rtstyle --help``.)
         """
+        if args is not None:
+            self._refuse_unknown_options(args)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+    def _refuse_unknown_options(self, args: Sequence[str]) -> None:
+        """Name the first unknown option (with the known one it looks like) before argparse reads ``args``.
+
+        argparse reports missing required options first: ``--stlye mosaic`` would read as a missing
+        ``--style`` and leave the typo unnamed.
+        """
+        known = list(self._option_string_actions)
+        for token in args:
+            if token == "--":
+                return
+            if not token.startswith("-") or token == "-" or _NUMBER.fullmatch(token):
+                if self._subparsers:
+                    return  # the subcommand's own parser reads the rest
+                continue
+            flag = token.split("=", 1)[0]
+            if flag in known or (self.allow_abbrev and flag.startswith("--") and any(k.startswith(flag) for k in known)):
+                continue
+            if not flag.startswith("--") and flag[:2] in known:
+                continue  # a short option with its value attached: -j4
+            close = difflib.get_close_matches(flag, [k for k in known if k.startswith("--")], n=1, cutoff=0.7)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            self.error(f"unrecognized option {flag}{hint}")
 
 
 def mark_advanced(action: argparse.Action) -> argparse.Action:
