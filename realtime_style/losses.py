@@ -1,6 +1,6 @@
 """Perceptual losses on VGG19 features: Gram matrices, the relative content and style distances, total variation.
 
-The one definition used by training (training/loss.py), Gatys optimization (optimize.py) and the style
+The one definition used by training (training/loss.py), Gatys optimization (optimize/) and the style
 metric (metrics/style.py): what the metric scores is what training and ``--optimize`` minimize.
 Every term is a plain function of tensors so that the three users compose them as they need.
 """

@@ -18,6 +18,19 @@ def test_pyproject_installs_training_inside_the_package() -> None:
     assert setuptools["package-dir"]["realtime_style.training"] == "training"
 
 
+def test_every_package_folder_is_installed() -> None:
+    """A subpackage missing from pyproject's list would import from a checkout and be absent after `pip install .`."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"realtime_style": ROOT / "realtime_style", **{name: ROOT / path for name, path in setuptools["package-dir"].items()}}
+    found = set()
+    for name, folder in folders.items():
+        for init in folder.rglob("__init__.py"):
+            parts = init.parent.relative_to(folder).parts
+            if "__pycache__" not in parts:
+                found.add(".".join((name, *parts)))
+    assert sorted(found - set(setuptools["packages"])) == []
+
+
 def test_no_code_imports_the_bare_training_name() -> None:
     """Inside training/ imports are relative; everywhere else they name realtime_style.training."""
     offenders = []
