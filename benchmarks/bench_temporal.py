@@ -116,10 +116,10 @@ def bench_clip(clip: Path, styles: list[str], modes: list[str], args: argparse.N
             outputs, extra_ms = (stylized, 0.0) if smoother is None else timed(smoother.process, frames, stylized)
             result = reference.evaluate(outputs)
             ratio = mean_style_ratio(metric, photos, style_stats, outputs, indices)
-            base = base or Row(clip.name, model.name, spec, result.warping_error, 0, 0, ratio, 0, 0, 0)
+            base = base or Row(clip.name, style, spec, result.warping_error, 0, 0, ratio, 0, 0, 0)
             row = Row(
                 clip=clip.name,
-                style=model.name,
+                style=style,  # as typed: two model files may both be named mosaic
                 mode=spec,
                 warping_error=result.warping_error,
                 times_input=result.ratio,

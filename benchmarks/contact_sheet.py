@@ -92,12 +92,19 @@ def encode_png(sheet: np.ndarray, max_bytes: int = MAX_BYTES) -> bytes:
         image = image.resize((round(image.width * 0.9), round(image.height * 0.9)), Image.Resampling.LANCZOS)
 
 
-def style_row(model: StyleModel, photos: list[np.ndarray], styles_dir: Path | None) -> list[np.ndarray]:
+def row_labels(specs: list[str], names: list[str]) -> list[str]:
+    """Each row's label: the style's name, or ``folder/file`` for model files whose names would read alike."""
+    if len(set(names)) == len(names):
+        return names
+    return [f"{Path(spec).parent.name}/{Path(spec).stem}" if Path(spec).is_file() else name for spec, name in zip(specs, names)]
+
+
+def style_row(model: StyleModel, photos: list[np.ndarray], styles_dir: Path | None, label: str) -> list[np.ndarray]:
     engine = Engine(model, EngineOptions(device="cpu", precision="fp32"))
     try:
-        first = tile(np.asarray(load_rgb(resolve_style_image(model.info, styles_dir=styles_dir))), model.name)
+        first = tile(np.asarray(load_rgb(resolve_style_image(model.info, styles_dir=styles_dir))), label)
     except InputError:  # no style image at hand: a grey tile with the name
-        first = draw_label(np.full((TILE_SIZE[1], TILE_SIZE[0], 3), 200, np.uint8), model.name, scale=0.5)
+        first = draw_label(np.full((TILE_SIZE[1], TILE_SIZE[0], 3), 200, np.uint8), label, scale=0.5)
     return [first, *(tile(engine.stylize(crop_to(photo, PROCESS_SIZE))) for photo in photos)]
 
 
@@ -148,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         tile(photo, path.stem) for photo, path in zip(photos, photo_paths)
     ]
     rows = [header]
-    for style in styles:
-        model = load_model(style)
-        print(f"{model.name} ...", file=sys.stderr, flush=True)
-        rows.append(style_row(model, photos, args.styles_dir))
+    models = [load_model(style) for style in styles]
+    for model, label in zip(models, row_labels(styles, [model.name for model in models])):
+        print(f"{label} ...", file=sys.stderr, flush=True)
+        rows.append(style_row(model, photos, args.styles_dir, label))
     try:
         for net in args.reference:
             print(f"reference {net} ...", file=sys.stderr, flush=True)
