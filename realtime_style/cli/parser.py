@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -34,9 +35,9 @@ class CommandParser(argparse.ArgumentParser):
         """Refuse unknown arguments here, so that the subcommand that saw them names its own ``--help``.
 
         (argparse would hand them up to ``rtstyle``, whose error then points at ``rtstyle --help``.)
+        A mistyped option is named before argparse looks for missing required ones.
         """
-        if args is not None:
-            self._refuse_unknown_options(args)
+        self._refuse_unknown_options(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")

@@ -26,7 +26,6 @@ class LossTerms:
         return f"total {self.total:.4g} (content {self.content:.3g}, style {self.style:.3g}, tv {self.tv:.3g})"
 
 
-
 class Objective:
     """Content, blended-style and TV losses for one scale, against fixed targets."""
 
