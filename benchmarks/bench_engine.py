@@ -47,6 +47,7 @@ from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from benchmarks.entry import run_as_command
 
 SIZES = ((256, 256), (360, 640), (720, 1280), (1080, 1920))
 QUICK_SIZES = ((256, 256), (360, 640))
@@ -376,4 +377,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_as_command(main)

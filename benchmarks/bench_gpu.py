@@ -35,6 +35,7 @@ from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.pending import in_order
 from realtime_style.runtime.process import ProcessOptions, configure_process
+from benchmarks.entry import run_as_command
 
 PLAIN = dict(precision="fp32", channels_last=False, pinned_buffers=False, copy_streams=False, cuda_graphs=False)
 #: label -> EngineOptions fields on top of fp16 CUDA defaults
@@ -190,4 +191,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_as_command(main)

@@ -32,7 +32,6 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +52,7 @@ from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 from realtime_style.person import KEEP_CHOICES, PersonOptions
 from realtime_style.person.live import LivePerson
+from benchmarks.entry import run_as_command
 
 TARGETS = ({"arch": "light", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0},
            {"arch": "standard", "resolution": (360, 640), "fps": 15.0, "p95_ms": 150.0})
@@ -370,4 +370,4 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_command(main)

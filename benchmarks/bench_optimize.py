@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 
 from realtime_style.media.images import StillImage, read_image, write_image
 from realtime_style.optimize import OptimizeOptions, OptimizeResult, StepRecord, optimize_image
+from benchmarks.entry import run_as_command
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -140,4 +140,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_command(main)

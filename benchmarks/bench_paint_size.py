@@ -23,6 +23,7 @@ from realtime_style.image_files import load_rgb
 from realtime_style.media.paint_scale import PaintAtScale
 from realtime_style.metrics.style import StyleMetric, resolve_style_image
 from benchmarks.shared_data import held_out_photos
+from benchmarks.entry import run_as_command
 
 
 def main() -> None:
@@ -57,4 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_as_command(main)

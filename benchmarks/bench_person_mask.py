@@ -27,6 +27,7 @@ from realtime_style.media.sinks import VideoFileSink
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import evaluate_files
 from realtime_style.person import Matte, MatteOptions, PersonSegmenter
+from benchmarks.entry import run_as_command
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "one-by-one-person-detection.mp4"
 
@@ -109,4 +110,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_command(main)

@@ -24,6 +24,7 @@ from realtime_style.training.compact import compact_state
 from realtime_style.training.config import Phase, TrainOptions
 from realtime_style.training.loss import LossWeights
 from realtime_style.training.train import train
+from benchmarks.entry import run_as_command
 
 
 def _losses(run_dir: Path) -> list[float]:
@@ -81,4 +82,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_as_command(main)

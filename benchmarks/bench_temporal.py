@@ -32,6 +32,7 @@ from benchmarks.shared_data import SHARED_DATA
 from realtime_style.models.store import StyleModel, load_model
 from realtime_style.frame_processor import FrameProcessor
 from realtime_style.temporal import FlowSmoother, make_smoother
+from benchmarks.entry import run_as_command
 
 DEFAULT_MODES = ("off", "ema", "flow")
 
@@ -168,4 +169,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_command(main)

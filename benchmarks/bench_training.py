@@ -29,6 +29,7 @@ from realtime_style.training.loss import LossWeights, PerceptualLoss
 from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.training.step_options import StepOptions, apply_step_options, make_adam
 from realtime_style.training.train import autocast_dtype, optimizer_step
+from benchmarks.entry import run_as_command
 
 
 def make_step(
@@ -107,4 +108,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_as_command(main)

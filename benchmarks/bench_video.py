@@ -13,8 +13,8 @@ With ``--naive`` each round also runs a naive loop in the style of pytorch/examp
 fast_neural_style, the baseline ``rtstyle video`` is measured against: OpenCV decoding and
 encoding (mp4v), the plain net in fp32 eager mode, one frame at a time, on the main thread.
 
-    python benchmarks/bench_video.py ../shared/data/video/bikes.mp4 --arch standard --frames 60
-    python benchmarks/bench_video.py ../shared/data/video/car-detection.mp4 --max-size 640 --frames 100 --naive
+    python -m benchmarks.bench_video ../shared/data/video/bikes.mp4 --arch standard --frames 60
+    python -m benchmarks.bench_video ../shared/data/video/car-detection.mp4 --max-size 640 --frames 100 --naive
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -40,6 +39,7 @@ from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.video import VideoOptions, process_video
+from benchmarks.entry import run_as_command
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -188,4 +188,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_command(main)

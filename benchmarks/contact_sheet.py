@@ -38,6 +38,7 @@ from realtime_style.metrics.style import resolve_style_image
 from realtime_style.models.store import StyleModel, list_styles, load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
+from benchmarks.entry import run_as_command
 
 DEFAULT_PHOTOS = ("chicago", "golden_gate", "tubingen", "lion", "flowers")
 PROCESS_SIZE = (512, 384)
@@ -174,4 +175,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_command(main)

@@ -23,6 +23,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from realtime_style.runtime.process import configure_process
 from realtime_style.cli.argtypes import dimensions
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from benchmarks.entry import run_as_command
 
 #: The label the profiler run puts around uint8 <-> float conversion (to_tensor, to_frames).
 COLOUR = "colour conversion"
@@ -144,4 +145,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_as_command(main)
