@@ -35,7 +35,7 @@ from realtime_style.errors import InputError
 from realtime_style.image_files import load_rgb
 from realtime_style.media.images import StillImage, write_image
 from realtime_style.metrics.style import resolve_style_image
-from realtime_style.models.store import StyleModel, list_styles, load_model
+from realtime_style.models.store import StyleModel, distinct_labels, list_styles, load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
 from benchmarks.entry import run_as_command
@@ -91,13 +91,6 @@ def encode_png(sheet: np.ndarray, max_bytes: int = MAX_BYTES) -> bytes:
             if buffer.tell() <= max_bytes:
                 return buffer.getvalue()
         image = image.resize((round(image.width * 0.9), round(image.height * 0.9)), Image.Resampling.LANCZOS)
-
-
-def row_labels(specs: list[str], names: list[str]) -> list[str]:
-    """Each row's label: the style's name, or ``folder/file`` for model files whose names would read alike."""
-    if len(set(names)) == len(names):
-        return names
-    return [f"{Path(spec).parent.name}/{Path(spec).stem}" if Path(spec).is_file() else name for spec, name in zip(specs, names)]
 
 
 def style_row(model: StyleModel, photos: list[np.ndarray], styles_dir: Path | None, label: str) -> list[np.ndarray]:
@@ -157,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     rows = [header]
     models = [load_model(style) for style in styles]
-    for model, label in zip(models, row_labels(styles, [model.name for model in models])):
+    for model, label in zip(models, distinct_labels(styles, [model.name for model in models])):
         print(f"{label} ...", file=sys.stderr, flush=True)
         rows.append(style_row(model, photos, args.styles_dir, label))
     try:

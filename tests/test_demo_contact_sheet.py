@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.shared_data import ANCHORS
-from benchmarks.contact_sheet import PROJECT_DOCS, GAP, TILE_SIZE, crop_to, encode_png, grid, main, row_labels
+from benchmarks.contact_sheet import PROJECT_DOCS, GAP, TILE_SIZE, crop_to, encode_png, grid, main
 
 
 def test_crop_keeps_the_centre_and_reaches_the_size() -> None:
@@ -18,15 +18,6 @@ def test_crop_keeps_the_centre_and_reaches_the_size() -> None:
     out = crop_to(wide, (40, 30))
     assert out.shape == (30, 40, 3)
     assert out[:, 18:22].min() == 255 and out[:, :2].max() == 0
-
-
-def test_model_files_that_share_a_name_are_labelled_by_their_folder(tmp_path) -> None:
-    for folder in ("run-a", "run-b"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "mosaic.safetensors").write_bytes(b"")
-    specs = ["mosaic", str(tmp_path / "run-a" / "mosaic.safetensors"), str(tmp_path / "run-b" / "mosaic.safetensors")]
-    assert row_labels(specs, ["mosaic"] * 3) == ["mosaic", "run-a/mosaic", "run-b/mosaic"]
-    assert row_labels(["mosaic", "candy"], ["mosaic", "candy"]) == ["mosaic", "candy"]
 
 
 def test_grid_places_tiles_in_rows_with_gaps() -> None:

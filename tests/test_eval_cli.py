@@ -126,10 +126,13 @@ def test_a_bad_photo_count_is_named_before_the_photos_are_looked_for(capsys, mon
     assert exit_info.value.code == 2 and "--count" in err and "RTSTYLE_DATA" not in err and err.count("\n") == 1
 
 
-def test_style_image_needs_a_single_style(capsys, photo_dir, style_dir, random_model_file) -> None:
-    argv = ["eval", "styles", "--style", str(random_model_file), "--style", str(random_model_file)]
-    assert main([*argv, "--photos", str(photo_dir), "--style-image", str(style_dir / "stripes.jpg")]) == 2
-    assert "single style" in capsys.readouterr().err
+def test_style_image_applies_to_every_style(capsys, photo_dir, style_dir, random_model_file) -> None:
+    painting = style_dir / "stripes.jpg"
+    argv = ["eval", "styles", "--style", str(random_model_file), "--style", str(random_model_file), "--json"]
+    assert main([*argv, "--photos", str(photo_dir), "--style-image", str(painting)]) == 0
+    rows = json.loads(capsys.readouterr().out)["styles"]
+    assert len(rows) == 2 and all(row["style_image"] == painting.name for row in rows)
+    assert rows[0]["mean_style_ratio"] == pytest.approx(rows[1]["mean_style_ratio"])
 
 
 def test_unknown_style_is_a_clear_error(capsys, photo_dir) -> None:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from realtime_style.errors import ModelError, StyleNotFoundError
 from realtime_style.losses import gram_matrix
-from realtime_style.models.store import ModelInfo, load_model, read_info, resolve_style, save_model
+from realtime_style.models.store import ModelInfo, distinct_labels, load_model, read_info, resolve_style, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.models.vgg import LAYER_NAMES, WEIGHTS_ENV, VGG19Features, caffe_preprocess, default_weights_path, trim_weights
 
@@ -204,3 +204,12 @@ def test_atomic_writes_give_ordinary_file_permissions(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
     assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_bytes() == b"new"
+
+
+def test_model_files_that_share_a_name_are_labelled_by_their_folder(tmp_path) -> None:
+    for folder in ("run-a", "run-b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mosaic.safetensors").write_bytes(b"")
+    specs = ["mosaic", str(tmp_path / "run-a" / "mosaic.safetensors"), str(tmp_path / "run-b" / "mosaic.safetensors")]
+    assert distinct_labels(specs, ["mosaic"] * 3) == ["mosaic", "run-a/mosaic", "run-b/mosaic"]
+    assert distinct_labels(["mosaic", "candy"], ["mosaic", "candy"]) == ["mosaic", "candy"]

@@ -12,7 +12,7 @@ from realtime_style.cli.speed import add_backend_argument
 from realtime_style.runtime.engine import select_device
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.metrics import style as style_metric
-from realtime_style.models.store import list_styles
+from realtime_style.models.store import distinct_labels, list_styles
 from realtime_style.progress import Progress
 
 
@@ -49,7 +49,7 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--count", type=int_at_least(1), default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"
     )
-    parser.add_argument("--style-image", type=Path, metavar="PATH", help="the style image (only with a single --style)")
+    parser.add_argument("--style-image", type=Path, metavar="PATH", help="measure every --style against this painting (default: the one each model names)")
     parser.add_argument(
         "--styles-dir", type=Path, metavar="DIR", help="folder of the style images the models name (default: beside each model, then the shipped ones)"
     )
@@ -121,8 +121,9 @@ def styles_table(
     photos = scores[0].photos if scores else 0
     names = list(style_metric.STYLE_LAYERS) if layers else []
     rows = [("style", "style ratio", "worst", "content distance", "worst", *names)]
-    for score in scores:
-        rows.append((score.style, f"{score.mean_style_ratio:.3f}",
+    labels = distinct_labels([score.model or score.style for score in scores], [score.style for score in scores])
+    for score, label in zip(scores, labels):
+        rows.append((label, f"{score.mean_style_ratio:.3f}",
                      f"{score.worst_style_ratio:.3f} ({Path(score.worst_style_ratio_photo).stem})",
                      f"{score.mean_content_distance:.3f}",
                      f"{score.worst_content_distance:.3f} ({Path(score.worst_content_distance_photo).stem})",

@@ -351,12 +351,11 @@ def evaluate_styles(
 ) -> list[StyleScore]:
     """Measure each style (a shipped name or a model file) on ``photos`` (default: :func:`default_photos`).
 
-    The entry point for Python callers, e.g. training reporting a model's quality::
+    ``style_image`` measures every style against that painting (candidates of one style side by side); without
+    it, each model is measured against the painting it names. The entry point for Python callers, e.g. training reporting a model's quality::
 
         evaluate_styles(["trained_models/mosaic.safetensors"])[0].mean_style_ratio
     """
-    if style_image is not None and len(styles) != 1:
-        raise InputError("a style image can only be given for a single style")
     models = [load_model(style) for style in styles]
     style_images = [resolve_style_image(m.info, style_image, styles_dir, m.path) for m in models]
     metric = metric or StyleMetric(device)

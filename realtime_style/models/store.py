@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -161,6 +162,14 @@ def list_styles() -> list[tuple[Path, ModelInfo]]:
             except ModelError:
                 continue
     return found
+
+
+def distinct_labels(specs: Sequence[str | Path], names: Sequence[str]) -> list[str]:
+    """Labels for styles given as ``specs`` (names or model files) that loaded as ``names``: the names, or
+    ``folder/file`` for the model files when two names would read alike (two candidates both called mosaic)."""
+    if len(set(names)) == len(names):
+        return list(names)
+    return [f"{Path(spec).parent.name}/{Path(spec).stem}" if Path(spec).is_file() else name for spec, name in zip(specs, names)]
 
 
 def shipped_models_dir() -> Path:
