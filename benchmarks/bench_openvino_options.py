@@ -49,7 +49,7 @@ from realtime_style.models.style_images import SHARED_DATA  # noqa: E402
 from realtime_style.models.transformer import TransformerNet  # noqa: E402
 from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status, openvino_version, shared_core  # noqa: E402
 from realtime_style.runtime.engine import Engine, EngineOptions  # noqa: E402
-from benchmarks.entry import run_as_command
+from benchmarks.entry import run_as_command  # noqa: E402
 
 CONTENT = SHARED_DATA / "content"
 #: label -> compile options changed from OpenVINONet's own (None: delete that option).

@@ -49,7 +49,10 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--count", type=int_at_least(1), default=style_metric.DEFAULT_PHOTO_COUNT, help="photos to use (default 32)"
     )
-    parser.add_argument("--style-image", type=Path, metavar="PATH", help="measure every --style against this painting (default: the one each model names)")
+    parser.add_argument(
+        "--style-image", type=Path, metavar="PATH",
+        help="measure every --style against this painting (default: the one each model names)",
+    )
     parser.add_argument(
         "--styles-dir", type=Path, metavar="DIR", help="folder of the style images the models name (default: beside each model, then the shipped ones)"
     )

@@ -352,7 +352,9 @@ def evaluate_styles(
     """Measure each style (a shipped name or a model file) on ``photos`` (default: :func:`default_photos`).
 
     ``style_image`` measures every style against that painting (candidates of one style side by side); without
-    it, each model is measured against the painting it names. The entry point for Python callers, e.g. training reporting a model's quality::
+    it, each model is measured against the painting it names.
+
+    The entry point for Python callers, e.g. training reporting a model's quality::
 
         evaluate_styles(["trained_models/mosaic.safetensors"])[0].mean_style_ratio
     """

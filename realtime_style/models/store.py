@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
