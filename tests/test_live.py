@@ -236,6 +236,21 @@ def test_file_source_loops_at_its_own_rate(tmp_path):
     assert 11 / 25 * 0.9 < elapsed < 11 / 25 + 1.0
 
 
+def test_file_source_starts_and_loops_back_at_start(tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=8, fps=25)
+    source = LoopingFileSource(clip, CaptureRequest(fps=1000), start=5 / 25)
+    source.open()
+    try:
+        images = [source.read().astype(int) for _ in range(4)]
+    finally:
+        source.close()
+
+    def nearest(image):  # the clip's frame index this decoded image is closest to
+        return min(range(8), key=lambda index: np.abs(image - pattern(index)).mean())
+
+    assert [nearest(image) for image in images] == [5, 6, 7, 5] and source.loops == 1
+
+
 def test_governor_steps_down_when_slow_and_back_up_with_headroom():
     governor = ResolutionGovernor(GovernorOptions(target_fps=20, window=3))
     costs = []

@@ -180,6 +180,14 @@ def test_missing_style_and_source_are_one_line_errors(clip, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "none.mp4: no such file" in err[0]
 
 
+def test_start_past_the_end_or_without_a_file_is_a_one_line_error(clip, random_model_file, capsys, tmp_path):
+    argv = ["--source", str(clip), "--style", str(random_model_file), "--start", "1:00", "--stats-json", str(tmp_path / "s.json")]
+    code, err = run_cli(argv, capsys)
+    assert code == 2 and len(err) == 1 and "past the end" in err[0], err
+    code, err = run_cli(["--camera", "0", "--style", str(random_model_file), "--start", "5"], capsys)
+    assert code == 2 and len(err) == 1 and "--start needs --source" in err[0], err
+
+
 def test_too_many_workers_is_a_one_line_error(clip, random_model_file, capsys, tmp_path):
     argv = ["--source", str(clip), "--style", str(random_model_file), "--workers", "64", "--record", str(tmp_path / "r.mp4")]
     code, err = run_cli(argv, capsys)

@@ -14,7 +14,7 @@ from realtime_style.cli.speed import add_speed_arguments, speed_options
 from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
 from realtime_style.runtime.process import ProcessOptions
 from realtime_style.errors import InputError, OutputError, UsageError
-from realtime_style.cli.argtypes import dimensions, dimensions_or_height
+from realtime_style.cli.argtypes import dimensions, dimensions_or_height, seconds
 from realtime_style.live.cameras import CameraSource, CaptureRequest, CaptureSource, LoopingFileSource, parse_camera
 from realtime_style.live.outputs import LiveSink, RecordSink, StreamSink, VirtualCameraSink
 from realtime_style.live.session import LiveOptions, LiveSession
@@ -66,6 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = capture.add_mutually_exclusive_group()
     where.add_argument("--camera", default="0", help="camera index or device path (default 0)")
     where.add_argument("--source", metavar="FILE", help="play a video file as if it were a camera (looped)")
+    capture.add_argument(
+        "--start", type=seconds(allow_zero=True), default=0.0, metavar="TIME",
+        help="with --source: start and loop this far in, e.g. 1:30",
+    )
     capture.add_argument("--resolution", metavar="WxH", type=dimensions(2), help="requested capture size, e.g. 1280x720")
     capture.add_argument("--fps", type=positive(float), help="requested capture rate")
 
@@ -77,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FPS",
         help=f"lower/raise the processing size to hold this rate (default {CPU_TARGET_FPS:g} on a CPU, off on GPUs)",
     )
-    processing.add_argument("--size", type=dimensions_or_height(SIZE_MULTIPLE), help="fixed processing size: WxH or a height (disables --target-fps)")
+    processing.add_argument("--size", type=dimensions_or_height(SIZE_MULTIPLE), help="fixed size, WxH or a height; disables --target-fps")
     processing.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     processing.add_argument("--precision", choices=["auto", *PRECISIONS], default="auto", help="network precision")
     processing.add_argument(
@@ -127,7 +131,9 @@ def build_source(args: argparse.Namespace) -> CaptureSource:
     if args.source:
         if not Path(args.source).is_file():
             raise InputError(f"--source {args.source}: no such file")
-        return LoopingFileSource(args.source, request)
+        return LoopingFileSource(args.source, request, start=args.start)
+    if args.start:
+        raise UsageError("--start needs --source FILE: a camera cannot start later")
     return CameraSource(parse_camera(args.camera), request)
 
 

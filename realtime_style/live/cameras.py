@@ -150,11 +150,15 @@ class LoopingFileSource:
 
     Frames are paced at the file's frame rate (or ``request.fps``); a reader that falls behind gets
     no burst of catch-up frames, exactly like a camera, which only ever has the current frame.
+    ``start`` (seconds) skips the file's beginning, on every loop.
     """
 
-    def __init__(self, path: str | Path, request: CaptureRequest = CaptureRequest(), clock=time.monotonic):
+    def __init__(
+        self, path: str | Path, request: CaptureRequest = CaptureRequest(), clock=time.monotonic, start: float = 0.0
+    ):
         self.path = Path(path)
         self.request = request
+        self.start = start
         self.description = str(path)
         self.loops = 0
         self._clock = clock
@@ -171,7 +175,7 @@ class LoopingFileSource:
         size = None
         if self.request.width or self.request.height:
             size = (self.request.width or 0, self.request.height or 0)
-        video = VideoFileSource(self.path)
+        video = VideoFileSource(self.path, start=self.start)
         if size is not None:
             width, height = video.info.width, video.info.height
             # One side given: keep the aspect ratio, with an even result.
