@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from realtime_style.errors import InputError
+from realtime_style.errors import InputError, first_line
 
 #: Extensions treated as images when a folder is searched (compared lower-cased).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -47,6 +47,6 @@ def load_rgb(path: str | Path) -> Image.Image:
             image.load()
             return image.convert("RGB")
     except FileNotFoundError:
-        raise InputError(f"image not found: {path}") from None
+        raise InputError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from None
+        raise InputError(f"{path}: not a readable image ({first_line(exc)})") from None

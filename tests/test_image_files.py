@@ -27,16 +27,16 @@ def test_load_rgb_converts_to_rgb(tmp_path):
 
 
 def test_missing_and_corrupt_files_are_input_errors(tmp_path):
-    with pytest.raises(InputError, match="image not found"):
+    with pytest.raises(InputError, match="no such file"):
         load_rgb(tmp_path / "absent.jpg")
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not a jpeg at all")
-    with pytest.raises(InputError, match="cannot read image"):
+    with pytest.raises(InputError, match="not a readable image"):
         load_rgb(bad)
     truncated = tmp_path / "truncated.png"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(truncated)
     truncated.write_bytes(truncated.read_bytes()[:60])
-    with pytest.raises(InputError, match="cannot read image"):
+    with pytest.raises(InputError, match="not a readable image"):
         load_rgb(truncated)
 
 

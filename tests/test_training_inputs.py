@@ -127,7 +127,7 @@ def test_missing_style_image(train_args, tmp_path, capsys):
 def test_unreadable_style_image(train_args, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_text("this is not a JPEG")
-    _fails_with(capsys, train_args(**{"--style-image": str(bad)}), "cannot read image")
+    _fails_with(capsys, train_args(**{"--style-image": str(bad)}), "not a readable image")
 
 
 def test_unwritable_output(train_args, tmp_path, capsys):
