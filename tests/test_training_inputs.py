@@ -136,6 +136,17 @@ def test_unwritable_output(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--out": str(blocker / "m.safetensors")}), "cannot create folder")
 
 
+@pytest.mark.parametrize("name", ["mosaic", "mosaic.txt", "mosaic.pt"])
+def test_a_model_name_without_safetensors_is_refused_before_training(train_args, tmp_path, capsys, name):
+    _fails_with(capsys, train_args(**{"--out": str(tmp_path / name)}), f"a model file's name ends in .safetensors, e.g. {tmp_path / 'mosaic.safetensors'}")
+    assert not (tmp_path / "run").exists() and not (tmp_path / name).exists()
+
+
+def test_export_refuses_a_model_name_without_safetensors(random_model_file, tmp_path, capsys):
+    _fails_with(capsys, ["export", str(random_model_file), "--out", str(tmp_path / "copy")], "a model file's name ends in .safetensors")
+    assert not (tmp_path / "copy").exists()
+
+
 @pytest.mark.parametrize("minutes", ["0", "-5", "nan"])
 def test_time_limit_must_be_positive(train_args, capsys, minutes):
     _fails_with(capsys, train_args(**{"--time-limit": minutes}), "--time-limit must be a positive number")

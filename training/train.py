@@ -20,7 +20,7 @@ from tqdm import tqdm
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_device
 from realtime_style.errors import InputError, OutputError, RtStyleError, first_line
 from realtime_style.image_files import load_rgb
-from realtime_style.models.store import load_model
+from realtime_style.models.store import check_model_name, load_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .compact import warmup_factor
@@ -157,6 +157,7 @@ class Trainer:
             raise InputError(f"unknown architecture {config.arch!r}; known: {', '.join(ARCHITECTURES)}")
         self.run_dir = Path(config.run_dir)
         if ctx.is_main:
+            check_model_name(config.out)
             check_writable(Path(config.out), "model file")
             check_writable(self.run_dir / CHECKPOINT_NAME, "checkpoint")
         self.device = device_for(ctx, select_device(config.device))

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from realtime_style.atomic_file import write_atomically
-from realtime_style.errors import ModelError, StyleNotFoundError, first_line
+from realtime_style.errors import ModelError, OutputError, StyleNotFoundError, first_line
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 
 MODEL_SUFFIX = ".safetensors"
@@ -84,13 +84,22 @@ class StyleModel:
         return self.info.style if self.info.arch == "standard" else f"{self.info.style}.{self.info.arch}"
 
 
+def check_model_name(path: str | Path) -> None:
+    """An :class:`OutputError` unless ``path`` ends in ``.safetensors``: a model file saved under another name
+    would not be found by name (``--style tahiti``) and could be mistaken for something else."""
+    path = Path(path)
+    if path.suffix != MODEL_SUFFIX:
+        raise OutputError(f"{path}: a model file's name ends in {MODEL_SUFFIX}, e.g. {path.with_suffix(MODEL_SUFFIX)}")
+
+
 def save_model(path: str | Path, net: TransformerNet, info: ModelInfo, dtype: torch.dtype = STORAGE_DTYPE) -> Path:
     """Write ``net`` and ``info`` to ``path`` atomically (temp file in the same folder, fsync, rename).
 
     Weights are stored as ``dtype`` (float16 unless asked otherwise; float32 where a weight would not
-    fit in float16). A failed write (full disk, ...) raises :class:`OSError` and leaves any earlier
-    file at ``path`` intact.
+    fit in float16). A name not ending in ``.safetensors`` is an :class:`OutputError`; a failed write
+    (full disk, ...) raises :class:`OSError` and leaves any earlier file at ``path`` intact.
     """
+    check_model_name(path)
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
     stored = {k: v.to(dtype) for k, v in tensors.items()}
     if not all(torch.isfinite(v).all() for v in stored.values()):
