@@ -136,9 +136,12 @@ def test_unwritable_output(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--out": str(blocker / "m.safetensors")}), "cannot create folder")
 
 
-@pytest.mark.parametrize("name", ["mosaic", "mosaic.txt", "mosaic.pt"])
-def test_a_model_name_without_safetensors_is_refused_before_training(train_args, tmp_path, capsys, name):
-    _fails_with(capsys, train_args(**{"--out": str(tmp_path / name)}), f"a model file's name ends in .safetensors, e.g. {tmp_path / 'mosaic.safetensors'}")
+@pytest.mark.parametrize(
+    ("name", "suggested"),
+    [("mosaic", "mosaic.safetensors"), ("mosaic.pt", "mosaic.safetensors"), ("mosaic.light", "mosaic.light.safetensors")],
+)
+def test_a_model_name_without_safetensors_is_refused_before_training(train_args, tmp_path, capsys, name, suggested):
+    _fails_with(capsys, train_args(**{"--out": str(tmp_path / name)}), f"a model file's name ends in .safetensors, e.g. {tmp_path / suggested}")
     assert not (tmp_path / "run").exists() and not (tmp_path / name).exists()
 
 

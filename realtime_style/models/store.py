@@ -89,7 +89,10 @@ def check_model_name(path: str | Path) -> None:
     would not be found by name (``--style tahiti``) and could be mistaken for something else."""
     path = Path(path)
     if path.suffix != MODEL_SUFFIX:
-        raise OutputError(f"{path}: a model file's name ends in {MODEL_SUFFIX}, e.g. {path.with_suffix(MODEL_SUFFIX)}")
+        # a file type's suffix is replaced; any other dot is part of the name (``mosaic.light``)
+        other_type = path.suffix.lower() in {".pt", ".pth", ".ckpt", ".bin", ".onnx", ".txt", ".json"}
+        suggestion = path.with_suffix(MODEL_SUFFIX) if other_type else path.with_name(path.name + MODEL_SUFFIX)
+        raise OutputError(f"{path}: a model file's name ends in {MODEL_SUFFIX}, e.g. {suggestion}")
 
 
 def save_model(path: str | Path, net: TransformerNet, info: ModelInfo, dtype: torch.dtype = STORAGE_DTYPE) -> Path:
