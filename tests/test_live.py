@@ -274,7 +274,10 @@ def test_target_fps_lowers_processing_size_but_output_keeps_capture_size(random_
     options = LiveOptions(max_frames=24, target_fps=20)
     session = LiveSession(SyntheticSource(fps=50), bank, [sink], options, log=quiet)
     stats = session.run()
-    assert stats.size_changes >= 2
+    # Two frames at over three budgets make the governor jump to the predicted size at once; whether
+    # a further step follows depends on this machine's overhead (step-wise moves: the test above).
+    assert stats.size_changes >= 1
+    assert sink.metas[0].processing_size == (WIDTH, HEIGHT)
     assert session.processing_size[0] < WIDTH and session.processing_size[1] < HEIGHT
     assert {f.shape for f in sink.frames} == {(HEIGHT, WIDTH, 3)}
     assert {m.processing_size for m in sink.metas} != {(WIDTH, HEIGHT)}
