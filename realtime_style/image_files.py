@@ -1,4 +1,4 @@
-"""Image files on disk: which suffixes count as images, finding them in a folder, and decoding one to RGB.
+"""Image files on disk: which suffixes count as images, finding them in a folder, and decoding one.
 
 Depends on Pillow only (no PyAV, no torch), so that training, evaluation and the media layer can
 all share it; training runs on machines without PyAV.
@@ -10,12 +10,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from realtime_style.errors import InputError, first_line
 
 #: Extensions treated as images when a folder is searched (compared lower-cased).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+#: Extensions of video files, named in the error when one is given where an image belongs.
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -40,13 +42,29 @@ def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
     return sorted(found)
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Decode an image file to 8-bit RGB; a missing or unreadable file is an :class:`InputError`."""
+def open_image(path: str | Path) -> Image.Image:
+    """Decode an image file upright (EXIF orientation applied), in the file's own mode.
+
+    A missing, unreadable or non-image file is an :class:`InputError` whose one line names the path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image")
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)  # a new image, independent of the file
             image.load()
-            return image.convert("RGB")
+            return image
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            raise InputError(f"{path}: is a video, not an image; stylize videos with `rtstyle video`") from None
         raise InputError(f"{path}: not a readable image ({first_line(exc)})") from None
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode an image file upright to 8-bit RGB; errors as :func:`open_image`."""
+    return open_image(path).convert("RGB")

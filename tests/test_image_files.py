@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from realtime_style.errors import InputError
-from realtime_style.image_files import is_image_file, load_rgb
+from realtime_style.image_files import is_image_file, load_rgb, open_image
 
 
 def test_suffixes_are_matched_case_insensitively():
@@ -38,6 +38,28 @@ def test_missing_and_corrupt_files_are_input_errors(tmp_path):
     truncated.write_bytes(truncated.read_bytes()[:60])
     with pytest.raises(InputError, match="not a readable image"):
         load_rgb(truncated)
+
+
+def test_folders_and_videos_are_named_in_the_error(tmp_path):
+    with pytest.raises(InputError, match="is a folder, not an image"):
+        open_image(tmp_path)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 100)
+    with pytest.raises(InputError, match="is a video, not an image; stylize videos with `rtstyle video`"):
+        load_rgb(clip)
+
+
+def test_load_rgb_turns_a_phone_photo_upright(tmp_path):
+    """A portrait photo stored landscape with an EXIF orientation (as phones write them) is decoded as seen:
+    training and the style image see it upright, as `rtstyle still` does."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    stored = np.zeros((20, 30, 3), np.uint8)
+    stored[:, :15] = 255  # left half white as stored: the top half once upright
+    Image.fromarray(stored).save(tmp_path / "phone.png", exif=exif)
+    upright = np.asarray(load_rgb(tmp_path / "phone.png"))
+    assert upright.shape == (30, 20, 3)
+    assert upright[:15].min() == 255 and upright[15:].max() == 0
 
 
 def test_training_and_metrics_import_without_pyav():

@@ -6,17 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from realtime_style.errors import InputError, OutputError, first_line
-from realtime_style.image_files import IMAGE_SUFFIXES
+from realtime_style.errors import OutputError, first_line
+from realtime_style.image_files import IMAGE_SUFFIXES, open_image
 from realtime_style.media.geometry import Resize
 
 JPEG_QUALITY = 95
 #: Formats that can store an alpha channel; elsewhere it is dropped.
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
-#: Extensions of video files, named in the error when one is given where an image belongs.
-_VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 
 
 @dataclass
@@ -32,22 +30,11 @@ class StillImage:
 
 
 def read_image(path: str | Path, resize: Resize | None = None) -> StillImage:
-    """Decode an image file upright (EXIF orientation applied), optionally resized (Lanczos)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
-    try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        if path.suffix.lower() in _VIDEO_SUFFIXES:
-            raise InputError(f"{path}: is a video, not an image; stylize videos with `rtstyle video`") from None
-        raise InputError(f"{path}: not a readable image ({first_line(exc)})") from None
+    """Decode an image file upright (EXIF orientation applied), optionally resized (Lanczos).
+
+    Errors (missing, unreadable, a video) are :class:`InputError`, as :func:`open_image` words them.
+    """
+    image = open_image(path)
     if resize is not None and resize.active:
         size = resize.apply(*image.size)
         if size != image.size:
