@@ -114,3 +114,17 @@ def test_headless_live_run_logs_a_status_line(tmp_path: Path) -> None:
     LiveSession(SyntheticSource(fps=100), bank, [RecordingSink()], options, log=messages.append).run()
     status = [m for m in messages if "fps, latency" in m]
     assert status and f"{WIDTH}x{HEIGHT}, random" in status[-1] and "frames out" in status[-1]
+
+
+def test_headless_live_run_is_not_silent_until_the_first_interval(tmp_path: Path) -> None:
+    """The first status line comes about two seconds after the first frame, not a whole interval later."""
+    from realtime_style.live.session import FIRST_STATUS_S, LiveOptions, LiveSession
+    from realtime_style.live.styles import StyleBank
+    from realtime_style.runtime.engine import EngineOptions
+
+    model = save_random_model(tmp_path / "random.safetensors", seed=0)
+    bank = StyleBank([model], EngineOptions(device="cpu", precision="fp32", batch_size=1))
+    messages: list[str] = []
+    options = LiveOptions(duration=FIRST_STATUS_S + 2.0, size=(WIDTH, HEIGHT), status_every=60.0)
+    LiveSession(SyntheticSource(fps=50), bank, [RecordingSink()], options, log=messages.append).run()
+    assert len([m for m in messages if "fps, latency" in m]) == 1, messages

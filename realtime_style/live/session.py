@@ -41,6 +41,8 @@ from realtime_style.runtime.color import Look
 NOTICE_SECONDS = 2.0
 #: How often the loop looks for work while a worker is idle and another one is busy (or paced).
 POLL_SECONDS = 0.005
+#: Seconds from the first output to the first headless status line (later ones: ``status_every``).
+FIRST_STATUS_S = 2.0
 
 
 @dataclass
@@ -392,7 +394,9 @@ class LiveSession:
         if every is None or now - self._last_status < every:
             return
         if self._last_status == float("-inf"):
-            self._last_status = now  # the first line after a full interval: a rate needs frames
+            # The first line comes FIRST_STATUS_S after the first output (a rate needs a few frames),
+            # so a headless start is not silent for a whole interval; then one every ``every`` seconds.
+            self._last_status = now - every + min(every, FIRST_STATUS_S)
             return
         self._last_status = now
         width, height = self.processing_size
