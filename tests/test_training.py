@@ -362,6 +362,33 @@ def test_init_from_a_wider_net_shrinks_it(training_data, tmp_path):
     assert resumed["lineage"] == facts["lineage"] and resumed["total_iterations"] == 2
 
 
+def test_a_checkpoint_exports_from_any_folder_once_the_painting_has_moved(training_data, tmp_path, monkeypatch):
+    """The checkpoint keeps the style image's hash, path and licence as the run found them."""
+    import shutil
+
+    from realtime_style.errors import ModelError
+    from realtime_style.training.checkpoint import save_checkpoint
+
+    shutil.copytree(training_data / "styles", tmp_path / "paintings")
+    monkeypatch.chdir(tmp_path)
+    config = make_config(training_data, tmp_path, iterations=1, style_image="paintings/mosaic.jpg")
+    trained = read_info(train(config).out).training
+    checkpoint = Path(config.run_dir) / CHECKPOINT_NAME
+    shutil.rmtree(tmp_path / "paintings")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    exported = read_info(export_checkpoint(checkpoint, tmp_path / "exported.safetensors"))
+    assert exported.training["style_image_sha256"] == trained["style_image_sha256"]
+    assert exported.training["style_image_path"] == str(tmp_path / "paintings" / "mosaic.jpg")
+    assert exported.license == read_info(config.out).license and exported.license
+    # A checkpoint from before records were kept needs the painting at its recorded (relative) path.
+    state = load_checkpoint(checkpoint)
+    del state["style_record"], state["format"]
+    save_checkpoint(checkpoint, state)
+    with pytest.raises(ModelError, match="run export from the folder the training ran in"):
+        export_checkpoint(checkpoint, tmp_path / "again.safetensors")
+
+
 @pytest.mark.slow
 def test_a_checkpoint_of_the_plain_step_resumes_with_the_fast_step(training_data, tmp_path):
     """The fast step (training/step_options.py) continues a run checkpointed by the plain one, on the same loss curve."""

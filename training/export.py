@@ -14,24 +14,25 @@ from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
 from .config import TrainOptions
 from .lineage import init_record
-from .provenance import sha256_file, style_provenance
+from .provenance import StyleRecord, sha256_file
 
 
-def export_model(net: TransformerNet, config: TrainOptions, training: dict, iterations: int | None = None) -> Path:
-    """Write ``net`` to ``config.out`` with the style's provenance, the recipe and ``training`` facts."""
+def export_model(net: TransformerNet, config: TrainOptions, training: dict, style: StyleRecord | None = None) -> Path:
+    """Write ``net`` to ``config.out`` with the style's record (taken now when not given), the recipe and ``training`` facts."""
     style_path = Path(config.style_image)
-    provenance = style_provenance(style_path, Path(config.sources) if config.sources else None)
+    if style is None:
+        style = StyleRecord.of(style_path, Path(config.sources) if config.sources else None)
     info = ModelInfo(
         style=config.style_name or style_path.stem,
         arch=config.arch,
         config=ARCHITECTURES[config.arch],
         style_image=style_path.name,
-        style_source=provenance.source,
-        license=provenance.license,
-        iterations=config.iterations if iterations is None else iterations,
+        style_source=style.source,
+        license=style.license,
+        iterations=config.iterations,
         recipe=config.recipe(),
         # The path lets the model find its painting again (eval styles, --optimize --style-image NAME).
-        training={"style_image_sha256": sha256_file(style_path), "style_image_path": str(style_path.resolve()), **training},
+        training={"style_image_sha256": style.sha256, "style_image_path": style.path, **training},
     )
     try:
         return save_model(config.out, net, info)
@@ -52,8 +53,15 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     config = replace(config.as_trained(step), out=str(out))
     net = TransformerNet(ARCHITECTURES[config.arch])
     net.load_state_dict(state["model"])
-    if not Path(config.style_image).is_file():
-        raise ModelError(f"the checkpoint's style image {config.style_image} is missing (needed for its hash)")
+    if state.get("style_record"):
+        style = StyleRecord(**json.loads(state["style_record"]))
+    elif Path(config.style_image).is_file():
+        style = None  # a checkpoint from before records were kept: hash the painting now
+    else:
+        raise ModelError(
+            f"the checkpoint's style image {config.style_image} is missing (needed for its hash); "
+            "run export from the folder the training ran in"
+        )
     losses = json.loads(state.get("losses") or "{}")
     init_facts = json.loads(state.get("init_facts") or "{}")
     elapsed = float(state.get("elapsed_s", 0.0))
@@ -65,7 +73,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
         "final_losses": {k: round(v, 6) for k, v in losses.items()},
         **init_record(init_facts, step, elapsed),
     }
-    return export_model(net, config, training)
+    return export_model(net, config, training, style)
 
 
 def rewrite_model(model: str | Path, out: str | Path) -> Path:

@@ -56,6 +56,25 @@ def style_provenance(style_image: Path, sources: Path | None = None) -> StylePro
     return StyleProvenance()
 
 
+@dataclass(frozen=True)
+class StyleRecord:
+    """The style image as a model file records it: hash, resolved path, source and licence.
+
+    Taken when a run starts and kept in its checkpoints, so that a checkpoint exports from any folder,
+    or after the painting has moved.
+    """
+
+    sha256: str
+    path: str
+    source: str | None = None
+    license: str | None = None
+
+    @classmethod
+    def of(cls, style_image: Path, sources: Path | None = None) -> StyleRecord:
+        provenance = style_provenance(style_image, sources)
+        return cls(sha256_file(style_image), str(style_image.resolve()), provenance.source, provenance.license)
+
+
 def describe_hardware(device: torch.device, world_size: int = 1) -> str:
     """One line: accelerator or CPU model, core count, bf16 support, number of processes."""
     if device.type == "cuda":

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -29,6 +29,7 @@ from .data import PhotoFolder, ResumableSampler, collate, dataset_images, resize
 from .distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from .export import export_model
 from .lineage import ancestry, init_record
+from .provenance import StyleRecord
 from .loss import DistillationLoss, PerceptualLoss
 from .run_log import RunLog, warn
 from .samples import load_sample_photos, save_samples
@@ -167,6 +168,8 @@ class Trainer:
         resume_state = load_checkpoint(Path(resume)) if resume else None  # a bad checkpoint fails before any setup
         style_path = Path(config.style_image)
         self.style_tensor = to_tensor(resize_long_side(load_rgb(style_path), config.style_size))
+        #: The painting's hash, path and provenance as loaded now; kept in checkpoints and the model file.
+        self.style_record = StyleRecord.of(style_path, Path(config.sources) if config.sources else None)
         self.files = dataset_images(config.dataset, config.exclude)
         self.dataset = PhotoFolder(self.files)
         self.skipped: set[int] = set()
@@ -241,6 +244,7 @@ class Trainer:
             "skipped": sorted(self.skipped),
             "recipe_history": json.dumps(self.recipe_history),
             "init_facts": json.dumps(self.init_facts),
+            "style_record": json.dumps(asdict(self.style_record)),
             "warmup": self.warmup,
         }
 
@@ -372,7 +376,7 @@ class Trainer:
             if self.step < cfg.iterations:  # stopped by --time-limit: the file tells what was trained
                 facts["planned_iterations"] = cfg.iterations
                 trained = cfg.as_trained(self.step)
-            out = export_model(self.net, trained, facts)
+            out = export_model(self.net, trained, facts, self.style_record)
         barrier(self.ctx)
         return TrainResult(out, self.step, self.elapsed(), last, len(self.skipped))
 
