@@ -381,9 +381,13 @@ def test_a_checkpoint_exports_from_any_folder_once_the_painting_has_moved(traini
     assert exported.training["style_image_sha256"] == trained["style_image_sha256"]
     assert exported.training["style_image_path"] == str(tmp_path / "paintings" / "mosaic.jpg")
     assert exported.license == read_info(config.out).license and exported.license
-    # A checkpoint from before records were kept needs the painting at its recorded (relative) path.
     state = load_checkpoint(checkpoint)
-    del state["style_record"], state["format"]
+    del state["format"]
+    save_checkpoint(checkpoint, {**state, "style_record": '{"sha": 1}'})
+    with pytest.raises(ModelError, match="unreadable style record"):
+        export_checkpoint(checkpoint, tmp_path / "bad.safetensors")
+    # A checkpoint from before records were kept needs the painting at its recorded (relative) path.
+    del state["style_record"]
     save_checkpoint(checkpoint, state)
     with pytest.raises(ModelError, match="run export from the folder the training ran in"):
         export_checkpoint(checkpoint, tmp_path / "again.safetensors")

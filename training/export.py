@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_style.errors import ModelError, OutputError
+from realtime_style.errors import ModelError, OutputError, first_line
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
 from .config import TrainOptions
@@ -54,7 +54,10 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
     net = TransformerNet(ARCHITECTURES[config.arch])
     net.load_state_dict(state["model"])
     if state.get("style_record"):
-        style = StyleRecord(**json.loads(state["style_record"]))
+        try:
+            style = StyleRecord(**json.loads(state["style_record"]))
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"checkpoint {checkpoint}: unreadable style record ({first_line(exc)})") from None
     elif Path(config.style_image).is_file():
         style = None  # a checkpoint from before records were kept: hash the painting now
     else:
