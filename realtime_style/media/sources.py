@@ -113,7 +113,9 @@ class VideoFileSource:
     def _open_video_stream(self) -> None:
         """Set up decoding of the opened container's first video stream, from its start."""
         if not self._container.streams.video:
-            raise InputError(f"{self.path}: no video stream")
+            kinds = sorted({stream.type for stream in self._container.streams})
+            holds = f" (only {' and '.join(kinds)})" if kinds else ""
+            raise InputError(f"{self.path}: no video stream{holds}")
         self._stream = self._container.streams.video[0]
         if self._stream.codec_context is None:
             raise InputError(f"{self.path}: no decoder for its video stream (unknown or damaged codec header)")
