@@ -9,7 +9,7 @@ import torch
 
 from realtime_style.errors import InputError
 from realtime_style.losses import gram_matrix, relative_distance, style_distance
-from realtime_style.training.cli import parse_style_layers
+from realtime_style.training.cli import parse_layers
 from realtime_style.training.config import Phase, TrainOptions
 from realtime_style.training.loss import LossWeights, PerceptualLoss
 
@@ -39,12 +39,12 @@ def test_the_loss_uses_the_weights():
         assert abs(plain(output, target)["style"] - deep(output, target)["style"]) > 1e-3
 
 
-def test_parse_style_layers():
-    assert parse_style_layers("relu1_1, relu2_1") == (("relu1_1", "relu2_1"), ())
-    assert parse_style_layers("relu2_1,relu4_1:8") == (("relu2_1", "relu4_1"), (1.0, 8.0))
+def test_parse_layers():
+    assert parse_layers("relu1_1, relu2_1", "--style-layers") == (("relu1_1", "relu2_1"), ())
+    assert parse_layers("relu2_1,relu4_1:8", "--style-layers") == (("relu2_1", "relu4_1"), (1.0, 8.0))
     for bad, message in [("relu4_1:x", "not a number"), ("relu4_1:-1", "0 or more"), ("relu4_1:0", "every weight is 0"), (",", "no layer")]:
         with pytest.raises(InputError, match=message):
-            parse_style_layers(bad)
+            parse_layers(bad, "--style-layers")
 
 
 def test_weights_must_match_the_layers():

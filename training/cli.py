@@ -55,7 +55,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="constant, or cosine decay from --lr to --lr-min over the run (default constant)")
     parser.add_argument("--lr-min", type=float, default=0.0, help="the learning rate a cosine schedule ends at (default 0)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--content-layer", default=DEFAULTS.content_layer)
+    parser.add_argument("--content-layer", default=DEFAULTS.content_layer,
+                        help="VGG19 layer of the content term; more than one adds shallower or deeper terms, each "
+                             "with its weight against the first, e.g. relu4_2,relu2_2:0.2 (default relu2_2)")
     parser.add_argument("--style-layers", default=",".join(DEFAULTS.style_layers),
                         help="comma-separated VGG19 layers, each optionally with a weight in the style mean, "
                              "e.g. relu2_1,relu3_1,relu4_1:8 (default: all weigh 1)")
@@ -120,8 +122,12 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
         if iterations < 1:
             raise InputError("--iterations must be positive")
         schedule = build_schedule(iterations, args.image_size, args.fast, args.fast_size, args.final_fraction)
-    style_layers, style_layer_weights = parse_style_layers(args.style_layers)
-    weights = from_args(LossWeights, args, style_layers=style_layers, style_layer_weights=style_layer_weights)
+    style_layers, style_layer_weights = parse_layers(args.style_layers, "--style-layers")
+    content_layer, extra_content_layers = parse_content_layers(args.content_layer)
+    weights = from_args(
+        LossWeights, args, style_layers=style_layers, style_layer_weights=style_layer_weights,
+        content_layer=content_layer, extra_content_layers=extra_content_layers,
+    )
     check_crop_sizes(schedule, weights, args.teacher)
     config = from_args(
         TrainOptions,
@@ -143,7 +149,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
     return config, resume
 
 
-def parse_style_layers(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+def parse_layers(text: str, flag: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """``relu1_1,relu4_1:8`` -> the layers and their weights (empty when no layer has one: all weigh the same)."""
     layers, weights, weighted = [], [], False
     for entry in (part.strip() for part in text.split(",")):
@@ -154,16 +160,28 @@ def parse_style_layers(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
         try:
             value = float(weight) if weight else 1.0
         except ValueError:
-            raise InputError(f"--style-layers: {entry!r}: the weight after ':' is not a number") from None
+            raise InputError(f"{flag}: {entry!r}: the weight after ':' is not a number") from None
         if not 0 <= value < float("inf"):
-            raise InputError(f"--style-layers: {entry!r}: a weight must be a number of 0 or more")
+            raise InputError(f"{flag}: {entry!r}: a weight must be a number of 0 or more")
         layers.append(name.strip())
         weights.append(value)
     if not layers:
-        raise InputError("--style-layers: no layer given")
+        raise InputError(f"{flag}: no layer given")
     if not sum(weights) > 0:
-        raise InputError("--style-layers: every weight is 0")
+        raise InputError(f"{flag}: every weight is 0")
+    if len(set(layers)) != len(layers):
+        raise InputError(f"{flag}: a layer is named twice in {text!r}")
     return tuple(layers), (tuple(weights) if weighted else ())
+
+
+def parse_content_layers(text: str) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """``relu4_2,relu2_2:0.2`` -> the main content layer and the others with their weights against its 1."""
+    layers, weights = parse_layers(text, "--content-layer")
+    if weights and weights[0] != 1.0:
+        raise InputError(
+            f"--content-layer: the first layer weighs 1 (scale the whole term with --content-weight); got {text!r}"
+        )
+    return layers[0], tuple(zip(layers[1:], weights[1:] if weights else [1.0] * (len(layers) - 1)))
 
 
 def from_args(options: type[T], args: argparse.Namespace, **derived: object) -> T:
@@ -184,7 +202,7 @@ def refuse_used_run_dir(run_dir: Path) -> None:
 
 def check_crop_sizes(schedule: tuple[Phase, ...], weights: LossWeights, teacher: str | None) -> None:
     """Refuse crops too small for the loss network's deepest layer (each VGG pooling halves the crop)."""
-    layers = (*weights.style_layers, weights.content_layer)
+    layers = (*weights.style_layers, *weights.content_layers)
     unknown = [layer for layer in layers if layer not in LAYER_NAMES]
     if unknown:
         raise InputError(f"unknown VGG19 layer(s) {', '.join(unknown)}; known: relu1_1 ... relu5_4 (see --help)")

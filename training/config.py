@@ -130,6 +130,8 @@ class TrainOptions:
         data["schedule"] = tuple(Phase(int(s), int(n)) for s, n in data["schedule"])
         w = data["weights"]
         w = {**w, "style_layers": tuple(w["style_layers"])}
+        if "extra_content_layers" in w:
+            w["extra_content_layers"] = tuple((str(layer), float(weight)) for layer, weight in w["extra_content_layers"])
         if "style_layer_weights" in w:
             w["style_layer_weights"] = tuple(float(v) for v in w["style_layer_weights"])
         data["weights"] = LossWeights(**w)

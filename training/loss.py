@@ -1,6 +1,7 @@
 """The perceptual loss of Johnson et al., in scale-free form, on our VGG19 loss network.
 
-Each term is *relative*: the content term is ‖F(y) − F(x)‖² / ‖F(x)‖² at the content layer, and
+Each term is *relative*: the content term is ‖F(y) − F(x)‖² / ‖F(x)‖² at the content layer (plus, where
+``extra_content_layers`` name any, the same at shallower or deeper layers, each with its own weight), and
 the style term the mean over style layers of ‖G(y) − G(s)‖² / ‖G(s)‖² (the same quantity that
 ``rtstyle eval`` reports as style distance; ``style_layer_weights`` make it a weighted mean). A
 relative term does not depend on the pixel scale or the preprocessing of the loss network, and it
@@ -30,6 +31,9 @@ class LossWeights:
     """Layers and weights of the perceptual loss (see the module docstring for their scale)."""
 
     content_layer: str = "relu2_2"
+    #: Further content layers, each with its weight against ``content_layer``'s 1, e.g. ``(("relu2_2", 0.2),)``:
+    #: a small shallow term holds edges and colours that a deep content layer leaves to the style.
+    extra_content_layers: tuple[tuple[str, float], ...] = ()
     style_layers: tuple[str, ...] = STYLE_LAYERS
     #: One weight per style layer (their weighted mean is the style term); empty: every layer counts the same.
     style_layer_weights: tuple[float, ...] = ()
@@ -41,7 +45,16 @@ class LossWeights:
     #: Score the output as it will be shown, clamped to [0, 1] (see :func:`as_displayed`); for fine-tuning.
     clamp_output: bool = False
 
+    @property
+    def content_layers(self) -> tuple[str, ...]:
+        """Every content layer, ``content_layer`` first."""
+        return (self.content_layer, *(layer for layer, _ in self.extra_content_layers))
+
     def __post_init__(self) -> None:
+        if len(set(self.content_layers)) != len(self.content_layers):
+            raise ValueError(f"a content layer is named twice: {list(self.content_layers)}")
+        if any(not 0 <= weight < float("inf") for _, weight in self.extra_content_layers):
+            raise ValueError(f"content layer weights must be numbers of 0 or more; got {list(self.extra_content_layers)}")
         weights = self.style_layer_weights
         if weights and len(weights) != len(self.style_layers):
             raise ValueError(f"{len(weights)} style layer weights for {len(self.style_layers)} style layers")
@@ -51,6 +64,7 @@ class LossWeights:
     def to_dict(self) -> dict:
         return {
             "content_layer": self.content_layer,
+            **({"extra_content_layers": [list(e) for e in self.extra_content_layers]} if self.extra_content_layers else {}),
             "style_layers": list(self.style_layers),
             **({"style_layer_weights": list(self.style_layer_weights)} if self.style_layer_weights else {}),
             "content_weight": self.content_weight,
@@ -77,14 +91,14 @@ class PerceptualLoss(nn.Module):
     """Content + style + TV loss of stylized images against their photos and one style image.
 
     The style image's Grams are computed once at construction. The photos' content features come
-    from the same VGG stopped at the content layer (cheap) and are computed once per batch, without
-    gradients; the stylized images go through the network up to its deepest used layer once.
+    from the same VGG stopped at the deepest content layer (cheap) and are computed once per batch,
+    without gradients; the stylized images go through the network up to its deepest used layer once.
     """
 
     def __init__(self, style_image: torch.Tensor, weights: LossWeights, device: torch.device):
         super().__init__()
         self.weights = weights
-        layers: Sequence[str] = (*weights.style_layers, weights.content_layer)
+        layers: Sequence[str] = (*weights.style_layers, *weights.content_layers)
         self.vgg = VGG19Features(layers).to(device)
         with torch.no_grad():
             features = self.vgg(style_image.to(device)[None].float())
@@ -93,10 +107,10 @@ class PerceptualLoss(nn.Module):
             self.register_buffer(f"gram_{index}", grams[layer])
             self.register_buffer(f"gram_norm_{index}", grams[layer].pow(2).sum())
 
-    def content_targets(self, photos: torch.Tensor) -> torch.Tensor:
-        """Content-layer features of the photos (no gradient)."""
+    def content_targets(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The photos' features at every content layer (no gradient)."""
         with torch.no_grad():
-            return self.vgg(photos, [self.weights.content_layer])[self.weights.content_layer]
+            return self.vgg(photos, list(self.weights.content_layers))
 
     def style_grams(self) -> dict[str, torch.Tensor]:
         """The style image's Gram matrices (batch 1) by layer."""
@@ -117,13 +131,16 @@ class PerceptualLoss(nn.Module):
         if channels_last:
             self.vgg.to(memory_format=torch.channels_last)
 
-    def forward(self, stylized: torch.Tensor, content_target: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, stylized: torch.Tensor, content_targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weighted terms and their sum ``total``; each term is already multiplied by its weight."""
         w = self.weights
         if w.clamp_output:
             stylized = as_displayed(stylized)
         features = self.vgg(stylized)
-        content = relative_distance(features[w.content_layer], content_target).mean()
+        layer_weights = ((w.content_layer, 1.0), *w.extra_content_layers)
+        content = sum(
+            weight * relative_distance(features[layer], content_targets[layer]).mean() for layer, weight in layer_weights
+        )
         grams = {layer: gram_matrix(features[layer]) for layer in w.style_layers}
         style = style_distance(
             grams, self.style_grams(), w.style_layers, self.style_norms(), w.style_layer_weights
