@@ -25,6 +25,16 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def existing_file(path: str | Path, role: str) -> Path:
+    """``path`` when it is a file; else an :class:`InputError` naming the ``role`` ("style image"): missing or a folder."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(f"{role} {path} is a folder, not an image file")
+    if not path.is_file():
+        raise InputError(f"{role} not found: {path}")
+    return path
+
+
 def find_images(folder: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
     """Image files under ``folder`` (recursively, hidden entries skipped), sorted, as paths relative to it.
 

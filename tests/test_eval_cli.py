@@ -104,6 +104,7 @@ def test_eval_styles_with_explicit_style_image(small_metric, capsys, photo_dir, 
     [
         (["--styles-dir", "{tmp}/nowhere"], "not found in"),
         (["--style-image", "{tmp}/absent.jpg"], "style image not found"),
+        (["--style-image", "{tmp}"], "is a folder, not an image file"),
         (["--photos", "{tmp}/no_photos"], "photo folder not found"),
     ],
 )

@@ -124,6 +124,10 @@ def test_missing_style_image(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--style-image": str(tmp_path / "nope.jpg")}), "style image not found")
 
 
+def test_a_folder_given_as_the_style_image(train_args, tmp_path, capsys):
+    _fails_with(capsys, train_args(**{"--style-image": str(tmp_path)}), f"style image {tmp_path} is a folder, not an image file")
+
+
 def test_unreadable_style_image(train_args, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_text("this is not a JPEG")

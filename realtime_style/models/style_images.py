@@ -73,14 +73,12 @@ def find_style_image(
 
 def style_image_from_text(text: str, styles_dir: str | Path | None = None) -> Path:
     """What ``--style-image TEXT`` means: an image file, or the style image of the style named ``text``."""
-    from realtime_style.image_files import is_image_file
+    from realtime_style.image_files import existing_file, is_image_file
     from realtime_style.models.store import read_info, resolve_style
 
     path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    if is_image_file(path) or "/" in text:
-        raise InputError(f"style image not found: {path}")
+    if path.exists() or is_image_file(path) or "/" in text:
+        return existing_file(path, "style image")
     try:
         model_path = resolve_style(text)
     except StyleNotFoundError as exc:
