@@ -13,14 +13,6 @@ from realtime_style.runtime.backends.choices import cpu_name
 from realtime_style.runtime.engine import cpu_has_fast_bf16
 
 
-@dataclass(frozen=True)
-class StyleProvenance:
-    """Source and licence note of a style image, as SOURCES.md states them."""
-
-    source: str | None = None
-    license: str | None = None
-
-
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -38,11 +30,12 @@ def find_sources_file(style_image: Path) -> Path | None:
     return None
 
 
-def style_provenance(style_image: Path, sources: Path | None = None) -> StyleProvenance:
-    """Read the row of ``style_image`` from a SOURCES.md table (file | artwork | repo | path | commit | licence | change)."""
+def source_and_licence(style_image: Path, sources: Path | None = None) -> tuple[str | None, str | None]:
+    """The source and licence note of ``style_image`` from its row of a SOURCES.md table
+    (file | artwork | repo | path | commit | licence | change); ``(None, None)`` where there is none."""
     sources = sources or find_sources_file(style_image)
     if sources is None or not sources.is_file():
-        return StyleProvenance()
+        return None, None
     needle = f"/styles/{style_image.name}`"
     for line in sources.read_text(encoding="utf-8", errors="replace").splitlines():
         if needle not in line or not line.startswith("|"):
@@ -52,8 +45,8 @@ def style_provenance(style_image: Path, sources: Path | None = None) -> StylePro
             continue
         artwork, repo, path, commit, licence = cells[1:6]
         source = f"{artwork}; from {repo} {path.strip('`')} at commit {commit}"
-        return StyleProvenance(source=source, license=licence)
-    return StyleProvenance()
+        return source, licence
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -71,8 +64,8 @@ class StyleRecord:
 
     @classmethod
     def of(cls, style_image: Path, sources: Path | None = None) -> StyleRecord:
-        provenance = style_provenance(style_image, sources)
-        return cls(sha256_file(style_image), str(style_image.resolve()), provenance.source, provenance.license)
+        source, licence = source_and_licence(style_image, sources)
+        return cls(sha256_file(style_image), str(style_image.resolve()), source, licence)
 
 
 def describe_hardware(device: torch.device, world_size: int = 1) -> str:
