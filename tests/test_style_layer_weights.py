@@ -42,7 +42,7 @@ def test_the_loss_uses_the_weights():
 def test_parse_layers():
     assert parse_layers("relu1_1, relu2_1", "--style-layers") == (("relu1_1", "relu2_1"), ())
     assert parse_layers("relu2_1,relu4_1:8", "--style-layers") == (("relu2_1", "relu4_1"), (1.0, 8.0))
-    for bad, message in [("relu4_1:x", "not a number"), ("relu4_1:-1", "0 or more"), ("relu4_1:0", "every weight is 0"), (",", "no layer")]:
+    for bad, message in [("relu4_1:x", "not a number"), ("relu4_1:-1", "0 or more"), ("relu4_1:0", "every weight is 0"), (",", "no layer"), ("relu4_1,relu4_1:2", "named twice")]:
         with pytest.raises(InputError, match=message):
             parse_layers(bad, "--style-layers")
 
