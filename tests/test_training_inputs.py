@@ -134,6 +134,19 @@ def test_unreadable_style_image(train_args, tmp_path, capsys):
     _fails_with(capsys, train_args(**{"--style-image": str(bad)}), "not a readable image")
 
 
+def test_without_out_the_model_is_named_after_the_style_and_never_overwritten(train_args, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = train_args()
+    del argv[argv.index("--out") : argv.index("--out") + 2]
+    assert rtstyle(argv) == 0
+    assert (tmp_path / "mosaic.light.safetensors").is_file()  # --arch light, as the shipped variants are named
+    assert "try it: rtstyle still PHOTO OUT.jpg --style mosaic.light.safetensors" in capsys.readouterr().out
+    assert rtstyle([*argv, "--resume"]) == 0  # the same run goes on into the same file
+    capsys.readouterr()
+    another_run = [*argv[:-3], "--run-dir", str(tmp_path / "run2"), *argv[-3:]]
+    _fails_with(capsys, another_run, "mosaic.light.safetensors already exists: give --out")
+
+
 def test_unwritable_output(train_args, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")

@@ -32,7 +32,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of a training run."""
     parser.add_argument("--style-image", required=True, help="the style image (JPEG/PNG), or a style's name for its painting")
     parser.add_argument("--dataset", required=True, help="folder tree of photos (e.g. COCO train2014/), searched recursively")
-    parser.add_argument("--out", required=True, help="model file to write, e.g. trained_models/mosaic.safetensors")
+    parser.add_argument("--out", help="model file to write (default: STYLE.safetensors here, STYLE.light.safetensors "
+                                      "for --arch light, STYLE named after the style image)")
     parser.add_argument("--style-name", help="style name in the model's metadata (default: the style image's stem)")
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="skip dataset files matching GLOB relative to --dataset (repeatable), e.g. 'bsds500/val_*'")
@@ -107,6 +108,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
         raise InputError(f"--lr-min must be between 0 and --lr ({args.lr}), got {args.lr_min}")
     style_name = args.style_name or style.stem
     run_dir = args.run_dir or str(Path("runs") / f"{style_name}-{args.arch}")
+    out = args.out or default_model_file(style_name, args.arch, resuming=bool(args.resume))
     if args.schedule:
         try:
             schedule = parse_schedule(args.schedule)
@@ -135,6 +137,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
         style_image=str(style),
         run_dir=run_dir,
         style_name=style_name,
+        out=out,
         exclude=tuple(args.exclude),
         schedule=schedule,
         weights=weights,
@@ -190,6 +193,17 @@ def from_args(options: type[T], args: argparse.Namespace, **derived: object) -> 
     return options(**{**same_named, **derived})
 
 
+def default_model_file(style_name: str, arch: str, resuming: bool) -> str:
+    """Where a run without ``--out`` writes its model: named as shipped styles are (``candy``, ``candy.light``).
+
+    A fresh run refuses to overwrite such a file that is already there (given ``--out``, it is the user's call).
+    """
+    out = f"{style_name}.safetensors" if arch == "standard" else f"{style_name}.{arch}.safetensors"
+    if not resuming and Path(out).exists():
+        raise OutputError(f"{out} already exists: give --out for this run's model file (or remove that file)")
+    return out
+
+
 def refuse_used_run_dir(run_dir: Path) -> None:
     """A fresh run must not overwrite another run's checkpoint or add to its log."""
     used = [name for name in (CHECKPOINT_NAME, "log.jsonl") if (run_dir / name).exists()]
@@ -239,6 +253,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"final loss {result.losses.get('total', float('nan')):.4f}"
             + (f", {result.skipped_images} unreadable images skipped" if result.skipped_images else "")
         )
+        print(f"try it: rtstyle still PHOTO OUT.jpg --style {result.out}")
         if result.steps < config.iterations:
             print(f"time limit reached at step {result.steps}/{config.iterations}; continue with --resume")
     return 0
