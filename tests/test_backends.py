@@ -136,6 +136,7 @@ SIGNAL_STACK_AROUND_TWO_NETS = textwrap.dedent(
     gc.collect()
     seen.append(signal_stack())
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with SIGINT ignored
     subprocess.run(["true"], check=True)
     interrupted = False
     try:
