@@ -25,7 +25,7 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def existing_file(path: str | Path, role: str) -> Path:
+def existing_image_file(path: str | Path, role: str) -> Path:
     """``path`` when it is a file; else an :class:`InputError` naming the ``role`` ("style image"): missing or a folder."""
     path = Path(path).expanduser()
     if path.is_dir():

@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from realtime_style.errors import InputError
-from realtime_style.image_files import IMAGE_SUFFIXES, existing_file, is_image_file, load_rgb
+from realtime_style.image_files import IMAGE_SUFFIXES, existing_image_file, is_image_file, load_rgb
 from realtime_style.image_tensors import image_to_tensor
 from realtime_style.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_distance, style_distances
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
@@ -332,7 +332,7 @@ def resolve_style_image(
     :func:`~realtime_style.models.style_images.find_style_image` (``styles_dir``, beside the model,
     where training read it, ``$RTSTYLE_DATA/styles``, the shipped copies)."""
     if style_image is not None:
-        return existing_file(style_image, "style image")
+        return existing_image_file(style_image, "style image")
     return find_style_image(info, model_path, styles_dir)
 
 

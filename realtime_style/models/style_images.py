@@ -73,12 +73,12 @@ def find_style_image(
 
 def style_image_from_text(text: str, styles_dir: str | Path | None = None) -> Path:
     """What ``--style-image TEXT`` means: an image file, or the style image of the style named ``text``."""
-    from realtime_style.image_files import existing_file, is_image_file
+    from realtime_style.image_files import existing_image_file, is_image_file
     from realtime_style.models.store import read_info, resolve_style
 
     path = Path(text).expanduser()
     if path.exists() or is_image_file(path) or "/" in text:
-        return existing_file(path, "style image")
+        return existing_image_file(path, "style image")
     try:
         model_path = resolve_style(text)
     except StyleNotFoundError as exc:
