@@ -136,12 +136,16 @@ def test_the_smallest_processing_size_works(clip, random_model_file, tmp_path, c
     assert json.loads(stats_path.read_text())["frames_out"] == 3
 
 
-def test_no_camera_is_a_one_line_error(random_model_file, capsys, tmp_path):
+@pytest.mark.parametrize(
+    "camera, message",
+    [("7", "no camera 7: /dev/video7 does not exist"), ("/dev/video7", "no camera /dev/video7: no such device file")],
+)
+def test_no_camera_is_a_one_line_error(random_model_file, capsys, tmp_path, camera, message):
     started = time.monotonic()
-    argv = ["--camera", "7", "--style", str(random_model_file), "--max-frames", "1", "--record", str(tmp_path / "r.mp4")]
+    argv = ["--camera", camera, "--style", str(random_model_file), "--max-frames", "1", "--record", str(tmp_path / "r.mp4")]
     code, err = run_cli(argv, capsys)
     assert code == 2 and len(err) == 1, err
-    assert err[0].startswith("rtstyle: error: no camera 7")
+    assert err[0] == f"rtstyle: error: {message}"
     assert time.monotonic() - started < 30
 
 

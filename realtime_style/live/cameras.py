@@ -60,6 +60,15 @@ def parse_camera(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def _device_node(device: int | str) -> Path | None:
+    """The device file a camera names on Linux (index 2 -> /dev/video2, or a /dev/ path itself); None for a URL."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if isinstance(device, int):
+        return Path(f"/dev/video{device}")
+    return Path(device) if device.startswith("/dev/") else None
+
+
 @contextlib.contextmanager
 def _quiet_opencv() -> Iterator[None]:
     """Silence OpenCV's own warnings (it logs several lines when a camera index does not exist)."""
@@ -91,9 +100,10 @@ class CameraSource:
     def open(self) -> None:
         import cv2
 
-        if isinstance(self.device, int) and sys.platform.startswith("linux"):
-            if not Path(f"/dev/video{self.device}").exists():
-                raise DeviceError(f"no camera {self.device}: /dev/video{self.device} does not exist")
+        node = _device_node(self.device)
+        if node is not None and not node.exists():
+            where = f"{node} does not exist" if isinstance(self.device, int) else "no such device file"
+            raise DeviceError(f"no camera {self.device}: {where}")
         with _quiet_opencv():
             capture = cv2.VideoCapture(self.device)
             if not capture.isOpened():
