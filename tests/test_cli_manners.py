@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from realtime_style.cli import main
+from realtime_style.cli import build_parser, main
 from realtime_style.models.store import ModelInfo, read_info, resolve_style, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 
@@ -83,6 +84,31 @@ def test_a_mistyped_option_is_named_with_the_one_it_resembles(command: list[str]
     err = capsys.readouterr().err.strip()
     assert f"unrecognized option {typo[0].split('=')[0]}; did you mean {meant}?" in err, err
     assert len(err.splitlines()) == 1
+
+
+def _valued_options(parser: argparse.ArgumentParser, command: tuple[str, ...] = ()):
+    """Every option of every subcommand that converts its value: (command, flag, action)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield from _valued_options(subparser, (*command, name))
+        elif action.option_strings and action.type not in (None, str, Path) and action.nargs != 0:
+            yield command, action.option_strings[-1], action
+
+
+def test_no_numeric_option_takes_nan_or_infinity() -> None:
+    """argparse turns a type's refusal into one usage line; nan or inf let through would crash or train a NaN net."""
+    options = list(_valued_options(build_parser()))
+    assert {"--lr", "--style-weight", "--scale", "--strength", "--time-limit"} <= {flag for _, flag, _ in options}
+    accepted = []
+    for command, flag, action in options:
+        for value in ("nan", "inf", "-inf"):
+            try:
+                action.type(value)
+            except (argparse.ArgumentTypeError, ValueError):
+                continue
+            accepted.append(f"{' '.join(command)} {flag} {value}")
+    assert not accepted
 
 
 def test_a_negative_number_is_a_value_not_an_option(capsys) -> None:

@@ -167,9 +167,31 @@ def test_export_refuses_a_model_name_without_safetensors(random_model_file, tmp_
     assert not (tmp_path / "copy").exists()
 
 
-@pytest.mark.parametrize("minutes", ["0", "-5", "nan"])
-def test_time_limit_must_be_positive(train_args, capsys, minutes):
-    _fails_with(capsys, train_args(**{"--time-limit": minutes}), "--time-limit must be a positive number")
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--time-limit", "0", "must be positive, got 0"),
+        ("--time-limit", "nan", "not a finite number: 'nan'"),
+        ("--lr", "0", "must be positive, got 0"),
+        ("--lr", "inf", "not a finite number: 'inf'"),
+        ("--lr-min", "-1", "must be 0 or more, got -1"),
+        ("--style-weight", "nan", "not a finite number: 'nan'"),
+        ("--content-weight", "-2", "must be 0 or more, got -2"),
+        ("--final-fraction", "5", "must be between 0 and 1, got 5"),
+        ("--batch-size", "0", "must be at least 1, got 0"),
+        ("--workers", "-1", "must be at least 0, got -1"),
+    ],
+)
+def test_option_values_out_of_range_are_usage_errors_before_any_step(train_args, capsys, tmp_path, flag, value, message):
+    with pytest.raises(SystemExit) as stopped:
+        rtstyle(train_args(**{flag: value}))
+    err = capsys.readouterr().err.strip()
+    assert stopped.value.code == 2 and err.startswith(f"rtstyle train: error: argument {flag}: {message}"), err
+    assert "\n" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_final_learning_rate_above_the_first_is_refused(train_args, capsys):
+    _fails_with(capsys, [*train_args(), "--lr-schedule", "cosine", "--lr-min", "0.01"], "--lr-min must not exceed --lr (0.001), got 0.01")
 
 
 def test_corrupt_checkpoint(train_args, tmp_path, capsys):
@@ -247,11 +269,6 @@ def test_a_fresh_run_refuses_a_used_run_folder(train_args, tmp_path, capsys):
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc (a folder no one can write a file to)")
 def test_an_unwritable_out_folder_is_refused_before_any_step(train_args, capsys):
     _fails_with(capsys, train_args(**{"--out": "/proc/m.safetensors"}), "cannot write the model file to /proc")
-
-
-@pytest.mark.parametrize("lr", ["-1", "0"])
-def test_a_learning_rate_that_is_not_positive_is_named(train_args, capsys, lr):
-    _fails_with(capsys, train_args(**{"--lr": lr}), f"--lr must be a positive learning rate, got {float(lr)}")
 
 
 def test_an_unreadable_sample_photo_is_left_out_not_fatal(train_args, tmp_path, capsys):

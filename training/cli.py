@@ -9,6 +9,7 @@ from dataclasses import fields
 from typing import TypeVar
 from pathlib import Path
 
+from realtime_style.cli.argtypes import bounded_float, int_at_least, non_negative, positive
 from realtime_style.cli.outcome import run_reporting_errors
 from realtime_style.cli.signals import stop_on_signals
 from realtime_style.errors import InputError, OutputError
@@ -38,23 +39,24 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="skip dataset files matching GLOB relative to --dataset (repeatable), e.g. 'bsds500/val_*'")
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="standard", help="network size")
-    parser.add_argument("--image-size", type=int, default=256, help="training crop size (default 256)")
-    parser.add_argument("--style-size", type=int, default=512, help="long side of the style image (default 512)")
-    parser.add_argument("--scale-size", type=int, default=None,
+    parser.add_argument("--image-size", type=int_at_least(1), default=256, help="training crop size (default 256)")
+    parser.add_argument("--style-size", type=int_at_least(1), default=512, help="long side of the style image (default 512)")
+    parser.add_argument("--scale-size", type=int_at_least(1), default=None,
                         help="short side photos are scaled to before cropping (default: the largest crop size)")
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int_at_least(1), default=4)
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--iterations", type=int, default=None, help="optimizer steps (default 2000)")
-    length.add_argument("--epochs", type=float, default=None, help="passes over the dataset instead of --iterations")
+    length.add_argument("--iterations", type=int_at_least(1), default=None, help="optimizer steps (default 2000)")
+    length.add_argument("--epochs", type=positive(float), default=None, help="passes over the dataset instead of --iterations")
     length.add_argument("--schedule", help="explicit multi-resolution schedule SIZE:STEPS,..., e.g. 128:3000,256:500")
     parser.add_argument("--fast", action="store_true",
                         help="CPU recipe: most steps at --fast-size, the last --final-fraction at --image-size")
-    parser.add_argument("--fast-size", type=int, default=128)
-    parser.add_argument("--final-fraction", type=float, default=0.15)
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--fast-size", type=int_at_least(1), default=128)
+    parser.add_argument("--final-fraction", type=bounded_float(0, 1), default=0.15,
+                        help="with --fast: the share of steps at --image-size (default 0.15)")
+    parser.add_argument("--lr", type=positive(float), default=1e-3, help="Adam learning rate")
     parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                         help="constant, or cosine decay from --lr to --lr-min over the run (default constant)")
-    parser.add_argument("--lr-min", type=float, default=0.0, help="the learning rate a cosine schedule ends at (default 0)")
+    parser.add_argument("--lr-min", type=non_negative, default=0.0, help="the learning rate a cosine schedule ends at (default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--content-layer", default=DEFAULTS.content_layer,
                         help="VGG19 layer of the content term; more than one adds shallower or deeper terms, each "
@@ -62,10 +64,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-layers", default=",".join(DEFAULTS.style_layers),
                         help="comma-separated VGG19 layers, each optionally with a weight in the style mean, "
                              "e.g. relu2_1,relu3_1,relu4_1:8 (default: all weigh 1)")
-    parser.add_argument("--content-weight", type=float, default=DEFAULTS.content_weight)
-    parser.add_argument("--style-weight", type=float, default=DEFAULTS.style_weight)
-    parser.add_argument("--tv-weight", type=float, default=DEFAULTS.tv_weight)
-    parser.add_argument("--stability-weight", type=float, default=DEFAULTS.stability_weight,
+    parser.add_argument("--content-weight", type=non_negative, default=DEFAULTS.content_weight)
+    parser.add_argument("--style-weight", type=non_negative, default=DEFAULTS.style_weight)
+    parser.add_argument("--tv-weight", type=non_negative, default=DEFAULTS.tv_weight)
+    parser.add_argument("--stability-weight", type=non_negative, default=DEFAULTS.stability_weight,
                         help="weight of the stability loss against flicker (training/stability.py; default 0 = off)")
     parser.add_argument("--clamp-output", action=argparse.BooleanOptionalAction, default=DEFAULTS.clamp_output,
                         help="score the output clamped to [0, 1], as it is shown (straight-through gradient; for fine-tuning a trained net)")
@@ -76,10 +78,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", help="checkpoints, logs and samples (default: runs/<style>-<arch>)")
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
                         help=f"continue from CHECKPOINT (default: <run-dir>/{CHECKPOINT_NAME})")
-    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+    parser.add_argument("--time-limit", type=positive(float), default=None, metavar="MINUTES",
                         help="stop after MINUTES of training in this run: checkpoint and model file at the step reached (--resume goes on)")
-    parser.add_argument("--checkpoint-every", type=int, default=200, metavar="N")
-    parser.add_argument("--log-every", type=int, default=20, metavar="N")
+    parser.add_argument("--checkpoint-every", type=int_at_least(1), default=200, metavar="N")
+    parser.add_argument("--log-every", type=int_at_least(1), default=20, metavar="N")
     parser.add_argument("--sample-images", nargs="*", default=None, metavar="PHOTO",
                         help="photos stylized at each checkpoint (default: 4 photos of the dataset)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -87,7 +89,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--fast-step", action=argparse.BooleanOptionalAction, default=True,
                         help="compute each step the fastest measured way: same losses (training/step_options.py; default on)")
-    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
+    parser.add_argument("--workers", type=int_at_least(0), default=1, help="DataLoader worker processes")
     parser.add_argument("--sources", help="SOURCES.md to take the style's source and licence from (default: found near the style image)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
@@ -97,15 +99,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
     style = style_image_from_text(args.style_image)  # a file, or a style's name: its painting
     if not is_image_file(style):
         raise InputError(f"style image {style} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
-    for name in ("image_size", "style_size", "batch_size", "checkpoint_every", "log_every"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be positive")
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise InputError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
-    if not args.lr > 0:
-        raise InputError(f"--lr must be a positive learning rate, got {args.lr}")
-    if not 0 <= args.lr_min <= args.lr:
-        raise InputError(f"--lr-min must be between 0 and --lr ({args.lr}), got {args.lr_min}")
+    if not args.lr_min <= args.lr:
+        raise InputError(f"--lr-min must not exceed --lr ({args.lr}), got {args.lr_min}")
     style_name = args.style_name or style.stem
     run_dir = args.run_dir or str(Path("runs") / f"{style_name}-{args.arch}")
     out = args.out or default_model_file(style_name, args.arch, resuming=bool(args.resume))
@@ -121,8 +116,6 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainOptions, str | None
 
             images = len(dataset_images(args.dataset, args.exclude))
             iterations = max(1, round(args.epochs * images / args.batch_size))
-        if iterations < 1:
-            raise InputError("--iterations must be positive")
         schedule = build_schedule(iterations, args.image_size, args.fast, args.fast_size, args.final_fraction)
     style_layers, style_layer_weights = parse_layers(args.style_layers, "--style-layers")
     content_layer, extra_content_layers = parse_content_layers(args.content_layer)

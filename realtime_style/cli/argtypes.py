@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -10,10 +11,7 @@ def bounded_float(low: float, high: float) -> Callable[[str], float]:
     """argparse type: a float in [low, high]."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        value = _finite(float, text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
         return value
@@ -22,18 +20,34 @@ def bounded_float(low: float, high: float) -> Callable[[str], float]:
 
 
 def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    """argparse type: a positive int or float."""
+    """argparse type: a positive int or float (finite: ``inf`` and ``nan`` are refused)."""
 
     def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        value = _finite(kind, text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
 
     return parse
+
+
+def non_negative(text: str) -> float:
+    """argparse type: a finite float of 0 or more (a loss weight, a rate that may be 0)."""
+    value = _finite(float, text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _finite(kind: type[int] | type[float], text: str) -> int | float:
+    """``text`` as ``kind``; ``inf`` and ``nan`` are refused (no option means either)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a {'number' if kind is float else 'whole number'}: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def seconds(allow_zero: bool = False) -> Callable[[str], float]:

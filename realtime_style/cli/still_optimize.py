@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from realtime_style.cli.common import positive, report
+from realtime_style.cli.argtypes import non_negative, positive
+from realtime_style.cli.common import report
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.image_tensors import tensor_to_image
@@ -54,16 +55,6 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
 def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``--optimize`` group (``--style`` must be optional: :func:`check_fast_arguments` asks for it)."""
     group = parser.add_argument_group("optimize (Gatys et al.; no trained model needed)")
@@ -79,7 +70,7 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="IMAGE",
         help="style image file(s), or shipped style name(s) whose own style image to use",
     )
-    add("--style-weights", nargs="+", type=non_negative_float, metavar="W", help="blend weights")
+    add("--style-weights", nargs="+", type=non_negative, metavar="W", help="blend weights")
     add(
         "--color-mode",
         choices=PRESERVE_COLOR,
@@ -109,9 +100,9 @@ def add_optimize_arguments(parser: argparse.ArgumentParser) -> None:
     add("--init", default="content", help=f"{' | '.join(INITS)} | PATH of a start image")
     add("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer, help="default lbfgs")
     add("--lr", type=positive(float), default=None, help="step size (default 1 for L-BFGS, 0.02 Adam)")
-    add("--content-weight", type=non_negative_float, default=DEFAULTS.content_weight)
-    add("--style-weight", type=non_negative_float, default=DEFAULTS.style_weight)
-    add("--tv-weight", type=non_negative_float, default=DEFAULTS.tv_weight)
+    add("--content-weight", type=non_negative, default=DEFAULTS.content_weight)
+    add("--style-weight", type=non_negative, default=DEFAULTS.style_weight)
+    add("--tv-weight", type=non_negative, default=DEFAULTS.tv_weight)
     add("--style-scale", type=positive(float), default=1.0, help="style image size / output size")
     add("--seed", type=int, default=0, help="seed of --init noise (default 0)")
     add("--save-every", type=positive(int), default=None, metavar="N", help="save every N iterations")
