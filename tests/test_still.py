@@ -89,7 +89,7 @@ def test_folder_with_a_corrupt_image_does_the_rest_and_fails(
     assert (tmp_path / "out" / "good.png").exists() and not (tmp_path / "out" / "bad.jpg").exists()
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("rtstyle: warning: skipped ") and "bad.jpg" in err[0]
-    assert err[-1] == "rtstyle: error: 1 of 2 images could not be read (see the warnings above)"
+    assert err[-1] == "rtstyle: error: 1 of 2 images were skipped (see the warnings above)"
 
 
 def test_folder_errors(tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -179,6 +179,15 @@ def test_resize_even_sizes(resize: Resize, size: tuple[int, int], expected: tupl
     assert resize.apply(*size, even=True) == expected
 
 
+def test_a_scale_past_16k_is_refused_in_one_line_but_a_large_input_is_not() -> None:
+    """An upscale to 64000x48000 once died in the decoder's resampler, or ran for minutes into swap."""
+    with pytest.raises(InputError, match=r"^--scale 1000 makes the 64x48 input 64000x48000, larger than 16384 px"):
+        Resize(scale=1000).apply(64, 48, even=True)
+    assert Resize(scale=256).apply(64, 48) == (16384, 12288)
+    assert Resize(scale=0.5).apply(40000, 1000) == (20000, 500)  # smaller than the input: its own business
+    assert Resize(scale=1000, max_size=2000).apply(64, 48) == (2000, 1500)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tiff", ".bmp"])
 def test_a_still_image_opens_and_is_marked_as_one(tmp_path: Path, suffix: str) -> None:
     """FFmpeg reads photos as one-frame videos; a TIFF's side data (unknown to PyAV) once raised ValueError."""

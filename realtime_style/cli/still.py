@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     report(args, summary(result, time.perf_counter() - started))
     if result.failed:
         total = len(result.failed) + len(result.written)
-        raise InputError(f"{len(result.failed)} of {total} images could not be read (see the warnings above)")
+        raise InputError(f"{len(result.failed)} of {total} images were skipped (see the warnings above)")
     return 0
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from realtime_style.errors import InputError
+
+#: The longest side ``--scale`` may make: 16K, past which decoders, encoders and memory give out.
+MAX_SCALED_SIDE = 16384
+
 
 @dataclass(frozen=True)
 class Resize:
@@ -48,6 +53,11 @@ class Resize:
         if even and self.max_size is not None:
             new_w = min(new_w, max(step, self.max_size // step * step))
             new_h = min(new_h, max(step, self.max_size // step * step))
+        if max(new_w, new_h) > max(MAX_SCALED_SIDE, width, height):
+            raise InputError(
+                f"--scale {self.scale:g} makes the {width}x{height} input {new_w}x{new_h}, larger than "
+                f"{MAX_SCALED_SIDE} px a side; use a smaller --scale (or add --max-size)"
+            )
         return new_w, new_h
 
 

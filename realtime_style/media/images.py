@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from realtime_style.errors import OutputError, first_line
+from realtime_style.errors import InputError, OutputError, first_line
 from realtime_style.image_files import IMAGE_SUFFIXES, open_image
 from realtime_style.media.geometry import Resize
 
@@ -36,7 +36,10 @@ def read_image(path: str | Path, resize: Resize | None = None) -> StillImage:
     """
     image = open_image(path)
     if resize is not None and resize.active:
-        size = resize.apply(*image.size)
+        try:
+            size = resize.apply(*image.size)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         if size != image.size:
             image = image.resize(size, Image.Resampling.LANCZOS)
     alpha = None
