@@ -15,6 +15,7 @@ from PIL import Image
 
 from realtime_style.cli import main as rtstyle
 import realtime_style.training.train
+from realtime_style.training.checkpoint import load_checkpoint
 from realtime_style.training.data import PhotoFolder, ResumableSampler, collate, dataset_images, random_crop
 
 
@@ -230,6 +231,34 @@ def test_a_failing_step_ends_in_one_line_and_ends_the_workers(train_args, monkey
     assert err.startswith("rtstyle: error: unexpected RuntimeError: simulated failure in a step") and "\n" not in err
     assert "RTSTYLE_DEBUG=1" in err
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("transient", [False, True])
+def test_a_diverged_run_stops_and_keeps_its_last_sound_checkpoint(train_args, tmp_path, monkeypatch, capsys, transient):
+    """A NaN loss must not be trained on for hours, nor saved over the checkpoint, nor exported as a model;
+    one NaN step (fp16's loss scaler skips it) is not a divergence."""
+    real_step, calls = realtime_style.training.train.optimizer_step, []
+
+    def step_going_nan(*args, **kwargs):
+        terms = real_step(*args, **kwargs)
+        calls.append(1)
+        nan = len(calls) == 3 if transient else len(calls) >= 3
+        return {**terms, "total": terms["total"] * float("nan")} if nan else terms
+
+    monkeypatch.setattr(realtime_style.training.train, "optimizer_step", step_going_nan)
+    argv = train_args(**{"--iterations": "8", "--checkpoint-every": "1"})
+    if transient:
+        assert rtstyle(argv) == 0 and (tmp_path / "m.safetensors").is_file()
+        return
+    assert rtstyle(argv) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    assert error == (
+        "rtstyle: error: training diverged: the loss is nan at step 5 (a learning rate of 0.001 is too high for this "
+        f"recipe, or a loss weight is extreme); the last checkpoint, {checkpoint}, holds the weights before it: "
+        "--resume with a lower --lr (e.g. 0.0001)"
+    )
+    assert load_checkpoint(checkpoint)["step"] == 2 and not (tmp_path / "m.safetensors").exists()
 
 
 @pytest.mark.slow

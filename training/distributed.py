@@ -70,11 +70,16 @@ def device_for(ctx: DistContext, device: torch.device) -> torch.device:
 
 def any_rank(ctx: DistContext, flag: bool, device: torch.device) -> bool:
     """True on every rank when ``flag`` is true on at least one (e.g. a stop signal)."""
+    return any_rank_each(ctx, (flag,), device)[0]
+
+
+def any_rank_each(ctx: DistContext, flags: tuple[bool, ...], device: torch.device) -> tuple[bool, ...]:
+    """Each flag true on every rank when it is true on at least one: several flags, one all-reduce."""
     if not ctx.enabled:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
+        return flags
+    value = torch.tensor([1.0 if flag else 0.0 for flag in flags], device=device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item() > 0)
+    return tuple(bool(v > 0) for v in value.tolist())
 
 
 def ranks_in_sync(ctx: DistContext, net: torch.nn.Module, device: torch.device) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from .compact import warmup_factor
 from .config import TrainOptions
 from .data import PhotoFolder, ResumableSampler, collate, dataset_images, resize_long_side, to_tensor
-from .distributed import DistContext, any_rank, barrier, device_for, init_distributed, ranks_in_sync, shutdown
+from .distributed import DistContext, any_rank, any_rank_each, barrier, device_for, init_distributed, ranks_in_sync, shutdown
 from .export import export_model
 from .lineage import ancestry, init_record
 from .provenance import StyleRecord
@@ -43,6 +44,17 @@ class TrainingInterrupted(RtStyleError):
     and ``--resume`` continues the run."""
 
     exit_code = 130
+
+
+class TrainingDiverged(RtStyleError):
+    """The loss stayed NaN or infinite: the run stops without writing that state over its last checkpoint."""
+
+    exit_code = 1  # the run failed; 2 is for input the user can correct before starting
+
+
+#: Steps in a row with a non-finite loss that end a run. One can pass (fp16's loss scaler skips such a step and
+#: the weights stay sound); fp32 weights hit by a NaN gradient stay NaN, so they never recover in three.
+DIVERGED_AFTER = 3
 
 
 @dataclass
@@ -324,7 +336,7 @@ class Trainer:
             print(f"training: {self._plan()}", file=sys.stderr, flush=True)
         logger = RunLog(self.run_dir, enabled=main, resumed_at=self.step)
         window: dict[str, float] = {}
-        count, last = 0, {}
+        count, last, non_finite = 0, {}, 0
         bar = tqdm(
             total=cfg.iterations, initial=self.step, unit="it", disable=not (main and cfg.progress),
             dynamic_ncols=True, mininterval=2.0, smoothing=0.05,
@@ -338,8 +350,10 @@ class Trainer:
                 self.skipped.update(bad)
                 terms = self._train_step(photos)
                 self.step += 1
-                for key, value in terms.items():
-                    window[key] = window.get(key, 0.0) + float(value.detach())
+                values = {key: float(value.detach()) for key, value in terms.items()}
+                non_finite = 0 if math.isfinite(values["total"]) else non_finite + 1
+                for key, value in values.items():
+                    window[key] = window.get(key, 0.0) + value
                 count += 1
                 bar.update(1)
                 out_of_time = self._out_of_time()
@@ -354,8 +368,13 @@ class Trainer:
                     )
                     bar.set_postfix(loss=f"{last['total']:.3f}", size=photos.shape[-1], refresh=False)
                     window, count, tick = {}, 0, now
-                stop = any_rank(self.ctx, self.stop.is_set(), self.device)
-                if self.step % cfg.checkpoint_every == 0 or finished or stop:
+                stop, diverged = any_rank_each(
+                    self.ctx, (self.stop.is_set(), non_finite >= DIVERGED_AFTER or bool(non_finite and finished)),
+                    self.device,
+                )
+                if diverged:
+                    raise TrainingDiverged(self._divergence(values["total"]))
+                if (self.step % cfg.checkpoint_every == 0 or finished or stop) and not non_finite:
                     self._checkpoint(last)
                 if stop:
                     raise TrainingInterrupted(
@@ -379,6 +398,18 @@ class Trainer:
             out = export_model(self.net, trained, facts, self.style_record)
         barrier(self.ctx)
         return TrainResult(out, self.step, self.elapsed(), last, len(self.skipped))
+
+    def _divergence(self, loss: float) -> str:
+        """What happened and how to go on, for a run whose loss is no longer a number."""
+        saved = self.run_dir / CHECKPOINT_NAME
+        kept = (
+            f"the last checkpoint, {saved}, holds the weights before it: --resume with a lower --lr"
+            if saved.is_file() else "no checkpoint was written yet: start again with a lower --lr"
+        )
+        return (
+            f"training diverged: the loss is {loss} at step {self.step} (a learning rate of {self.config.lr:g} is "
+            f"too high for this recipe, or a loss weight is extreme); {kept} (e.g. {self.config.lr / 10:g})"
+        )
 
     @property
     def precision(self) -> str:
