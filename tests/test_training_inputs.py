@@ -214,6 +214,30 @@ def test_onnx_export_matches_pytorch(random_model_file, tmp_path, capsys):
         assert onnx_max_difference(net, out, height, width) < 1e-4
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--onnx", "{tmp}/missing/m.onnx"], "{tmp}/missing/m.onnx: folder {tmp}/missing does not exist"),
+        (["--out", "{tmp}/missing/m.safetensors"], "{tmp}/missing/m.safetensors: folder {tmp}/missing does not exist"),
+        (["--onnx", "{tmp}/m.txt"], "{tmp}/m.txt: an ONNX file's name ends in .onnx, e.g. {tmp}/m.onnx"),
+    ],
+)
+def test_export_refuses_an_output_it_would_misplace(random_model_file, tmp_path, capsys, flags, message):
+    """A typo in a folder must not create a stray tree; an ONNX file must be findable as one."""
+    argv = ["export", str(random_model_file), *(flag.format(tmp=tmp_path) for flag in flags)]
+    _fails_with(capsys, argv, message.format(tmp=tmp_path))
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "m.txt").exists()
+
+
+def test_export_names_an_onnx_opset_out_of_reach(random_model_file, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    _fails_with(capsys, ["export", str(random_model_file), "--onnx", str(tmp_path / "m.onnx"), "--opset", "99"],
+                "ONNX opset 99 is newer than this PyTorch exports")
+    with pytest.raises(SystemExit):
+        rtstyle(["export", str(random_model_file), "--onnx", str(tmp_path / "m.onnx"), "--opset", "9"])
+    assert "argument --opset: must be at least 11, got 9" in capsys.readouterr().err
+
+
 def test_export_needs_something_to_do(random_model_file, capsys):
     _fails_with(capsys, ["export", str(random_model_file)], "nothing to do")
 

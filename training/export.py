@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime_style.errors import ModelError, OutputError, first_line
+from realtime_style.errors import InputError, ModelError, OutputError, first_line
 from realtime_style.models.store import ModelInfo, load_model, save_model
 from realtime_style.models.transformer import ARCHITECTURES, SIZE_MULTIPLE, TransformerNet
 from .config import TrainOptions
@@ -124,10 +124,6 @@ def export_onnx(model: str | Path, out: str | Path, opset: int = 17, check: bool
     style = load_model(model)
     net = style.net.float().eval()
     out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create folder {out.parent}: {exc.strerror or exc}") from None
     example = torch.rand(1, 3, 98, 130, generator=torch.Generator().manual_seed(0))
     try:
         with warnings.catch_warnings():
@@ -144,6 +140,10 @@ def export_onnx(model: str | Path, out: str | Path, opset: int = 17, check: bool
             )
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:
+        if "onnx_opset_version" not in str(exc):
+            raise
+        raise InputError(f"ONNX opset {opset} is newer than this PyTorch exports ({first_line(exc)})") from None
     return onnx_max_difference(net, out) if check else None
 
 

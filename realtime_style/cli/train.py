@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from realtime_style.cli.argtypes import int_at_least
 from realtime_style.cli.parser import mark_advanced_flags
-from realtime_style.errors import InputError
+from realtime_style.errors import InputError, OutputError
+
+#: The oldest ONNX opset that exports the net's size-dependent padding.
+MIN_ONNX_OPSET = 11
 
 #: Options of the training recipe that ``rtstyle train --help`` leaves to ``--help-all``.
 TRAIN_TUNING = (
@@ -40,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("model", metavar="MODEL")
     export.add_argument("--out", help="model file to write (from a checkpoint, or a model file rewritten as float16)")
     export.add_argument("--onnx", metavar="OUT.onnx", help="also export to ONNX (dynamic batch, height, width)")
-    export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--opset", type=int_at_least(MIN_ONNX_OPSET), default=17,
+                        help=f"ONNX opset ({MIN_ONNX_OPSET} or later; default 17)")
     export.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison")
     export.set_defaults(handler=run_export)
 
@@ -53,6 +58,11 @@ def run_export(args: argparse.Namespace) -> int:
         raise InputError("exporting a checkpoint needs --out MODEL.safetensors")
     if not args.out and not args.onnx:
         raise InputError("nothing to do: give --onnx OUT.onnx and/or --out MODEL.safetensors")
+    for out in filter(None, (args.out, args.onnx)):
+        if not Path(out).parent.is_dir():
+            raise OutputError(f"{out}: folder {Path(out).parent} does not exist")
+    if args.onnx and Path(args.onnx).suffix.lower() != ".onnx":
+        raise OutputError(f"{args.onnx}: an ONNX file's name ends in .onnx, e.g. {Path(args.onnx).with_suffix('.onnx')}")
     if args.out:
         model = str(export_checkpoint(model, args.out) if model.endswith(".pt") else rewrite_model(model, args.out))
         print(f"wrote {model}")
