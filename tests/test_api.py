@@ -52,6 +52,21 @@ def test_strength_zero_is_the_original_and_is_validated(stylizer: Stylizer, fram
     assert stylizer.look == Look(0.0, False) and stylizer.engine.stylize(frames[:1]).shape == frames[:1].shape
 
 
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.full((8, 8, 3), 0.5), r"^frames must be uint8 \(0-255\), got float64 \(from floats in \[0, 1\]: "),
+        (np.zeros((8, 8, 3), np.int64), r"^frames must be uint8 \(0-255\), got int64$"),
+        (np.zeros((0, 8, 3), np.uint8), r"^frames must be \(N, H, W, 3\) or \(H, W, 3\) uint8, got shape \(0, 8, 3\)$"),
+        (np.zeros((8, 8, 4), np.uint8), r"got shape \(8, 8, 4\)$"),
+    ],
+)
+def test_frames_that_would_be_misread_are_refused(stylizer: Stylizer, image: np.ndarray, message: str) -> None:
+    """Floats in [0, 1] were taken as 0-255 levels (a near-black result), and an empty frame failed deep in torch."""
+    with pytest.raises(ValueError, match=message):
+        stylizer.stylize_image(image)
+
+
 def test_the_look_reaches_the_person_style_too(random_model_file: Path, frames: np.ndarray) -> None:
     """The person's painter gets the stylizer's look with each call, as the main engine does."""
     pytest.importorskip("ai_edge_litert", reason="person modes need rtstyle[person]")

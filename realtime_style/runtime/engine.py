@@ -339,8 +339,12 @@ class Engine:
 
 
 def _check_batch(batch: np.ndarray, given: tuple[int, ...]) -> None:
-    if batch.ndim != 4 or batch.shape[-1] != 3:
+    """Frames as every source delivers them; anything else would be misread, not refused, further on."""
+    if batch.ndim != 4 or batch.shape[-1] != 3 or 0 in batch.shape[1:3]:
         raise ValueError(f"frames must be (N, H, W, 3) or (H, W, 3) uint8, got shape {given}")
+    if batch.dtype != np.uint8:
+        hint = " (from floats in [0, 1]: (frames * 255).round().astype(np.uint8))" if batch.dtype.kind == "f" else ""
+        raise ValueError(f"frames must be uint8 (0-255), got {batch.dtype}{hint}")
 
 
 def _auto(value: bool | None, default: bool) -> bool:
