@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import realtime_style.cli.still
 from realtime_style.cli import main
 from realtime_style.media.paint_scale import DEFAULT_PAINT_SIZE, PaintAtScale, paint_size
 
@@ -36,16 +37,19 @@ def test_small_photo_and_paint_size_zero_paint_at_full_size() -> None:
     assert paint_size(3000, 2000, None) == (3000, 2000) and paint_size(2000, 3000, 1024) == (683, 1024)
 
 
-def test_still_cli_paints_large_photos_smaller_and_says_so(tmp_path: Path, capsys) -> None:
+def test_still_cli_paints_large_photos_smaller_and_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Said when rtstyle chose the paint size; a --paint-size the user gave is no news to them."""
+    monkeypatch.setattr(realtime_style.cli.still, "DEFAULT_PAINT_SIZE", 64)  # a "large" photo that stays quick
     photo = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (100, 160, 3), np.uint8)).save(photo)
     out = tmp_path / "out.png"
     style = ["--style", "mosaic.light", "--device", "cpu"]
-    assert main(["still", str(photo), str(out), *style, "--paint-size", "64"]) == 0
+    assert main(["still", str(photo), str(out), *style]) == 0
     assert Image.open(out).size == (160, 100)
-    assert "painted at a long side of 64 px" in capsys.readouterr().err
-    assert main(["still", str(photo), str(out), *style, "--paint-size", "0"]) == 0
-    assert "painted at a long side" not in capsys.readouterr().err
+    assert "painted at a long side of 64 px, the style's scale" in capsys.readouterr().err
+    for given in ("64", "0"):
+        assert main(["still", str(photo), str(out), *style, "--paint-size", given]) == 0
+        assert "painted at a long side" not in capsys.readouterr().err
 
 
 def test_paint_size_does_not_apply_to_optimize(tmp_path: Path, capsys) -> None:

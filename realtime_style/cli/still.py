@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     for _, message in result.failed:
         print(f"rtstyle: warning: skipped {message}", file=sys.stderr)
-    if painter.rescaled:
+    if painter.rescaled and args.paint_size is None:  # a --paint-size given is no news to its user
         report(args, paint_note(painter))
     report(args, summary(result, time.perf_counter() - started))
     if result.failed:
