@@ -187,6 +187,20 @@ def test_auto_probes_once_and_remembers_on_disk(light_net, tmp_path) -> None:
     assert later.choice(images) == choice
 
 
+def test_auto_says_beforehand_which_shapes_it_will_probe(light_net, tmp_path) -> None:
+    """What the CLI announces before a silent first frame: only a new shape large enough, and only when probing."""
+    path = tmp_path / "backends.json"
+    ChoiceFile(path).put("key|1x3x128x160", Choice("torch", 30.0, 40.0))
+    auto = AutoNet(TorchNet(light_net, torch.float32), lambda: None, "key", ChoiceFile(path))
+    assert not auto.needs_probe((1, 3, 128, 160))  # on disk
+    assert not auto.needs_probe((1, 3, 38, 54))  # small frames stay on torch
+    assert auto.needs_probe((1, 3, 160, 128)) and auto.needs_probe((2, 3, 128, 160))
+    auto.choice(torch.rand(1, 3, 160, 128))
+    assert not auto.needs_probe((1, 3, 160, 128))  # probed now
+    still = AutoNet(TorchNet(light_net, torch.float32), lambda: None, "key", ChoiceFile(path), probe_new_shapes=False)
+    assert not still.needs_probe((1, 3, 480, 640))
+
+
 def test_auto_without_probing_takes_the_nearest_probed_size_else_torch(light_net, tmp_path) -> None:
     """One photo does not repay a probe (``rtstyle still`` on a file): what was probed near its size decides."""
     path = tmp_path / "backends.json"

@@ -49,6 +49,18 @@ def test_odd_size_becomes_playable_420_and_says_so(
     assert len(notes) == 1 and "97x61" in notes[0] and "96x60" in notes[0] and "--exact-size" in notes[0]
 
 
+def test_a_first_frame_that_probes_the_backends_is_announced_once(
+    tmp_path: Path, random_model_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU the first frame of a new size also times torch against OpenVINO: seconds of silence, said beforehand."""
+    monkeypatch.setenv("RTSTYLE_CACHE_DIR", str(tmp_path / "cache"))
+    clip = make_clip(tmp_path / "in.mp4", count=2, size=(160, 128))
+    notice = "the first frame also times torch against OpenVINO at this size on this CPU (once; remembered)"
+    for expected in (True, False):
+        assert rtstyle_video(clip, tmp_path / "out.mp4", "--style", random_model_file, "--device", "cpu") == 0
+        assert (f"rtstyle: {notice}" in capsys.readouterr().err.splitlines()) is expected
+
+
 def test_audio_kept_and_cut_at_the_video_end(tmp_path: Path, random_model_file: Path) -> None:
     """A 12.5 fps clip whose AAC track runs on after the video, as a phone records."""
     clip = make_clip(tmp_path / "in.mp4", count=50, size=(192, 108), fps=Fraction(25, 2), audio_seconds=6.0)

@@ -144,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if tuple(source.size) != tuple(size):
             report(args, odd_size_note(source.size, size))
+        if stylizer.engine.probes_backends(*size):
+            report(args, "the first frame also times torch against OpenVINO at this size on this CPU (once; remembered)")
         fits = stylizer.engine.largest_batch(*source.size)
         if fits is not None and fits < stylizer.engine.batch_size:
             warn(

@@ -308,6 +308,11 @@ class Engine:
         result = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         return result[0] if single else result
 
+    def probes_backends(self, width: int, height: int) -> bool:
+        """Whether the first batch of ``width`` x ``height`` frames will first time torch against OpenVINO
+        (``--backend auto`` on a CPU, a size never probed on this machine): several frames' work, once."""
+        return isinstance(self.runner, AutoNet) and self.runner.needs_probe((self.batch_size, 3, height, width))
+
     def largest_batch(self, width: int, height: int) -> int | None:
         """The most ``width`` x ``height`` frames a batch may hold in this device's free memory (None: unknown)."""
         return largest_batch(width, height, free_memory(self.device))

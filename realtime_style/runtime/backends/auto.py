@@ -88,8 +88,17 @@ class AutoNet:
             self.chosen[shape] = Choice("torch", None, None) if shape[-1] * shape[-2] < MIN_PROBE_PIXELS else self._probed(images)
         return self.chosen[shape]
 
+    def needs_probe(self, shape: tuple[int, ...]) -> bool:
+        """Whether the first batch of ``shape`` (N, C, H, W) will be timed on both backends before it is stylized."""
+        if shape in self.chosen or not self.probe_new_shapes or shape[-1] * shape[-2] < MIN_PROBE_PIXELS:
+            return False
+        return self.choices.get(self._choice_key(shape)) is None
+
+    def _choice_key(self, shape: tuple[int, ...]) -> str:
+        return f"{self.key}|{'x'.join(map(str, shape))}"
+
     def _probed(self, images: torch.Tensor) -> Choice:
-        key = f"{self.key}|{'x'.join(map(str, images.shape))}"
+        key = self._choice_key(tuple(images.shape))
         choice = self.choices.get(key)
         if choice is None and not self.probe_new_shapes:
             return self.choices.nearest(self.key, tuple(images.shape)) or Choice("torch", None, None)
