@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,7 @@ def test_openvino_compiles_each_shape_once(light_net, monkeypatch) -> None:
     monkeypatch.setattr(openvino_net, "MAX_SHAPES", 2)
     net(torch.rand(1, 3, 24, 24))
     assert net.shapes == [(1, 3, 32, 48), (1, 3, 24, 24)]  # the least recently used shape went
+    assert net.is_compiled((1, 3, 24, 24)) and not net.is_compiled((1, 3, 40, 40))
 
 
 #: Run in a child: two OpenVINO nets made, run and dropped in that order, the main thread's signal stack
@@ -215,6 +217,83 @@ def test_auto_without_probing_takes_the_nearest_probed_size_else_torch(light_net
     assert auto.choice(torch.rand(1, 3, 400, 400)).backend == "torch"
     assert auto.choice(torch.rand(1, 3, 1200, 1600)) == Choice("torch", None, None)  # nothing within 2x
     assert path.read_text() == before  # a guess is not written down
+
+
+#: Run in a child: a live worker (a daemon thread) meets a new frame size, so OpenVINO starts compiling it
+#: aside, and the program ends at once.
+EXIT_WHILE_COMPILING = textwrap.dedent(
+    """
+    import threading, torch
+    from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+    from realtime_style.runtime.backends.auto import AutoNet, TorchNet
+    from realtime_style.runtime.backends.choices import ChoiceFile
+    from realtime_style.runtime.backends.openvino_net import OpenVINONet
+
+    net = TransformerNet(ARCHITECTURES["light"]).eval()
+    auto = AutoNet(TorchNet(net, torch.float32), lambda: OpenVINONet(net, threads=1), "key", ChoiceFile(),
+                   compile_in_background=True)
+    def worker():
+        with torch.inference_mode():
+            auto(torch.rand(1, 3, 272, 640))
+    threading.Thread(target=worker, daemon=True).start()
+    while auto._compiling is None:
+        pass
+    print("compiling" if auto._compiling.is_alive() else "compiled")
+    """
+)
+
+
+@needs_openvino
+def test_a_program_that_ends_while_openvino_compiles_aside_exits_cleanly(tmp_path) -> None:
+    """The side thread once took the daemon flag of the live worker that started it: ending the program during
+    a compile aborted it ("terminate called without an active exception", exit 134)."""
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_WHILE_COMPILING], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "RTSTYLE_CACHE_DIR": str(tmp_path)},
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "compiling", f"exit {done.returncode}: {done.stderr[-2000:]}"
+
+
+class SlowToCompile:
+    """An OpenVINONet stand-in whose compile waits for the test's word, and whose output is all zeros."""
+
+    def __init__(self, fail: bool = False):
+        self.compiled: set[tuple[int, ...]] = set()
+        self.release, self.fail = threading.Event(), fail
+
+    def is_compiled(self, shape: tuple[int, ...]) -> bool:
+        return shape in self.compiled
+
+    def compile(self, shape: tuple[int, ...]) -> None:
+        self.release.wait(10)
+        if self.fail:
+            raise RuntimeError("this shape does not compile")
+        self.compiled.add(shape)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        assert tuple(images.shape) in self.compiled, "a frame waited for a compile"
+        return torch.zeros_like(images)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_live_auto_runs_torch_while_openvino_compiles_aside(light_net, tmp_path, fail) -> None:
+    """A live session must not stop for seconds at each new size: torch until OpenVINO is ready, and no probe."""
+    openvino = SlowToCompile(fail)
+    auto = AutoNet(
+        TorchNet(light_net, torch.float32), lambda: openvino, "key", ChoiceFile(tmp_path / "backends.json"),
+        compile_in_background=True,
+    )
+    auto.probe = None  # type: ignore[assignment]  # no timing beside live workers
+    frame = torch.rand(1, 3, 128, 160)
+    assert not auto.needs_probe(tuple(frame.shape)) and auto.choice(frame).backend == "openvino"  # nothing probed
+    with torch.inference_mode():
+        assert torch.equal(auto(frame), light_net(frame))  # compiling: torch answers at once
+        assert torch.equal(auto(frame), light_net(frame))  # one compile at a time, still torch
+        openvino.release.set()
+        auto.wait_for_compiles(10)
+        assert torch.equal(auto(frame), light_net(frame) if fail else torch.zeros_like(frame))
+    assert auto.choice(frame).backend == ("torch" if fail else "openvino")
+    assert not (tmp_path / "backends.json").exists()  # a guess is not written down
 
 
 def test_auto_leaves_small_frames_on_torch_and_falls_back_when_openvino_fails(light_net, tmp_path) -> None:

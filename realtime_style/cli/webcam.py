@@ -158,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
     paths = resolve_live_styles(args.style, args.arch, prefer_arch=prefer)
     workers = _workers(args, device)
     check_workers(workers)
-    engine_options = EngineOptions(device=args.device, precision=args.precision, batch_size=1, **speed_options(args))
+    engine_options = EngineOptions(
+        device=args.device, precision=args.precision, batch_size=1, compile_in_background=True, **speed_options(args)
+    )
     bank = StyleBank(paths, engine_options)
     person = live_person_from_args(args, engine_options, prefer)
     sinks, window = build_sinks(args)

@@ -85,6 +85,9 @@ class EngineOptions:
     #: ``auto``: time both backends on a frame size this machine never timed. Off for a few frames (one
     #: photo), where the probe would cost more than it saves: the nearest size timed before decides, else torch.
     probe_backends: bool = True
+    #: ``auto`` for live use: never make a frame wait for OpenVINO; see backends/auto.py (no probe; a size
+    #: not compiled yet runs on torch while a side thread compiles it).
+    compile_in_background: bool = False
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -224,7 +227,10 @@ class Engine:
         config = net.config
         size = f"{'/'.join(map(str, config.channels))}x{config.residual_blocks} k{config.outer_kernel}"
         key = probe_key(size, threads, self.options.precision)
-        return AutoNet(TorchNet(self.net, self.dtype), openvino, key, ChoiceFile(), self.options.probe_backends)
+        return AutoNet(
+            TorchNet(self.net, self.dtype), openvino, key, ChoiceFile(), self.options.probe_backends,
+            self.options.compile_in_background,
+        )
 
     def to_tensor(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 (N, H, W, 3) RGB host frames -> RGB [0, 1] (N, 3, H, W) on the device, in ``frame_dtype``.

@@ -9,10 +9,17 @@ build or run, torch is chosen.
 A probe costs several frames' work, which a video earns back and one photo does not: with
 ``probe_new_shapes=False`` (``rtstyle still`` on one file) an unprobed shape takes the choice of the nearest
 size probed before on this machine (:meth:`~.choices.ChoiceFile.nearest`), else torch, and probes nothing.
+
+A live session cannot stop for seconds at each size its adaptive resolution tries: with
+``compile_in_background`` nothing is probed (timings taken beside the live workers would be wrong), an
+unprobed shape takes the nearest probed choice, else OpenVINO (as fast as torch or faster on every CPU
+measured, docs/performance.md), and a shape OpenVINO has not compiled yet runs on torch while a side thread
+compiles it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -63,9 +70,12 @@ class AutoNet:
         key: str,
         choices: ChoiceFile,
         probe_new_shapes: bool = True,
+        compile_in_background: bool = False,
     ):
         self.torch_net = torch_net
-        self.probe_new_shapes = probe_new_shapes
+        self.probe_new_shapes = probe_new_shapes and not compile_in_background
+        self.compile_in_background = compile_in_background
+        self._compiling: threading.Thread | None = None
         self._make_openvino = make_openvino
         self._openvino: Callable | None = None
         self._openvino_failed = False
@@ -101,7 +111,8 @@ class AutoNet:
         key = self._choice_key(tuple(images.shape))
         choice = self.choices.get(key)
         if choice is None and not self.probe_new_shapes:
-            return self.choices.nearest(self.key, tuple(images.shape)) or Choice("torch", None, None)
+            unknown = Choice("openvino" if self.compile_in_background else "torch", None, None)
+            return self.choices.nearest(self.key, tuple(images.shape)) or unknown
         if choice is None:
             choice = self.probe(images)
             self.choices.put(key, choice)
@@ -124,14 +135,42 @@ class AutoNet:
             net = self._openvino_net()
             if net is not None:
                 try:
-                    return net(images)
+                    if not self.compile_in_background or net.is_compiled(tuple(images.shape)):
+                        return net(images)
+                    self._compile_aside(net, tuple(images.shape))
                 except Exception:  # noqa: BLE001 -- OpenVINO broke mid-run (a remembered choice, a new library): torch
                     self._openvino, self._openvino_failed = None, True
         return self.torch_net(images).float()
 
+    def _compile_aside(self, net: Callable, shape: tuple[int, ...]) -> None:
+        """Compile ``shape`` on a side thread, one shape at a time (a later frame of another shape asks again)."""
+        if self._compiling is not None and self._compiling.is_alive():
+            return
+
+        def compile_shape() -> None:
+            try:
+                net.compile(shape)
+            except Exception:  # noqa: BLE001 -- this shape stays on torch
+                self.chosen[shape] = Choice("torch", None, None)
+
+        # Not a daemon: a process that ended while OpenVINO compiled aborted ("terminate called without an active
+        # exception"); Python's exit waits for this thread instead (a compile takes seconds at most). Said explicitly:
+        # a thread takes its daemon flag from the one that starts it, here a live worker (a daemon).
+        self._compiling = threading.Thread(target=compile_shape, name="openvino-compile", daemon=False)
+        self._compiling.start()
+
+    def wait_for_compiles(self, timeout: float | None = None) -> None:
+        """Let a side compile finish."""
+        if self._compiling is not None:
+            self._compiling.join(timeout)
+
     def describe(self) -> str:
         if not self.chosen:
-            how = "probed per frame size" if self.probe_new_shapes else "as probed before for the nearest frame size"
+            how = (
+                "probed per frame size" if self.probe_new_shapes
+                else "as probed before for the nearest frame size"
+                + (", else openvino, compiled aside" if self.compile_in_background else "")
+            )
             return f"auto: torch or openvino, {how}"
         picks = sorted({c.backend for c in self.chosen.values()})
         detail = {"openvino": self._openvino.describe() if self._openvino is not None else "openvino"}

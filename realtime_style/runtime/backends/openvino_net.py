@@ -113,6 +113,8 @@ class OpenVINONet:
         if PRECISION_HINTS[precision]:
             self.config["INFERENCE_PRECISION_HINT"] = PRECISION_HINTS[precision]
         self._requests: OrderedDict[tuple[int, ...], object] = OrderedDict()
+        #: Guards ``_requests``: a live session compiles a new size on a side thread while frames run.
+        self._requests_lock = threading.Lock()
         #: The inference precision of the compiled models (known after the first compile).
         self.precision: str | None = None
         self._requested = precision
@@ -120,23 +122,35 @@ class OpenVINONet:
     @property
     def shapes(self) -> list[tuple[int, ...]]:
         """Input shapes compiled so far, least recently used first."""
-        return list(self._requests)
+        with self._requests_lock:
+            return list(self._requests)
 
-    def _request(self, shape: tuple[int, ...]):
-        request = self._requests.get(shape)
-        if request is not None:
-            self._requests.move_to_end(shape)
-            return request
+    def is_compiled(self, shape: tuple[int, ...]) -> bool:
+        """Whether a batch of ``shape`` runs at once (else it first exports and compiles: seconds)."""
+        with self._requests_lock:
+            return shape in self._requests
+
+    def compile(self, shape: tuple[int, ...]):
+        """Export and compile the net for ``shape`` and keep it (thread-safe); returns its infer request."""
         with _EXPORT_LOCK, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings about Python branches on sizes: fixed by design
             model = self.convert(torch.zeros(shape))
         compiled = self._core.compile_model(model, "CPU", self.config)
         self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         request = compiled.create_infer_request()
-        self._requests[shape] = request
-        while len(self._requests) > MAX_SHAPES:
-            self._requests.popitem(last=False)
+        with self._requests_lock:
+            self._requests[shape] = request
+            while len(self._requests) > MAX_SHAPES:
+                self._requests.popitem(last=False)
         return request
+
+    def _request(self, shape: tuple[int, ...]):
+        with self._requests_lock:
+            request = self._requests.get(shape)
+            if request is not None:
+                self._requests.move_to_end(shape)
+                return request
+        return self.compile(shape)
 
     def convert(self, example: torch.Tensor):
         """The net at ``example``'s shape as an OpenVINO model: via ONNX in memory (about 2x quicker
