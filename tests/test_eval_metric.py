@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,21 @@ def test_gram_normalization_makes_a_tiled_style_image_identical() -> None:
     tiled = metric.image_stats(np.tile(tile, (2, 2, 1)))
     single = metric.image_stats(tile, size=(4, 3))
     assert metric.style_distance(single, tiled) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_an_image_file_is_measured_once_until_it_changes(tmp_path) -> None:
+    """A painting that several models are measured against goes through VGG once (it was once per model)."""
+    calls = []
+    metric = StyleMetric(extractor=lambda image: calls.append(1) or scaled_features(image), long_side=8)
+    path = tmp_path / "painting.png"
+    Image.fromarray(random_image(np.random.default_rng(3), 6, 8)).save(path)
+    first = metric.image_stats(path)
+    assert metric.image_stats(str(path)) is first and len(calls) == 1
+    Image.fromarray(random_image(np.random.default_rng(4), 6, 8)).save(path)
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1))
+    assert metric.image_stats(path) is not first and len(calls) == 2
+    metric.image_stats(path, size=(4, 3))  # another size is not the file's own statistics: computed
+    assert len(calls) == 3
 
 
 @pytest.fixture(scope="module")

@@ -163,6 +163,9 @@ class StyleMetric:
         self.device = torch.device(device)
         self.long_side = long_side
         self.extractor: FeatureExtractor = extractor or VGG19Features(METRIC_LAYERS).to(self.device)
+        #: Statistics of image files at the metric's own size, by path and modification time: a painting that
+        #: several models are measured against is read and passed through VGG once.
+        self._file_stats: dict[tuple[str, int], ImageStats] = {}
 
     @torch.no_grad()
     def stats(self, image: torch.Tensor) -> ImageStats:
@@ -173,6 +176,15 @@ class StyleMetric:
 
     def image_stats(self, image: ImageLike, size: tuple[int, int] | None = None) -> ImageStats:
         """Resize an image for evaluation (long side 512, or ``size``) and compute its statistics."""
+        if isinstance(image, (str, Path)) and size is None:
+            path = Path(image).resolve()
+            key = (str(path), path.stat().st_mtime_ns)
+            if key not in self._file_stats:
+                self._file_stats[key] = self._resized_stats(path, None)
+            return self._file_stats[key]
+        return self._resized_stats(image, size)
+
+    def _resized_stats(self, image: ImageLike, size: tuple[int, int] | None) -> ImageStats:
         return self.stats(image_to_tensor(resize_for_eval(image, size, self.long_side)).to(self.device))
 
     def prepare_photo(self, image: ImageLike, name: str = "photo") -> EvalPhoto:
