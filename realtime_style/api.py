@@ -24,7 +24,7 @@ from realtime_style.runtime.color import Look
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.errors import InputError, OutputError
 from realtime_style.media.geometry import Resize
-from realtime_style.image_files import IMAGE_SUFFIXES, find_images, is_image_file
+from realtime_style.image_files import IMAGE_SUFFIXES, find_images, is_image_file, output_name
 from realtime_style.media.images import check_image_output, read_image, write_image
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.models.store import ModelInfo, StyleModel, load_model
@@ -208,7 +208,7 @@ def transform_images(
     if src.is_dir():
         return _transform_folder(src, dst, transform, resize, progress)
     if dst.is_dir():
-        dst = dst / src.name
+        dst = dst / output_name(Path(src.name))
     refuse_same_file(src, dst)
     check_image_output(dst)
     if progress:
@@ -246,7 +246,7 @@ def _transform_folder(
     if progress:
         progress(0, len(names))
     for done, name in enumerate(names, 1):
-        target = dst / name
+        target = dst / output_name(name)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -14,8 +14,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from realtime_style.errors import InputError, first_line
 
+#: Extensions rtstyle writes images as (Pillow's own formats).
+OUTPUT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+#: HEIC/HEIF (phone photos): read with pillow-heif, ``pip install 'rtstyle[heic]'``.
+HEIF_SUFFIXES = (".heic", ".heif")
 #: Extensions treated as images when a folder is searched (compared lower-cased).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = OUTPUT_IMAGE_SUFFIXES + HEIF_SUFFIXES
 #: Extensions of video files, named in the error when one is given where an image belongs.
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 
@@ -23,6 +27,12 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpe
 def is_image_file(path: str | Path) -> bool:
     """True when ``path`` has an image suffix (the file itself is not opened)."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def output_name(name: Path) -> Path:
+    """What an input image's output is called in an output folder: its own name, with ``.jpg`` added to a format
+    rtstyle reads but does not write (``IMG_0001.heic`` -> ``IMG_0001.heic.jpg``: no clash with an ``IMG_0001.jpg``)."""
+    return name.with_name(name.name + ".jpg") if name.suffix.lower() in HEIF_SUFFIXES else name
 
 
 def existing_image_file(path: str | Path, role: str) -> Path:
@@ -61,7 +71,7 @@ def open_image(path: str | Path) -> Image.Image:
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
     try:
-        with Image.open(path) as opened:
+        with _decode(path) as opened:
             image = ImageOps.exif_transpose(opened)  # a new image, independent of the file
             image.load()
             return image
@@ -73,6 +83,17 @@ def open_image(path: str | Path) -> Image.Image:
         if path.suffix.lower() in VIDEO_SUFFIXES:
             raise InputError(f"{path}: is a video, not an image; stylize videos with `rtstyle video`") from None
         raise InputError(f"{path}: not a readable image ({first_line(exc)})") from None
+
+
+def _decode(path: Path) -> Image.Image:
+    """The file as a Pillow image: Pillow's own formats, or HEIC/HEIF through pillow-heif (upright already)."""
+    if path.suffix.lower() not in HEIF_SUFFIXES:
+        return Image.open(path)
+    try:
+        import pillow_heif
+    except ImportError:
+        raise InputError(f"{path}: HEIC/HEIF photos need pillow-heif: pip install 'rtstyle[heic]'") from None
+    return pillow_heif.open_heif(path, convert_hdr_to_8bit=True).to_pillow()  # ValueError when libheif cannot
 
 
 def load_rgb(path: str | Path) -> Image.Image:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,26 @@ def test_a_shipped_style_by_name(tmp_path: Path) -> None:
     noise((120, 90)).save(photo)
     assert still(photo, tmp_path / "out.jpg", "--style", name, "--max-size", "64") == 0
     assert max(Image.open(tmp_path / "out.jpg").size) == 64
+
+
+def test_heic_photos_are_read_and_written_as_jpeg(tmp_path: Path, random_model_file: Path) -> None:
+    """iPhones save HEIC: read through pillow-heif; the output is a JPEG named so that it clashes with nothing."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    photos = tmp_path / "phone"
+    photos.mkdir()
+    pillow_heif.from_pillow(noise((40, 30))).save(photos / "IMG_0001.heic", quality=90)
+    noise((40, 30)).save(photos / "IMG_0001.jpg")  # the same photo exported "most compatible"
+    assert read_image(photos / "IMG_0001.heic").size == (40, 30)
+    assert still(photos, tmp_path / "out", "--style", random_model_file) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["IMG_0001.heic.jpg", "IMG_0001.jpg"]
+    assert Image.open(tmp_path / "out" / "IMG_0001.heic.jpg").format == "JPEG"
+
+
+def test_a_heic_photo_without_pillow_heif_names_the_extra(
+    tmp_path: Path, random_model_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if not installed: importing it fails
+    (tmp_path / "IMG_0001.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    assert still(tmp_path / "IMG_0001.heic", tmp_path / "out.jpg", "--style", random_model_file) != 0
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"rtstyle: error: {tmp_path / 'IMG_0001.heic'}: HEIC/HEIF photos need pillow-heif: pip install 'rtstyle[heic]'"

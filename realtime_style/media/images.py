@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from realtime_style.errors import InputError, OutputError, first_line
-from realtime_style.image_files import IMAGE_SUFFIXES, open_image
+from realtime_style.image_files import OUTPUT_IMAGE_SUFFIXES, open_image
 from realtime_style.media.geometry import Resize
 
 JPEG_QUALITY = 95
@@ -59,7 +59,7 @@ def check_image_output(path: str | Path) -> str:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
         raise OutputError(
-            f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use one of {', '.join(IMAGE_SUFFIXES)}"
+            f"{path}: unknown image format {path.suffix or '(no extension)'!r}; use one of {', '.join(OUTPUT_IMAGE_SUFFIXES)}"
         )
     return fmt
 
