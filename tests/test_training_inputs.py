@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from realtime_style.cli import main as rtstyle
@@ -263,11 +264,16 @@ def test_a_diverged_run_stops_and_keeps_its_last_sound_checkpoint(train_args, tm
     one NaN step (fp16's loss scaler skips it) is not a divergence."""
     real_step, calls = realtime_style.training.train.optimizer_step, []
 
-    def step_going_nan(*args, **kwargs):
-        terms = real_step(*args, **kwargs)
+    def step_going_nan(model, *args, **kwargs):
+        terms = real_step(model, *args, **kwargs)
         calls.append(1)
-        nan = len(calls) == 3 if transient else len(calls) >= 3
-        return {**terms, "total": terms["total"] * float("nan")} if nan else terms
+        if len(calls) < 3 or (transient and len(calls) > 3):
+            return terms
+        if not transient:  # as in fp32: the NaN gradient went into the weights
+            with torch.no_grad():
+                for weight in model.parameters():
+                    weight.fill_(float("nan"))
+        return {**terms, "total": terms["total"] * float("nan")}
 
     monkeypatch.setattr(realtime_style.training.train, "optimizer_step", step_going_nan)
     argv = train_args(**{"--iterations": "8", "--checkpoint-every": "1"})

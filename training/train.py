@@ -368,13 +368,13 @@ class Trainer:
                     )
                     bar.set_postfix(loss=f"{last['total']:.3f}", size=photos.shape[-1], refresh=False)
                     window, count, tick = {}, 0, now
+                unsound = bool(non_finite) and not self._sound()  # NaN weights: never checkpointed nor exported
                 stop, diverged = any_rank_each(
-                    self.ctx, (self.stop.is_set(), non_finite >= DIVERGED_AFTER or bool(non_finite and finished)),
-                    self.device,
+                    self.ctx, (self.stop.is_set(), non_finite >= DIVERGED_AFTER or (finished and unsound)), self.device
                 )
                 if diverged:
                     raise TrainingDiverged(self._divergence(values["total"]))
-                if (self.step % cfg.checkpoint_every == 0 or finished or stop) and not non_finite:
+                if (self.step % cfg.checkpoint_every == 0 or finished or stop) and not unsound:
                     self._checkpoint(last)
                 if stop:
                     raise TrainingInterrupted(
@@ -398,6 +398,10 @@ class Trainer:
             out = export_model(self.net, trained, facts, self.style_record)
         barrier(self.ctx)
         return TrainResult(out, self.step, self.elapsed(), last, len(self.skipped))
+
+    def _sound(self) -> bool:
+        """Whether every weight is a finite number (a NaN step that fp16's loss scaler skipped leaves them so)."""
+        return all(bool(torch.isfinite(p).all()) for p in self.net.parameters())
 
     def _divergence(self, loss: float) -> str:
         """What happened and how to go on, for a run whose loss is no longer a number."""
