@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.gpu_session.aside import restore
 from benchmarks.gpu_session.pack import MANIFEST, VGG_FILE, PackOptions, pack
 from benchmarks.gpu_session.plan import LOG, MODELS, REPORT, RunOptions, run_session
 from benchmarks.gpu_session.report import Verdict, figures_markdown
@@ -108,3 +109,25 @@ def test_a_trained_net_replaces_the_shipped_one_only_when_better_on_both_figures
     assert not verdict(0.30, 1.30).better  # more style, less photo: a move along the curve
     assert not verdict(0.40, 1.00).better
     assert Verdict("new_style", shipped, None).better  # nothing shipped to beat
+
+
+def test_pack_sets_the_shipped_nets_aside_and_restore_puts_them_back(repo: Path) -> None:
+    """The shipped nets need not travel: out of the tree while the upload is measured, back afterwards."""
+    nets = repo / "trained_models"
+    (nets / "in_progress").mkdir(parents=True)
+    (nets / "mosaic.safetensors").write_bytes(b"n" * 300_000)
+    (nets / "in_progress" / "run.pt").write_bytes(b"p" * 100_000)
+    (nets / "notes.md").write_text("stays: not a net\n")
+    (repo / ".gitignore").write_text("/.carry/\n/.aside/\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    with_nets = pack(_pack_options(repo, set_aside_nets=False)).tree_bytes
+
+    report = pack(_pack_options(repo))
+    assert sorted(report.set_aside) == ["trained_models/in_progress/run.pt", "trained_models/mosaic.safetensors"]
+    assert with_nets - report.tree_bytes == 400_000 and (nets / "notes.md").is_file()
+    assert not (nets / "mosaic.safetensors").exists() and (repo / ".aside" / "trained_models" / "mosaic.safetensors").is_file()
+    assert sorted(pack(_pack_options(repo)).set_aside) == sorted(report.set_aside)  # a second pack: same files aside
+
+    assert sorted(map(str, restore(repo))) == sorted(report.set_aside)
+    assert (nets / "mosaic.safetensors").stat().st_size == 300_000 and not (repo / ".aside").exists()
+    assert restore(repo) == []

@@ -15,7 +15,7 @@ def _pack(args: argparse.Namespace) -> int:
 
     options = PackOptions(carry=args.carry, photos=args.photos, styles_dir=args.styles_dir, styles=tuple(args.styles),
                           max_photos=args.max_photos, quality=args.quality, short_side=args.short_side,
-                          wheels=() if args.no_wheels else tuple(args.wheel))
+                          wheels=() if args.no_wheels else tuple(args.wheel), set_aside_nets=not args.keep_nets)
     report = pack(options)
     print(report.summary())
     print(f'device call: run(command="PYTHONUNBUFFERED=1 python3 -m benchmarks.gpu_session run --deadline 540 --out $OUT", '
@@ -42,9 +42,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restore(args: argparse.Namespace) -> int:
+    from benchmarks.gpu_session.aside import restore
+
+    moved = restore(Path("."))
+    print(f"restored {len(moved)} net file(s) from .aside/" if moved else "nothing set aside")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from benchmarks.gpu_session.report import ReportOptions, make_report
 
+    _restore(args)  # the shipped nets, set aside by pack for the upload, are what the trained ones are compared with
     options = ReportOptions(run=args.dir, docs=args.docs, models_dir=args.models_dir, styles_dir=args.styles_dir,
                             eval_photos=args.eval_photos, eval_count=args.eval_count, install=not args.no_install)
     page, verdicts = make_report(options)
@@ -68,7 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     pack.add_argument("--quality", type=int, default=75, help="JPEG quality of the photos (default 75)")
     pack.add_argument("--wheel", action="append", default=["av"], help="package to carry as a wheel where it fits (default av)")
     pack.add_argument("--no-wheels", action="store_true", help="carry no wheels (no pip download)")
+    pack.add_argument("--keep-nets", action="store_true",
+                      help="leave the shipped nets in the working tree (they then travel: fewer photos fit)")
     pack.set_defaults(handler=_pack)
+
+    restore = commands.add_parser("restore", help="put the shipped nets that pack set aside back into the tree")
+    restore.set_defaults(handler=_restore)
 
     run = commands.add_parser("run", help="the time-boxed plan (on the GPU machine)")
     run.add_argument("--deadline", type=float, required=True, metavar="SECONDS", help="wall clock for the whole plan")

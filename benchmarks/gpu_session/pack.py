@@ -9,8 +9,8 @@ Layout (read by :mod:`.plan` on the device machine)::
     .carry/data/content/...        training photos at training scale (eval photos excluded), as many as fit
     .carry/wheels/*.whl            wheels of packages the machine lacks, where they fit
 
-The working tree travels too (the shipped nets are most of it), so the photos fill what is left
-under the limit after a margin; nothing in the run needs the shipped nets.
+The working tree travels too. The shipped nets were most of it and nothing in the run needs them: pack sets them
+aside (:mod:`.aside`) and the photos fill what is left under the limit after a margin.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks.gpu_session.aside import ASIDE, set_aside
 from benchmarks.gpu_session.upload import UPLOAD_LIMIT, folder_bytes, mib, tree_bytes
 from realtime_style.errors import InputError
 from realtime_style.models.vgg import default_weights_path, trim_weights
@@ -54,9 +55,12 @@ class PackOptions:
     #: Room left unused under the limit, for the working tree growing between pack and run.
     margin: int = 2 * 2**20
     limit: int = UPLOAD_LIMIT
-    #: Packages to carry as wheels (the installed version) where they fit beside ``min_photos`` photos.
+    #: Packages to carry as wheels (the installed version) where they fit beside ``min_photos`` photos. Photos come
+    #: first: a GPU window takes thousands of steps and needs photos to spread them over (PyAV, 34 MiB, would leave ~370).
     wheels: tuple[str, ...] = ("av",)
-    min_photos: int = 300
+    min_photos: int = 1200
+    #: Move the shipped nets out of the working tree (into the git-ignored ``.aside/``) so that they do not travel.
+    set_aside_nets: bool = True
 
 
 @dataclass
@@ -73,6 +77,8 @@ class PackReport:
     styles: list[str] = field(default_factory=list)
     photos: dict = field(default_factory=dict)
     wheels: list[dict] = field(default_factory=list)
+    #: Net files moved to ``.aside/`` for the upload (relative paths).
+    set_aside: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -86,6 +92,9 @@ class PackReport:
             f"training photos: {self.photos['count']} at short side {self.photos['short_side']}, "
             f"JPEG q{self.photos['quality']}: {mib(self.photos['bytes'])} (excluded: {', '.join(self.photos['exclude'])})",
             f"wheels: {wheels}",
+            *([f"shipped nets: {len(self.set_aside)} files set aside in {ASIDE}/ for the upload until `python -m "
+               "benchmarks.gpu_session restore` or `report` puts them back; git shows them deleted meanwhile: "
+               "commit nothing until then"] if self.set_aside else []),
             f"upload: working tree {mib(self.tree_bytes)} + carry {mib(self.carry_bytes)} = {mib(self.total)} "
             f"of {mib(self.limit)} ({'fits' if self.total <= self.limit else 'OVER THE LIMIT'}, "
             f"{mib(self.limit - self.total)} left)",
@@ -97,7 +106,8 @@ def pack(options: PackOptions) -> PackReport:
     carry = options.repo / options.carry
     _check_ignored(options.repo, options.carry)
     _clear(carry)
-    report = PackReport(created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), tree_bytes=tree_bytes(options.repo),
+    aside = [str(path) for path in set_aside(options.repo)] if options.set_aside_nets else []
+    report = PackReport(set_aside=aside, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), tree_bytes=tree_bytes(options.repo),
                         commit=_commit(options.repo), limit=options.limit)
     vgg = trim_weights(default_weights_path(), carry / VGG_FILE, VGG_DEEPEST)
     report.vgg = {"file": VGG_FILE, "deepest": VGG_DEEPEST, "bytes": vgg.stat().st_size}
