@@ -13,8 +13,8 @@ from PIL import Image
 
 from benchmarks.gpu_session.aside import restore
 from benchmarks.gpu_session.pack import MANIFEST, VGG_FILE, PackOptions, pack
-from benchmarks.gpu_session.plan import LOG, MODELS, REPORT, RunOptions, run_session
-from benchmarks.gpu_session.report import Verdict, figures_markdown
+from benchmarks.gpu_session.plan import END_MODELS, LOG, MODELS, REPORT, RunOptions, run_session
+from benchmarks.gpu_session.report import Verdict, best_per_style, figures_markdown
 from benchmarks.gpu_session.sizing import measure_speed
 from realtime_style.errors import InputError
 from realtime_style.models.store import load_model
@@ -68,12 +68,18 @@ def test_pack_then_a_cpu_dry_run_writes_a_report_and_a_model(repo: Path) -> None
     result = json.loads((out / REPORT).read_text())
     assert result["finished"] and result["elapsed_s"] <= 60
     assert set(result["steps"]) == {"tests", "benchmarks", "training"}
-    assert result["steps"]["training"]["styles"]["mosaic"]["model"] == "mosaic.safetensors"
+    mosaic = result["steps"]["training"]["styles"]["mosaic"]
+    assert mosaic["model"] == "mosaic.safetensors" and mosaic["end"]["model"] == "mosaic.end.safetensors"
     with tarfile.open(out / MODELS) as archive:
         archive.extract("mosaic.safetensors", repo.parent, filter="data")
+    with tarfile.open(out / END_MODELS) as archive:
+        archive.extract("mosaic.end.safetensors", repo.parent, filter="data")
     assert load_model(repo.parent / "mosaic.safetensors").info.style == "mosaic"
+    end = load_model(repo.parent / "mosaic.end.safetensors").info  # the end stage: from the raw net, finished
+    assert end.recipe["style_weight"] == 3.0 and end.recipe["stability_weight"] == 30.0 and end.recipe["clamp_output"]
     page = figures_markdown(result, [], installed=False)
-    assert "## GPU figures" in page and "| mosaic |" in page and "a CPU dry run" in page
+    assert "## GPU figures" in page and "| mosaic |" in page and "| mosaic (end: from it, the end stage) |" in page
+    assert "a CPU dry run" in page
 
 
 def test_pack_refuses_when_the_working_tree_leaves_no_room_for_photos(repo: Path) -> None:
@@ -109,6 +115,20 @@ def test_a_trained_net_replaces_the_shipped_one_only_when_better_on_both_figures
     assert not verdict(0.30, 1.30).better  # more style, less photo: a move along the curve
     assert not verdict(0.40, 1.00).better
     assert Verdict("new_style", shipped, None).better  # nothing shipped to beat
+
+
+def test_of_a_styles_nets_better_than_the_shipped_one_the_one_with_most_style_is_installed() -> None:
+    shipped = {"mean_style_ratio": 0.30, "mean_content_distance": 1.18, "photos": 32}
+
+    def verdict(style: str, variant: str, ratio: float, content: float) -> Verdict:
+        return Verdict(style, {"mean_style_ratio": ratio, "mean_content_distance": content, "photos": 32}, shipped, variant)
+
+    raw, end = verdict("mosaic", "", 0.20, 1.34), verdict("mosaic", "end", 0.28, 1.15)  # raw: more style, less photo
+    candy_raw, candy_end = verdict("candy", "", 0.25, 1.10), verdict("candy", "end", 0.29, 1.05)
+    assert best_per_style([raw, end, candy_raw, candy_end, verdict("udnie", "", 0.4, 1.3)]) == [end, candy_raw]
+    page = figures_markdown({"steps": {"training": {"recipe": {"image_size": 256}, "styles": {}}}}, [raw, end], True)
+    assert "- mosaic (end): trained 0.280/1.150 against shipped 0.300/1.180 on 32 photos: installed." in page
+    assert "- mosaic: trained 0.200/1.340 against shipped 0.300/1.180 on 32 photos: kept the shipped net." in page
 
 
 def test_pack_sets_the_shipped_nets_aside_and_restore_puts_them_back(repo: Path) -> None:

@@ -4,10 +4,12 @@
 2. ``benchmarks/bench_gpu.py``: the engine at 1080p, fp16 batches 1/8/16 with copy streams, CUDA
    graphs and channels_last on and off, peak memory, against fp32 eager in the same run (and
    ``rtstyle video`` end to end where PyAV exists);
-3. training of the flagship styles with the full recipe, sized from a measured speed to the time left;
+3. training of the flagship styles with the full recipe, sized from a measured speed to the time left, each
+   followed by the end stage the CPU nets were finished with (a lower style weight, the stability term,
+   clamped output; seconds on a GPU), so that both a raw and a finished net come back to choose from;
 4. at most 8 files in ``--out``: ``report.json`` (rewritten after every step), ``session.log`` (every
-   child's output, appended as it comes), ``test_cuda.xml`` and ``models.tar`` (trained model files and
-   their training logs, rewritten after every style).
+   child's output, appended as it comes), ``test_cuda.xml``, ``models.tar`` (trained model files and
+   their training logs, rewritten after every style) and ``models_end.tar`` (the end stages' nets).
 
 Every child gets a timeout from the time left, so a slow step shortens the later ones instead of
 running past the deadline; a step that fails is recorded and the plan goes on.
@@ -38,7 +40,9 @@ from realtime_style.models.vgg import WEIGHTS_ENV
 from realtime_style.training.checkpoint import CHECKPOINT_NAME
 from realtime_style.training.export import export_checkpoint
 
-REPORT, LOG, JUNIT, MODELS = "report.json", "session.log", "test_cuda.xml", "models.tar"
+REPORT, LOG, JUNIT, MODELS, END_MODELS = "report.json", "session.log", "test_cuda.xml", "models.tar", "models_end.tar"
+#: Name part of an end stage's model file: ``mosaic.end.safetensors``.
+END = "end"
 #: Styles one run may train: their model files must fit in one 16 MiB archive.
 MAX_STYLES = 4
 #: The checkout the children run in (their working directory and import path).
@@ -63,6 +67,13 @@ class Recipe:
     content_layer: str = "relu4_2"
     style_weight: float = 5.0
     workers: int = 8
+    #: The end stage (trained_models/in_progress/README.md: how the shipped mosaic was finished on the CPU):
+    #: from the raw net, this style weight with the stability term and clamped output, as many photos as the CPU's
+    #: 300 steps of batch 4 saw, at a lower learning rate.
+    end_style_weight: float = 3.0
+    end_stability_weight: float = 30.0
+    end_samples: int = 1200
+    end_lr: float = 2e-4
 
     def arguments(self) -> list[str]:
         return [
@@ -73,9 +84,20 @@ class Recipe:
             "--style-weight", str(self.style_weight), "--workers", str(self.workers),
         ]
 
+    @property
+    def end_steps(self) -> int:
+        return max(1, self.end_samples // self.batch_size)
+
+    def end_arguments(self, init: Path) -> list[str]:
+        """What the end stage changes (given after :meth:`arguments`: argparse keeps a flag's last value)."""
+        return ["--init", str(init), "--style-weight", str(self.end_style_weight), "--stability-weight",
+                str(self.end_stability_weight), "--clamp-output", "--lr", str(self.end_lr)]
+
 
 #: A recipe small enough for the CPU dry run (the plumbing, not the result).
-CPU_RECIPE = Recipe(image_size=64, scale_size=85, style_size=128, batch_size=2, workers=0)
+CPU_RECIPE = Recipe(image_size=64, scale_size=85, style_size=128, batch_size=2, workers=0, end_samples=2)
+#: Seconds a style's share keeps back for its end stage (a process start, VGG, a hundred steps on a GPU).
+END_RESERVE_S = {True: 45.0, False: 12.0}
 
 
 @dataclass(frozen=True)
@@ -300,11 +322,14 @@ def run_training(session: Session, env: dict[str, str]) -> dict:
         have_model = calibration.get("model") or any(entry.get("model") for entry in out["styles"].values())
         # while nothing has come out, this style may take all the time left
         budget = session.left() / (len(options.styles) - index if have_model else 1)
-        steps = speed.steps_in(budget)
+        end_reserve = END_RESERVE_S[options.cuda] if have_model else 0.0  # until a net exists, nothing is held back
+        steps = speed.steps_in(budget - end_reserve)
         if options.max_steps is not None:
             steps = min(max(steps, 1 if not have_model else 0), options.max_steps)
         if steps >= 1:
-            out["styles"][style] = _train_style(session, env, recipe, style, steps, budget, speed.overhead_s)
+            out["styles"][style] = _train_style(session, env, recipe, style, steps, budget - end_reserve, speed.overhead_s)
+            if out["styles"][style].get("model") and session.left() > END_RESERVE_S[options.cuda] / 3:
+                out["styles"][style]["end"] = _end_stage(session, env, recipe, style)
         else:
             out["styles"][style] = {"skipped": f"no time: {budget:.0f} s left for it"}
             session.log(f"## training {style}: skipped, {out['styles'][style]['skipped']}")
@@ -360,6 +385,23 @@ def _train_style(session: Session, env: dict[str, str], recipe: Recipe, style: s
             "steps_per_s": round(last.steps_per_s, 2) if last else None, "final": _last_record(log)}
 
 
+def _end_stage(session: Session, env: dict[str, str], recipe: Recipe, style: str) -> dict:
+    """From ``style``'s raw net, the end stage (:class:`Recipe`'s ``end_*``), into ``STYLE.end.safetensors``."""
+    data = session.options.carry / "data"
+    models = session.work / "models"
+    model = models / f"{style}.{END}.safetensors"
+    run_dir = session.work / "runs" / f"{style}-{END}"
+    steps = recipe.end_steps if session.options.max_steps is None else min(recipe.end_steps, session.options.max_steps)
+    command = _training_command(recipe, data / "styles" / f"{style}.jpg", data / "content", model, run_dir, steps,
+                                session.options.device, log_every=max(1, steps // 5))
+    budget = max(1.0, session.left() - RESERVE_S)
+    limit_min = max(0.05, (budget - 10.0) / 60.0)
+    result = session.child(f"end stage {style}", [*command, *recipe.end_arguments(models / f"{style}.safetensors"),
+                                                  "--time-limit", f"{limit_min:.2f}"], budget, env)
+    return {**result, "planned_steps": steps, "model": _model_or_checkpoint(session, run_dir, model),
+            "final": _last_record(run_dir / "log.jsonl")}
+
+
 def _model_or_checkpoint(session: Session, run_dir: Path, model: Path) -> str | None:
     """The run's model file; when a stopped run left only its checkpoint, a model file made from that."""
     if not model.is_file() and (run_dir / CHECKPOINT_NAME).is_file():
@@ -377,16 +419,19 @@ def _last_record(log: Path) -> dict | None:
 
 
 def _archive_models(session: Session) -> None:
-    """``models.tar``: every style's model file and training log so far (written whole, then renamed).
+    """``models.tar``: every style's raw model file and training log so far; ``models_end.tar``: the end stages' nets
+    (each written whole, then renamed).
 
-    A standard model file is 3.4 MB: four styles stay under the 16 MiB a file may have to come back.
+    A standard model file is 3.4 MB: four styles per archive stay under the 16 MiB a file may have to come back.
     """
     folder = session.work / "models"
     files = sorted(p for p in folder.glob("*") if ".calibration." not in p.name) if folder.is_dir() else []
-    if not files:
-        return
-    partial = session.options.out / (MODELS + ".partial")
-    with tarfile.open(partial, "w") as archive:
-        for path in files:
-            archive.add(path, arcname=path.name)
-    partial.replace(session.options.out / MODELS)
+    ends = [p for p in files if p.name.endswith(f".{END}.safetensors")]
+    for name, members in ((MODELS, [p for p in files if p not in ends]), (END_MODELS, ends)):
+        if not members:
+            continue
+        partial = session.options.out / (name + ".partial")
+        with tarfile.open(partial, "w") as archive:
+            for path in members:
+                archive.add(path, arcname=path.name)
+        partial.replace(session.options.out / name)

@@ -3,7 +3,9 @@
 Writes ``docs/gpu_figures.md`` (generated whole: never edit it by hand) and ``docs/gpu_report.json``
 (the run's report as it came back). A trained net replaces the shipped one of its style only when it
 beats it on both figures of ``rtstyle eval styles`` (the same photos, in one run): a lower mean style
-ratio (more of the style) and a lower mean content distance (more of the photo).
+ratio (more of the style) and a lower mean content distance (more of the photo). Each style comes back raw and,
+where the run reached it, finished by its end stage (``STYLE.end.safetensors``): each is scored, and of those that
+beat the shipped net the one with the lowest style ratio is installed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.gpu_session.plan import MODELS, REPORT
+from benchmarks.gpu_session.plan import END, END_MODELS, MODELS, REPORT
 from benchmarks.shared_data import held_out_photos
 from realtime_style.errors import InputError
 
@@ -45,6 +47,12 @@ class Verdict:
     style: str
     new: dict
     shipped: dict | None
+    #: Which of the style's trained nets: "" the raw one, "end" its end stage.
+    variant: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.style} ({self.variant})" if self.variant else self.style
 
     @property
     def better(self) -> bool:
@@ -62,14 +70,14 @@ def make_report(options: ReportOptions) -> tuple[Path, list[Verdict]]:
     report = json.loads(path.read_text())
     verdicts: list[Verdict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        models = _unpack_models(options.run / MODELS, Path(tmp))
-        trained = {style: models[f"{style}.safetensors"] for style in _trained_styles(report) if f"{style}.safetensors" in models}
+        models = {**_unpack_models(options.run / MODELS, Path(tmp)), **_unpack_models(options.run / END_MODELS, Path(tmp))}
+        trained = {(style, variant): models[name] for style in _trained_styles(report)
+                   for variant, name in (("", f"{style}.safetensors"), (END, f"{style}.{END}.safetensors")) if name in models}
         if trained:
             verdicts = compare(trained, options)
         if options.install:
-            for verdict in verdicts:
-                if verdict.better:
-                    shutil.copyfile(trained[verdict.style], options.models_dir / f"{verdict.style}.safetensors")
+            for verdict in best_per_style(verdicts):
+                shutil.copyfile(trained[(verdict.style, verdict.variant)], options.models_dir / f"{verdict.style}.safetensors")
     options.docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, options.docs / "gpu_report.json")
     page = options.docs / "gpu_figures.md"
@@ -91,26 +99,34 @@ def _trained_styles(report: dict) -> list[str]:
     return [style for style, entry in styles.items() if entry.get("model")]
 
 
-def compare(trained: dict[str, Path], options: ReportOptions) -> list[Verdict]:
-    """Each trained net and its shipped namesake scored by ``rtstyle eval styles`` on the same photos."""
+def compare(trained: dict[tuple[str, str], Path], options: ReportOptions) -> list[Verdict]:
+    """Each trained net ((style, variant) -> file) and its style's shipped net scored by ``rtstyle eval styles``
+    on the same photos, in one run."""
     from realtime_style.metrics import style as style_metric
 
     photos = (style_metric.select_photos(options.eval_photos, options.eval_count) if options.eval_photos
               else held_out_photos(options.eval_count))
-    entries: list[tuple[str, str, Path]] = []
-    for style, model in trained.items():
-        entries.append((style, "new", model))
+    entries: list[tuple[str, str | None, Path]] = list((style, variant, path) for (style, variant), path in trained.items())
+    for style in dict.fromkeys(style for style, _ in trained):
         shipped = options.models_dir / f"{style}.safetensors"
         if shipped.is_file():
-            entries.append((style, "shipped", shipped))
+            entries.append((style, None, shipped))
     scores = style_metric.evaluate_styles([str(path) for _, _, path in entries], photos, styles_dir=options.styles_dir,
                                           device=options.device)
-    figures: dict[str, dict[str, dict]] = {}
-    for (style, kind, _), score in zip(entries, scores):
-        figures.setdefault(style, {})[kind] = {"mean_style_ratio": score.mean_style_ratio,
-                                               "mean_content_distance": score.mean_content_distance,
-                                               "photos": score.photos}
-    return [Verdict(style, kinds["new"], kinds.get("shipped")) for style, kinds in figures.items()]
+    figures = {(style, variant): {"mean_style_ratio": score.mean_style_ratio,
+                                  "mean_content_distance": score.mean_content_distance, "photos": score.photos}
+               for (style, variant, _), score in zip(entries, scores)}
+    return [Verdict(style, figures[(style, variant)], figures.get((style, None)), variant) for style, variant in trained]
+
+
+def best_per_style(verdicts: list[Verdict]) -> list[Verdict]:
+    """Per style, of the trained nets better than the shipped one on both figures, the one with the most style."""
+    best: dict[str, Verdict] = {}
+    for verdict in verdicts:
+        if verdict.better and (verdict.style not in best
+                               or verdict.new["mean_style_ratio"] < best[verdict.style].new["mean_style_ratio"]):
+            best[verdict.style] = verdict
+    return list(best.values())
 
 
 def figures_markdown(report: dict, verdicts: list[Verdict], installed: bool) -> str:
@@ -175,16 +191,21 @@ def _training_section(training: dict, verdicts: list[Verdict], installed: bool) 
         if "skipped" in entry:
             lines.append(f"| {style} | skipped: {entry['skipped']} | | | |")
             continue
-        final = entry.get("final") or {}
-        done = final.get("step", 0)
-        lines.append(f"| {style} | {done} of {entry.get('planned_steps')} | {entry.get('steps_per_s')} | {entry.get('wall_s')} "
-                     f"| {final.get('total', float('nan')):.4f} |")
+        for name, run in ((style, entry), (f"{style} ({END}: from it, the end stage)", entry.get(END))):
+            if run is None:
+                continue
+            final = run.get("final") or {}
+            lines.append(f"| {name} | {final.get('step', 0)} of {run.get('planned_steps')} | {run.get('steps_per_s', '')} "
+                         f"| {run.get('wall_s')} | {final.get('total', float('nan')):.4f} |")
     if verdicts:
         lines += ["", "Against the shipped nets (`rtstyle eval styles`, mean style ratio / content distance, lower is better):", ""]
+        chosen = best_per_style(verdicts)
         for verdict in verdicts:
             new = f"{verdict.new['mean_style_ratio']:.3f}/{verdict.new['mean_content_distance']:.3f}"
             old = (f"{verdict.shipped['mean_style_ratio']:.3f}/{verdict.shipped['mean_content_distance']:.3f}"
                    if verdict.shipped else "none shipped")
-            action = ("installed" if installed else "would be installed") if verdict.better else "kept the shipped net"
-            lines.append(f"- {verdict.style}: trained {new} against shipped {old} on {verdict.new['photos']} photos: {action}.")
+            action = (("installed" if installed else "would be installed") if verdict in chosen
+                      else "better on both, another of its nets has more style" if verdict.better
+                      else "kept the shipped net")
+            lines.append(f"- {verdict.name}: trained {new} against shipped {old} on {verdict.new['photos']} photos: {action}.")
     return lines
