@@ -47,7 +47,7 @@ from realtime_style.cli.argtypes import dimensions
 from realtime_style.live.outputs import OutputMeta
 from realtime_style.live.session import LiveOptions, LiveSession
 from realtime_style.live.styles import StyleBank
-from realtime_style.live.workers import usable_cores
+from realtime_style.runtime.process import usable_cores
 from realtime_style.models.store import ModelInfo, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerConfig, TransformerNet
 from realtime_style.person import KEEP_CHOICES, PersonOptions

@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
+import realtime_style.cli
 from realtime_style.cli import build_parser, main
 from realtime_style.models.store import ModelInfo, read_info, resolve_style, save_model
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
@@ -149,3 +151,13 @@ def test_user_model_is_announced_by_the_name_it_was_picked_by(photo: Path, tmp_p
     monkeypatch.setenv("RTSTYLE_MODELS_PATH", str(models))
     assert main(["still", str(photo), str(tmp_path / "out.png"), "--style", "tahiti", "--device", "cpu"]) == 0
     assert "with tahiti on cpu" in capsys.readouterr().err
+
+
+def test_more_threads_than_cores_are_taken_with_a_warning(photo: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(realtime_style.cli, "usable_cores", lambda: 1)
+    monkeypatch.setattr(torch, "set_num_threads", lambda count: None)  # the test process keeps its own
+    assert main(["still", str(photo), str(tmp_path / "out.png"), "--style", "mosaic.light", "--threads", "2", "-q"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "rtstyle: warning: --threads 2 is more than the 1 usable CPU core(s): the extra threads only wait for one "
+        "another (slower, not faster)"
+    ]

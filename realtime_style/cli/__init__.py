@@ -23,10 +23,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # livelocks on Linux (PyAV issue #978). `rtstyle webcam`'s preview window needs this order.
 import cv2  # noqa: F401, I001
 
+from realtime_style.cli.common import warn
 from realtime_style.cli.outcome import DEBUG_VARIABLE, run_reporting_errors
 from realtime_style.cli.parser import HELP_ALL, CommandParser, settle_help
 from realtime_style.cli.speed import process_options
-from realtime_style.runtime.process import configure_process
+from realtime_style.runtime.process import configure_process, usable_cores
 
 #: Modules that register subcommands, in the order ``rtstyle --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -66,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _configured_run(args: argparse.Namespace) -> int:
     """Set the process up once for the whole command (threads, malloc, cuDNN), then run it."""
-    configure_process(process_options(args))
+    options = process_options(args)
+    if options.threads and options.threads > (cores := usable_cores()):
+        warn(f"--threads {options.threads} is more than the {cores} usable CPU core(s): the extra threads only wait "
+             "for one another (slower, not faster)")
+    configure_process(options)
     return args.handler(args)
 
 

@@ -9,7 +9,6 @@ idle (no queue, so no backlog) and puts the results back in capture order.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -20,14 +19,10 @@ from typing import Generic, TypeVar
 import torch
 
 from realtime_style.errors import UsageError
+from realtime_style.runtime.process import usable_cores
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def default_workers(device: torch.device, cores: int | None = None) -> int:

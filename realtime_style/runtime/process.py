@@ -9,6 +9,7 @@ API calls it once itself for the measured CPU speed (``configure_process()`` tak
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +36,11 @@ class ProcessSetup:
     threads: int
     allocator_tuned: bool
     cudnn_benchmark: bool
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def configure_process(options: ProcessOptions | None = None) -> ProcessSetup:
