@@ -339,3 +339,14 @@ def test_an_unreadable_sample_photo_is_left_out_not_fatal(train_args, tmp_path, 
     err = capsys.readouterr().err
     assert "sample photo left out" in err and "broken.jpg" in err and "Traceback" not in err
     assert (tmp_path / "m.safetensors").is_file() and list((tmp_path / "run" / "samples").glob("*.png"))
+
+
+def test_resume_from_a_model_or_an_image_says_what_it_is_and_never_advises_unsafe_loading(train_args, tmp_path, capsys):
+    model = tmp_path / "m0.safetensors"
+    model.write_bytes(b"not read")
+    _fails_with(capsys, [*train_args(), "--resume", str(model)], f"is a model file, not a training checkpoint: start from it with --init {model}")
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (8, 8)).save(photo)
+    assert rtstyle([*train_args(), "--resume", str(photo)]) != 0
+    error = capsys.readouterr().err
+    assert f"corrupt or unreadable checkpoint {photo}: PyTorch cannot read it safely" in error and "weights_only" not in error

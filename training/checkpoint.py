@@ -33,10 +33,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint (tensors and plain data only); a missing, corrupt or foreign file is an InputError."""
     if not path.is_file():
         raise InputError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        raise InputError(f"{path} is a model file, not a training checkpoint: start from it with --init {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to parse means the file is unusable
-        raise InputError(f"corrupt or unreadable checkpoint {path}: {first_line(exc)}") from None
+        # PyTorch's own message advises weights_only=False, i.e. running whatever code the file holds: not repeated.
+        reason = (
+            "PyTorch cannot read it safely: a damaged file, another kind of file, or one holding Python objects"
+            if "Weights only load failed" in str(exc) else first_line(exc)
+        )
+        raise InputError(f"corrupt or unreadable checkpoint {path}: {reason}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not an rtstyle training checkpoint (format {CHECKPOINT_FORMAT})")
     missing = [key for key in ("step", "model", "optimizer", "rng", "config") if key not in state]
