@@ -151,3 +151,6 @@ def test_pack_sets_the_shipped_nets_aside_and_restore_puts_them_back(repo: Path)
     assert sorted(map(str, restore(repo))) == sorted(report.set_aside)
     assert (nets / "mosaic.safetensors").stat().st_size == 300_000 and not (repo / ".aside").exists()
     assert restore(repo) == []
+    with pytest.raises(InputError, match="no room for training photos"):  # a pack that fails puts them back itself
+        pack(_pack_options(repo, limit=2**20, margin=0))
+    assert (nets / "mosaic.safetensors").is_file() and not (repo / ".aside").exists()

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.gpu_session.aside import ASIDE, set_aside
+from benchmarks.gpu_session.aside import ASIDE, restore, set_aside
 from benchmarks.gpu_session.upload import UPLOAD_LIMIT, folder_bytes, mib, tree_bytes
 from realtime_style.errors import InputError
 from realtime_style.models.vgg import default_weights_path, trim_weights
@@ -106,9 +106,18 @@ def pack(options: PackOptions) -> PackReport:
     carry = options.repo / options.carry
     _check_ignored(options.repo, options.carry)
     _clear(carry)
+    commit = _commit(options.repo)  # before the nets are set aside: git would call the tree changed
     aside = [str(path) for path in set_aside(options.repo)] if options.set_aside_nets else []
-    report = PackReport(set_aside=aside, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), tree_bytes=tree_bytes(options.repo),
-                        commit=_commit(options.repo), limit=options.limit)
+    try:
+        return _fill_carry(options, carry, commit, aside)
+    except BaseException:
+        restore(options.repo)  # a pack that fails leaves the tree as it found it
+        raise
+
+
+def _fill_carry(options: PackOptions, carry: Path, commit: str, aside: list[str]) -> PackReport:
+    report = PackReport(set_aside=aside, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        tree_bytes=tree_bytes(options.repo), commit=commit, limit=options.limit)
     vgg = trim_weights(default_weights_path(), carry / VGG_FILE, VGG_DEEPEST)
     report.vgg = {"file": VGG_FILE, "deepest": VGG_DEEPEST, "bytes": vgg.stat().st_size}
     report.styles = _copy_styles(options, carry / "data")
