@@ -91,7 +91,7 @@ class LiveStats:
             else "latency n/a"
         )
         return (
-            f"{s['frames_out']} frames out at {s['output_fps']} fps, {latency}; "
+            f"{s['frames_out']} frame{'' if s['frames_out'] == 1 else 's'} out at {s['output_fps']} fps, {latency}; "
             f"{s['frames_dropped']} of {s['frames_captured']} captured frames dropped"
             + (f", {s['reconnects']} reconnect(s)" if s["reconnects"] else "")
         )
