@@ -374,8 +374,7 @@ def _train_style(session: Session, env: dict[str, str], recipe: Recipe, style: s
     run_dir = session.work / "runs" / style
     command = _training_command(recipe, data / "styles" / f"{style}.jpg", data / "content", model, run_dir, steps,
                                 session.options.device, log_every=max(1, min(50, steps // 10)))
-    limit_min = max(0.1, (budget - overhead_s - 10.0) / 60.0)  # the trainer stops itself first, with a model file
-    result = session.child(f"training {style}", [*command, "--time-limit", f"{limit_min:.2f}"], budget, env)
+    result = session.child(f"training {style}", [*command, *_time_limit(budget, overhead_s)], budget, env)
     name = _model_or_checkpoint(session, run_dir, model)
     log = run_dir / "log.jsonl"
     if log.is_file():
@@ -394,12 +393,16 @@ def _end_stage(session: Session, env: dict[str, str], recipe: Recipe, style: str
     steps = recipe.end_steps if session.options.max_steps is None else min(recipe.end_steps, session.options.max_steps)
     command = _training_command(recipe, data / "styles" / f"{style}.jpg", data / "content", model, run_dir, steps,
                                 session.options.device, log_every=max(1, steps // 5))
-    budget = max(1.0, session.left() - RESERVE_S)
-    limit_min = max(0.05, (budget - 10.0) / 60.0)
+    budget = max(1.0, session.left())  # left() already keeps RESERVE_S back for the last report
     result = session.child(f"end stage {style}", [*command, *recipe.end_arguments(models / f"{style}.safetensors"),
-                                                  "--time-limit", f"{limit_min:.2f}"], budget, env)
+                                                  *_time_limit(budget, 0.0)], budget, env)
     return {**result, "planned_steps": steps, "model": _model_or_checkpoint(session, run_dir, model),
             "final": _last_record(run_dir / "log.jsonl")}
+
+
+def _time_limit(budget: float, overhead_s: float) -> list[str]:
+    """``--time-limit`` for a run given ``budget`` seconds: the trainer stops itself first, with a model file."""
+    return ["--time-limit", f"{max(0.05, (budget - overhead_s - 10.0) / 60.0):.2f}"]
 
 
 def _model_or_checkpoint(session: Session, run_dir: Path, model: Path) -> str | None:

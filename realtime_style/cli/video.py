@@ -193,7 +193,8 @@ def summary(result: VideoResult) -> str:
     stats = result.stats
     if result.output is None:
         return "stopped before any frame was written; no output file"
-    done = f"{result.frames} frame{'' if result.frames == 1 else 's'} to {result.output} in {stats.seconds:.1f} s ({stats.fps:.2f} fps)"
+    frames = f"{result.frames} frame{'' if result.frames == 1 else 's'}"
+    done = f"{frames} to {result.output} in {stats.seconds:.1f} s ({stats.fps:.2f} fps)"
     if result.interrupted:
         return f"interrupted: wrote {done}; the file is finalized and playable"
     return f"wrote {done}"
