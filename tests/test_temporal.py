@@ -112,6 +112,20 @@ def test_warp_brings_the_target_onto_the_source_grid() -> None:
     assert np.abs(aligned - frames[1])[8:-8, 8:-8].mean() < 2.0
 
 
+@pytest.mark.parametrize("method", ["ultrafast", "medium", "farneback"])
+def test_flow_of_images_too_small_for_dis_is_computed_on_an_enlarged_copy(method: str) -> None:
+    """DIS asserts, or crashes the process, on a short side under 32 px (a 9x640 strip: ``--temporal flow``)."""
+    frames = translating(texture(9, 640 + 20, seed=3), 2, 9, 640, step=4)
+    gray = frames.mean(-1).astype(np.uint8)
+    flow = FlowEstimator(method)(gray[1], gray[0])
+    assert flow.shape == (9, 640, 2)
+    if method == "medium":  # the smoothers' and the metric's method follows the motion there too
+        assert np.median(flow[..., 0]) == pytest.approx(4, abs=1.0)
+    for h, w in [(1, 1), (5, 7), (16, 16)]:
+        tiny = np.full((h, w), 128, np.uint8)
+        assert FlowEstimator(method)(tiny, tiny).shape == (h, w, 2)
+
+
 @pytest.mark.parametrize("mode", ["ema", "flow"])
 def test_frame_size_change_restarts(mode: str, frames: np.ndarray) -> None:
     """A live session may change its processing size: the smoother restarts instead of failing."""

@@ -20,6 +20,10 @@ DIS_PRESETS = {
 }
 #: Flow methods by name: the DIS presets and ``farneback``.
 FLOW_METHODS = (*DIS_PRESETS, "farneback")
+#: DIS fails on images with a short side under 32 px and a long one a few times that (an OpenCV assertion, or a
+#: segmentation fault; OpenCV 5.1, probed in subprocesses):
+#: smaller images are enlarged to this short side for the flow, which is scaled back.
+MIN_FLOW_SIDE = 32
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -46,6 +50,12 @@ class FlowEstimator:
 
     def __call__(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Flow from ``src`` to ``dst`` (so that ``src(x) ≈ dst(x + flow(x))``)."""
+        h, w = src.shape[:2]
+        if min(h, w) < MIN_FLOW_SIDE:
+            factor = MIN_FLOW_SIDE / min(h, w)
+            size = (max(MIN_FLOW_SIDE, round(w * factor)), max(MIN_FLOW_SIDE, round(h * factor)))
+            big = self(*(cv2.resize(image, size, interpolation=cv2.INTER_LINEAR) for image in (src, dst)))
+            return resize_flow(big, (w, h))
         if self._dis is not None:
             return self._dis.calc(src, dst, None)
         return cv2.calcOpticalFlowFarneback(src, dst, None, 0.5, 3, 15, 3, 5, 1.2, 0)
