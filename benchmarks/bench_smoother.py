@@ -1,0 +1,125 @@
+"""What ``--temporal flow`` costs per frame at common video sizes, and what share of a stylized frame that is.
+
+The smoother runs on the CPU, beside the network, on the encoding thread of ``rtstyle video``. Per size, on
+frames of a real clip resized to it: the optical flow alone (both directions, at the smoother's flow width),
+the whole smoother without the contrast restore, and the whole smoother; with ``--engine``, the standard
+network's time per frame at the same size in the same run, to give the smoother's share of a frame.
+
+    python -m benchmarks.bench_smoother --sizes 640x360 1920x1080 --engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.entry import run_as_command
+from benchmarks.shared_data import SHARED_DATA
+from realtime_style.media.sources import VideoFileSource
+from realtime_style.models.store import load_model
+from realtime_style.runtime.engine import Engine, EngineOptions
+from realtime_style.runtime.process import configure_process
+from realtime_style.temporal import FlowSmoother
+from realtime_style.temporal.flow import FlowEstimator, to_gray
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    width, height = (int(part) for part in text.lower().split("x"))
+    return width, height
+
+
+def ms_per_frame(step, frames: list[np.ndarray], rounds: int) -> float:
+    """Best of ``rounds`` passes over ``frames`` (the first frame only primes), in ms per frame."""
+    best = float("inf")
+    for _ in range(rounds):
+        step(frames[0], reset=True)
+        started = time.perf_counter()
+        for frame in frames[1:]:
+            step(frame, reset=False)
+        best = min(best, (time.perf_counter() - started) * 1000 / (len(frames) - 1))
+    return best
+
+
+def smoother_step(contrast_gain: float):
+    smoother = FlowSmoother(contrast_gain=contrast_gain)
+
+    def step(frame: np.ndarray, reset: bool) -> None:
+        if reset:
+            smoother.reset()
+        smoother.process(frame, frame)
+
+    return step
+
+
+def flow_step(flow_width: int):
+    estimator, previous = FlowEstimator("medium"), [None]
+
+    def step(frame: np.ndarray, reset: bool) -> None:
+        h, w = frame.shape[:2]
+        gray = to_gray(frame)
+        if w > flow_width:
+            gray = cv2.resize(gray, (flow_width, max(8, round(h * flow_width / w))), interpolation=cv2.INTER_AREA)
+        if not reset and previous[0] is not None:
+            estimator(gray, previous[0])
+            estimator(previous[0], gray)
+        previous[0] = gray
+
+    return step
+
+
+def engine_ms(frames: list[np.ndarray], style: str) -> float:
+    engine = Engine(load_model(style), EngineOptions(device="cpu", backend="torch"))
+    engine.stylize(frames[0][None])  # warm-up
+    started = time.perf_counter()
+    for frame in frames[1:3]:
+        engine.stylize(frame[None])
+    return (time.perf_counter() - started) * 1000 / 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clip", type=Path, default=SHARED_DATA / "video" / "car-detection.mp4")
+    parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(640, 360), (1280, 720), (1920, 1080)])
+    parser.add_argument("--frames", type=int, default=10, help="frames per pass (default 10)")
+    parser.add_argument("--rounds", type=int, default=2, help="passes; the best counts (default 2)")
+    parser.add_argument("--engine", action="store_true", help="also time the standard network per frame (torch)")
+    parser.add_argument("--style", default="mosaic", help="the network --engine times (default mosaic)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    configure_process()
+    with VideoFileSource(args.clip, max_frames=args.frames) as source:
+        clip = [frame.image for frame in source]
+    if len(clip) < 3:
+        print(f"{args.clip}: fewer than 3 frames", file=sys.stderr)
+        return 1
+    print(f"{args.clip.name}, {len(clip)} frames, best of {args.rounds}; OpenCV threads {cv2.getNumThreads()}")
+    print("| size | flow only | smoother, no contrast restore | smoother | network | smoother / network |")
+    print("|---|---|---|---|---|---|")
+    rows = []
+    for width, height in args.sizes:
+        frames = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in clip]
+        row = {
+            "size": f"{width}x{height}",
+            "flow_ms": ms_per_frame(flow_step(FlowSmoother.flow_width), frames, args.rounds),
+            "smoother_plain_ms": ms_per_frame(smoother_step(0.0), frames, args.rounds),
+            "smoother_ms": ms_per_frame(smoother_step(FlowSmoother.contrast_gain), frames, args.rounds),
+            "network_ms": engine_ms(frames, args.style) if args.engine else None,
+        }
+        network = f"{row['network_ms']:.0f} ms" if row["network_ms"] else "-"
+        share = f"{row['smoother_ms'] / row['network_ms']:.0%}" if row["network_ms"] else "-"
+        print(f"| {row['size']} | {row['flow_ms']:.0f} ms | {row['smoother_plain_ms']:.0f} ms | "
+              f"{row['smoother_ms']:.0f} ms | {network} | {share} |", flush=True)
+        rows.append(row)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    run_as_command(main)
