@@ -28,6 +28,8 @@ _LAZY_NAMES = {
     **dict.fromkeys(("configure_process", "ProcessOptions"), "runtime.process"),
     "EngineOptions": "runtime.engine",
     "Look": "runtime.color",
+    "VideoOptions": "video",
+    "make_smoother": "temporal",
 }
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from realtime_style.runtime.color import Look
     from realtime_style.runtime.engine import EngineOptions
     from realtime_style.runtime.process import ProcessOptions, configure_process
+    from realtime_style.temporal import make_smoother
+    from realtime_style.video import VideoOptions
 
 
 def __getattr__(name: str) -> Any:

@@ -57,8 +57,9 @@ class PipelineOptions:
 
 @dataclass
 class PipelineStats:
-    """What a run did: frames written, wall time, seconds each stage spent busy, and the most
-    frames each queue held at once (``queue_bound`` is the most it can hold)."""
+    """What a run did: frames written, wall time, seconds each stage spent busy (``postprocess``, e.g.
+    the temporal smoother, runs on the encoding thread), and the most frames each queue held at once
+    (``queue_bound`` is the most it can hold)."""
 
     frames: int
     seconds: float
@@ -130,7 +131,7 @@ class FilePipeline:
         abort = threading.Event()
         size = self.options.batch_size * self.options.queue_batches
         decoded, stylized = _Channel(size, abort), _Channel(size, abort)
-        busy = {"decode": 0.0, "stylize": 0.0, "encode": 0.0}
+        busy = {"decode": 0.0, "stylize": 0.0, "postprocess": 0.0, "encode": 0.0}
         written = [0]
         errors: list[BaseException] = []
         for processor in self.options.postprocess:
@@ -202,8 +203,10 @@ class FilePipeline:
                 started = time.perf_counter()
                 for processor in self.options.postprocess:
                     image = processor.process(frame.image, image)
+                processed = time.perf_counter()
+                busy["postprocess"] += processed - started
                 writer.write(image, frame.pts)
-                busy["encode"] += time.perf_counter() - started
+                busy["encode"] += time.perf_counter() - processed
                 written[0] += 1
                 bar.update(1)
 

@@ -6,6 +6,7 @@ a live session runs on each frame; it depends on nothing else in the package.
 
 from __future__ import annotations
 
+import time
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -23,3 +24,22 @@ class FrameProcessor(Protocol):
     def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray: ...
 
     def reset(self) -> None: ...
+
+
+class Timed:
+    """A :class:`FrameProcessor` that adds up the seconds ``inner`` spends on frames (to tell what bounded a run)."""
+
+    def __init__(self, inner: FrameProcessor):
+        self.inner = inner
+        #: Seconds spent in ``inner.process`` since this wrapper was made.
+        self.seconds = 0.0
+
+    def process(self, original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.inner.process(original, stylized)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def reset(self) -> None:
+        self.inner.reset()

@@ -29,7 +29,8 @@ def stylizer(random_model_file: Path) -> Stylizer:
 
 
 def test_package_exports_the_api() -> None:
-    for name in ("Stylizer", "stylize_image", "stylize_video", "list_styles", "configure_process", "EngineOptions", "Look"):
+    for name in ("Stylizer", "stylize_image", "stylize_video", "list_styles", "configure_process", "EngineOptions", "Look",
+                 "VideoOptions", "make_smoother"):
         assert callable(getattr(realtime_style, name))
     with pytest.raises(AttributeError):
         realtime_style.no_such_thing  # noqa: B018

@@ -63,7 +63,7 @@ def test_every_frame_in_order(batch_size: int) -> None:
     assert [int(img[0, 0, 0]) for img in sink.images] == [255 - i for i in range(50)]
     assert sink.pts == [i * 2 for i in range(50)]
     assert all(n == batch_size for n in seen_batches[:-1]) and sum(seen_batches) == 50
-    assert set(stats.busy) == {"decode", "stylize", "encode"}
+    assert set(stats.busy) == {"decode", "stylize", "postprocess", "encode"}
 
 
 class AddOriginal:

@@ -7,7 +7,7 @@ import re
 
 from realtime_style.cli.common import positive, report
 from realtime_style.cli.speed import add_backend_argument
-from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
+from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args, smoothing_cost_note
 from realtime_style.demo import DEFAULT_STYLE, DemoOptions, run_demo
 
 
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         f"{result.frames} frames of {width}x{height} stylized with {result.style} on {result.device} "
         f"in {result.seconds:.1f} s ({result.fps:.1f} fps)",
     )
+    if note := smoothing_cost_note(smoother, result.seconds):
+        report(args, note)
     print(result.video)
     print(result.still)
     return 0

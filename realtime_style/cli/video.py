@@ -19,7 +19,8 @@ from realtime_style.cli.common import (
 from realtime_style.cli.argtypes import int_between, seconds
 from realtime_style.cli.parser import mark_advanced
 from realtime_style.cli.signals import stop_on_signals
-from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
+from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args, smoothing_cost_note
+from realtime_style.frame_processor import FrameProcessor
 from realtime_style.media.sinks import CRF_MAX, DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, X26X_PRESETS
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.video import VideoOptions, VideoResult
@@ -111,7 +112,7 @@ def video_encoder(name: str) -> str:
     return name
 
 
-def options_from_args(args: argparse.Namespace) -> VideoOptions:
+def options_from_args(args: argparse.Namespace, smoother: FrameProcessor | None = None) -> VideoOptions:
     return VideoOptions(
         resize=resize_from_args(args),
         codec=args.codec,
@@ -123,13 +124,14 @@ def options_from_args(args: argparse.Namespace) -> VideoOptions:
         start=args.start,
         duration=args.duration,
         progress=not args.quiet,
-        postprocess=[smoother] if (smoother := smoother_from_args(args)) else [],
+        postprocess=[smoother] if smoother else [],
     )
 
 
 def run(args: argparse.Namespace) -> int:
     stylizer = stylizer_from_args(args)
-    options = options_from_args(args)
+    smoother = smoother_from_args(args)
+    options = options_from_args(args, smoother)
 
     def on_start(source: VideoFileSource, size: tuple[int, int]) -> None:
         info = source.info
@@ -160,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     if result.audio_dropped:
         warn(f"{args.output}: this format holds no sound; the input's audio was not copied")
     report(args, summary(result))
+    if result.output is not None and (note := smoothing_cost_note(smoother, result.stats.seconds)):
+        report(args, note)
     return EXIT_INTERRUPTED if result.interrupted else 0
 
 
