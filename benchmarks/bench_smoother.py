@@ -4,6 +4,7 @@ The smoother runs on the CPU, beside the network, on the encoding thread of ``rt
 frames of a real clip resized to it: the optical flow alone (both directions, at the smoother's flow width),
 the whole smoother without the contrast restore, and the whole smoother; with ``--engine``, the standard
 network's time per frame at the same size in the same run, to give the smoother's share of a frame.
+``--demo-frames`` uses the demo's generated pan over a landscape instead of a clip (no PyAV needed: the GPU kit).
 
     python -m benchmarks.bench_smoother --sizes 640x360 1920x1080 --engine
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from benchmarks.entry import run_as_command
 from benchmarks.shared_data import SHARED_DATA
-from realtime_style.media.sources import VideoFileSource
+from realtime_style.demo import generate_scene, pan_zoom_frames
 from realtime_style.models.store import load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
@@ -73,6 +74,19 @@ def flow_step(flow_width: int):
     return step
 
 
+def read_clip(clip: Path, frames: int) -> list[np.ndarray]:
+    from realtime_style.media.sources import VideoFileSource  # PyAV: absent on the GPU machine
+
+    with VideoFileSource(clip, max_frames=frames) as source:
+        return [frame.image for frame in source]
+
+
+def demo_clip(size: tuple[int, int], frames: int) -> list[np.ndarray]:
+    """The demo's slow pan and zoom over a generated landscape, at ``size`` (width, height)."""
+    width, height = size
+    return list(pan_zoom_frames(generate_scene(width * 2, height * 2), width, height, frames))
+
+
 def engine_ms(frames: list[np.ndarray], style: str) -> float:
     engine = Engine(load_model(style), EngineOptions(device="cpu", backend="torch"))
     engine.stylize(frames[0][None])  # warm-up
@@ -85,6 +99,7 @@ def engine_ms(frames: list[np.ndarray], style: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", type=Path, default=SHARED_DATA / "video" / "car-detection.mp4")
+    parser.add_argument("--demo-frames", action="store_true", help="the demo's generated frames instead of --clip")
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(640, 360), (1280, 720), (1920, 1080)])
     parser.add_argument("--frames", type=int, default=10, help="frames per pass (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="passes; the best counts (default 2)")
@@ -93,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
     configure_process()
-    with VideoFileSource(args.clip, max_frames=args.frames) as source:
-        clip = [frame.image for frame in source]
+    largest = max(args.sizes, key=lambda size: size[0] * size[1])
+    clip = demo_clip(largest, args.frames) if args.demo_frames else read_clip(args.clip, args.frames)
     if len(clip) < 3:
-        print(f"{args.clip}: fewer than 3 frames", file=sys.stderr)
+        print(f"bench_smoother: error: fewer than 3 frames (--frames {args.frames}, {args.clip})", file=sys.stderr)
         return 1
-    print(f"{args.clip.name}, {len(clip)} frames, best of {args.rounds}; OpenCV threads {cv2.getNumThreads()}")
+    source = "the demo's frames" if args.demo_frames else args.clip.name
+    print(f"{source}, {len(clip)} frames, best of {args.rounds}; OpenCV threads {cv2.getNumThreads()}")
     print("| size | flow only | smoother, no contrast restore | smoother | network | smoother / network |")
     print("|---|---|---|---|---|---|")
     rows = []

@@ -68,6 +68,7 @@ def test_pack_then_a_cpu_dry_run_writes_a_report_and_a_model(repo: Path) -> None
     result = json.loads((out / REPORT).read_text())
     assert result["finished"] and result["elapsed_s"] <= 60
     assert set(result["steps"]) == {"tests", "benchmarks", "training"}
+    assert [row["size"] for row in result["steps"]["benchmarks"]["smoother"]["rows"]] == ["128x72"]
     mosaic = result["steps"]["training"]["styles"]["mosaic"]
     assert mosaic["model"] == "mosaic.safetensors" and mosaic["end"]["model"] == "mosaic.end.safetensors"
     with tarfile.open(out / MODELS) as archive:
@@ -79,7 +80,7 @@ def test_pack_then_a_cpu_dry_run_writes_a_report_and_a_model(repo: Path) -> None
     assert end.recipe["style_weight"] == 3.0 and end.recipe["stability_weight"] == 30.0 and end.recipe["clamp_output"]
     page = figures_markdown(result, [], installed=False)
     assert "## GPU figures" in page and "| mosaic |" in page and "| mosaic (end: from it, the end stage) |" in page
-    assert "a CPU dry run" in page
+    assert "a CPU dry run" in page and "`--temporal flow` (the default of `rtstyle video`" in page
 
 
 def test_pack_refuses_when_the_working_tree_leaves_no_room_for_photos(repo: Path) -> None:

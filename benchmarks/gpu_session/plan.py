@@ -295,7 +295,17 @@ def run_benchmarks(session: Session, env: dict[str, str]) -> dict:
                "--json", str(rows)]
     result = session.child("GPU benchmarks", command, min(240.0, session.left() * 0.3), env)
     return {**result, "settings": settings, "video": video or "skipped: no PyAV" if session.options.cuda else False,
-            "rows": json.loads(rows.read_text()) if rows.is_file() else None}
+            "rows": json.loads(rows.read_text()) if rows.is_file() else None, "smoother": run_smoother(session, env)}
+
+
+def run_smoother(session: Session, env: dict[str, str]) -> dict:
+    """The flicker smoother's time per frame on this machine's CPU: whether it bounds ``rtstyle video`` here."""
+    rows = session.work / "bench_smoother.json"
+    sizes = ["1920x1080", "1280x720"] if session.options.cuda else ["128x72"]
+    command = [sys.executable, "-m", "benchmarks.bench_smoother", "--demo-frames", "--sizes", *sizes,
+               "--frames", "6", "--rounds", "1", "--json", str(rows)]
+    result = session.child("flicker smoother", command, min(60.0, session.left() * 0.1), env)
+    return {**result, "rows": json.loads(rows.read_text()) if rows.is_file() else None}
 
 
 # --- 3. training -------------------------------------------------------------------------------

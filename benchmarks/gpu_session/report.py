@@ -173,7 +173,17 @@ def _bench_section(bench: dict) -> list[str]:
         lines += ["", f"Best fp16 row: {max(fp16):.0f} frames/s (goal: at least {GOAL_FPS_1080P:.0f} at 1920x1080 on an H100-class GPU)."]
     video = bench.get("video")
     lines += ["", "`rtstyle video` end to end: " + ("in session.log" if video is True else str(video or "not run")) + "."]
-    return lines
+    return lines + _smoother_lines(bench.get("smoother") or {})
+
+
+def _smoother_lines(smoother: dict) -> list[str]:
+    """The flicker smoother's cost on the GPU machine's CPU, as the frame rate it allows ``rtstyle video``."""
+    rows = smoother.get("rows")
+    if not rows:
+        return []
+    sizes = "; ".join(f"{row['size']}: {row['smoother_ms']:.0f} ms a frame (at most {1000 / row['smoother_ms']:.0f} fps), "
+                      f"{row['flow_ms']:.0f} ms of it the optical flow" for row in rows)
+    return ["", f"`--temporal flow` (the default of `rtstyle video`, on the CPU beside the GPU): {sizes}."]
 
 
 def _training_section(training: dict, verdicts: list[Verdict], installed: bool) -> list[str]:
