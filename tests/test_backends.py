@@ -292,11 +292,14 @@ def test_live_auto_runs_torch_while_openvino_compiles_aside(light_net, tmp_path,
     auto.probe = None  # type: ignore[assignment]  # no timing beside live workers
     frame = torch.rand(1, 3, 128, 160)
     assert not auto.needs_probe(tuple(frame.shape)) and auto.choice(frame).backend == "openvino"  # nothing probed
+    assert not auto.compiling
     with torch.inference_mode():
         assert torch.equal(auto(frame), light_net(frame))  # compiling: torch answers at once
         assert torch.equal(auto(frame), light_net(frame))  # one compile at a time, still torch
+        assert auto.compiling  # a live session's governor does not time these frames
         openvino.release.set()
         auto.wait_for_compiles(10)
+        assert not auto.compiling
         assert torch.equal(auto(frame), light_net(frame) if fail else torch.zeros_like(frame))
     assert auto.choice(frame).backend == ("torch" if fail else "openvino")
     assert not (tmp_path / "backends.json").exists()  # a guess is not written down

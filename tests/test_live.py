@@ -402,6 +402,19 @@ def test_governor_jumps_when_far_over_budget():
     assert governor.scale == pytest.approx(0.316, abs=0.01)
 
 
+def test_frames_run_while_a_size_compiles_move_the_governor_only_in_an_emergency():
+    governor = ResolutionGovernor(GovernorOptions(target_fps=10, window=3))
+    for _ in range(10):  # 1.5 budgets, beside a compile: not this size's speed, so no step down
+        assert not governor.update(0.15, typical=False)
+    assert governor.scale == 1.0
+    for _ in range(2):  # typical again: two frames do not fill the window
+        assert not governor.update(0.15)
+    assert governor.update(0.15) and governor.scale == pytest.approx(0.85)  # the third does: one step
+    assert not governor.update(1.0, typical=False)
+    assert governor.update(1.0, typical=False)  # ten budgets twice: the emergency jump still applies
+    assert governor.scale == pytest.approx(0.85 * 0.316, abs=0.01)
+
+
 def test_x11_display_check(tmp_path):
     from realtime_style.live.window import x11_reachable
 

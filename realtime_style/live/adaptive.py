@@ -43,20 +43,27 @@ class ResolutionGovernor:
         self.scale = min(max(scale, options.min_scale), options.max_scale)
         self.changes = 0
         self._times: deque[float] = deque(maxlen=options.window)
+        self._last_two: deque[float] = deque(maxlen=2)
 
     @property
     def budget(self) -> float:
         return 1.0 / self.options.target_fps
 
-    def update(self, work_seconds: float) -> bool:
-        """Record one frame's work time; True when the scale changed."""
-        self._times.append(work_seconds)
+    def update(self, work_seconds: float, typical: bool = True) -> bool:
+        """Record one frame's work time; True when the scale changed.
+
+        A frame that is not ``typical`` of its size (it ran while the size was still being compiled) can only
+        trigger the emergency jump; it does not count towards the window's steps.
+        """
+        self._last_two.append(work_seconds)
         c = self.options
-        recent = list(self._times)[-2:]
-        if len(recent) == 2 and min(recent) > self.budget * c.emergency and self.scale > c.min_scale:
+        if len(self._last_two) == 2 and min(self._last_two) > self.budget * c.emergency and self.scale > c.min_scale:
             # Far over budget (a slow machine, a huge camera): jump to the predicted size at once
             # rather than spending a window of very slow frames on each step.
-            return self._set(max(self.scale * (self.budget / min(recent)) ** 0.5, c.min_scale))
+            return self._set(max(self.scale * (self.budget / min(self._last_two)) ** 0.5, c.min_scale))
+        if not typical:
+            return False
+        self._times.append(work_seconds)
         if len(self._times) < c.window:
             return False
         cost = statistics.median(self._times)
@@ -72,6 +79,7 @@ class ResolutionGovernor:
         self.scale = scale
         self.changes += 1
         self._times.clear()
+        self._last_two.clear()
         return True
 
 

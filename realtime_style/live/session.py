@@ -277,9 +277,15 @@ class LiveSession:
         self.stats.record(frame.time, finished, work, done.cpu)
         self._log_status(finished)
         self._pace = work / self.options.workers if self.options.workers > 1 else 0.0
-        # Frames in parallel: the output rate is the workers' count over each frame's work.
-        if self.governor is not None and self.governor.update(work / self.options.workers):
+        # Frames in parallel: the output rate is the workers' count over each frame's work. A frame that ran while
+        # OpenVINO compiled a size aside (on torch, beside the compile) is not typical of its size: counted, it made
+        # the size step back down after each step up.
+        if self.governor is not None and self.governor.update(work / self.options.workers, not self._compiling()):
             self._resize(width, height)
+
+    def _compiling(self) -> bool:
+        """Whether any worker's engine of the current style compiles a frame size aside."""
+        return any(self.styles.engine(self.state.style, worker).compiling for worker in range(self.options.workers))
 
     def _resize(self, width: int, height: int) -> None:
         assert self.governor is not None

@@ -319,6 +319,11 @@ class Engine:
         (``--backend auto`` on a CPU, a size never probed on this machine): several frames' work, once."""
         return isinstance(self.runner, AutoNet) and self.runner.needs_probe((self.batch_size, 3, height, width))
 
+    @property
+    def compiling(self) -> bool:
+        """Whether OpenVINO compiles a frame size aside (``compile_in_background``): frames run slower meanwhile."""
+        return isinstance(self.runner, AutoNet) and self.runner.compiling
+
     def largest_batch(self, width: int, height: int) -> int | None:
         """The most ``width`` x ``height`` frames a batch may hold in this device's free memory (None: unknown)."""
         return largest_batch(width, height, free_memory(self.device))

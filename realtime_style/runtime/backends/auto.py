@@ -159,6 +159,11 @@ class AutoNet:
         self._compiling = threading.Thread(target=compile_shape, name="openvino-compile", daemon=False)
         self._compiling.start()
 
+    @property
+    def compiling(self) -> bool:
+        """Whether a side compile is running (frames meanwhile run on torch, next to it: not this size's speed)."""
+        return self._compiling is not None and self._compiling.is_alive()
+
     def wait_for_compiles(self, timeout: float | None = None) -> None:
         """Let a side compile finish."""
         if self._compiling is not None:
