@@ -2,7 +2,8 @@
 
 The engine baseline stylizes frames already decoded into memory (no decoding, no encoding). The
 end-to-end run is what ``rtstyle video`` executes after loading the model: the threaded pipeline
-decoding the clip, stylizing (``Engine.submit``, two batches in flight) and encoding to H.264 or
+decoding the clip, stylizing (``Engine.submit``, two batches in flight), smoothing flicker as ``rtstyle video`` does
+by default (``--temporal off`` leaves it out) and encoding to H.264 or
 ``--codec`` (with audio remux where the clip has audio). Engine switches take rtstyle's flags
 (``--cuda-graphs``, ``--no-copy-streams``, ``--threads``, ...).
 Rounds alternate engine and pipeline so that machine noise hits both alike; medians are reported.
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from realtime_style.cli.speed import add_speed_arguments, process_options, speed_options
+from realtime_style.cli.temporal import add_temporal_arguments, smoother_from_args
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
 from realtime_style.media.geometry import Resize
@@ -56,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", default="medium", help="x264 preset of the end-to-end run")
     parser.add_argument("--codec", default=None, help="encoder of the end-to-end run (default libx264), e.g. h264_nvenc")
     add_speed_arguments(parser.add_argument_group("engine switches (as rtstyle's flags)"))
+    add_temporal_arguments(parser)
     parser.add_argument("--naive", action="store_true", help="also time the naive OpenCV + fp32 eager loop")
     parser.add_argument("--require", type=float, default=None, help="exit 1 if pipeline/engine is below this")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -101,8 +104,10 @@ def time_engine(engine: Engine, frames: np.ndarray) -> float:
 
 
 def time_pipeline(engine: Engine, args: argparse.Namespace, out: Path) -> tuple[float, dict[str, float], int]:
+    smoother = smoother_from_args(args)
     options = VideoOptions(
-        resize=Resize(max_size=args.max_size), max_frames=args.frames, preset=args.preset, codec=args.codec
+        resize=Resize(max_size=args.max_size), max_frames=args.frames, preset=args.preset, codec=args.codec,
+        postprocess=[smoother] if smoother else [],
     )
     started = time.perf_counter()
     result = process_video(engine.submit, engine.batch_size, args.clip, out, options)
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = decode_frames(args.clip, args.frames, Resize(max_size=args.max_size))
     count, height, width = frames.shape[:3]
     print(f"clip {args.clip.name}: {count} frames at {width}x{height}; engine {engine.describe()}; "
-          f"torch threads {torch.get_num_threads()}", flush=True)
+          f"torch threads {torch.get_num_threads()}; pipeline smoothing: --temporal {args.temporal}", flush=True)
     engine.stylize(frames[: max(2, engine.batch_size)])  # warm-up (allocator, cuDNN autotune, oneDNN kernels)
     engine_s: list[float] = []
     pipeline_s: list[float] = []
