@@ -46,7 +46,6 @@ def smoother_from_args(args: argparse.Namespace) -> Timed | None:
     return Timed(smoother) if smoother is not None else None
 
 
-
 def smoothing_cost_note(smoother: Timed | None, seconds: float) -> str | None:
     """A line for the summary when the smoother took a large share of a run's ``seconds`` (a fast GPU, a huge frame)."""
     if smoother is None or seconds <= 0 or smoother.seconds / seconds < NOTABLE_SHARE:

@@ -204,8 +204,8 @@ def restore_contrast(blend: np.ndarray, reference: np.ndarray, max_gain: float, 
     """``blend`` with its local detail scaled up towards ``reference``'s local contrast (gain 1 .. 1 + max_gain).
 
     Float32 (H, W, 3) images in 0..255. Where the blend is as contrasty as the reference (no history
-    blended in, or history that agrees with the frame) it is returned unchanged. OpenCV throughout: numpy's
-    channel sum and arithmetic took twice the time at 1080p (255 ms a frame on a 2-core EPYC, Zen 1).
+    blended in, or history that agrees with the frame) it is returned unchanged. OpenCV throughout: with numpy's
+    channel sum and arithmetic it took 215 ms a 1080p frame, now 92 (benchmarks/bench_smoother.py, 2-core Zen 1 EPYC).
     """
     mean, detail, blend_energy = _local_mean_detail_and_energy(blend, sigma)
     _, _, reference_energy = _local_mean_detail_and_energy(reference, sigma)
