@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmarks.entry import run_as_command
 from benchmarks.shared_data import SHARED_DATA
-from realtime_style.demo import generate_scene, pan_zoom_frames
+from realtime_style.scenery import generate_scene, pan_zoom_frames
 from realtime_style.models.store import load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process

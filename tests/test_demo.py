@@ -13,13 +13,14 @@ from PIL import Image
 from realtime_style import demo
 from realtime_style.cli import main
 from realtime_style.models.store import MODELS_PATH_ENV, list_styles
+from realtime_style.scenery import generate_scene
 
 
 def test_scene_is_deterministic_and_detailed() -> None:
-    first, again = demo.generate_scene(240, 135, seed=7), demo.generate_scene(240, 135, seed=7)
+    first, again = generate_scene(240, 135, seed=7), generate_scene(240, 135, seed=7)
     assert first.shape == (135, 240, 3) and first.dtype == np.uint8
     assert np.array_equal(first, again)
-    assert not np.array_equal(first, demo.generate_scene(240, 135, seed=8))
+    assert not np.array_equal(first, generate_scene(240, 135, seed=8))
     # Enough colour and edges for a style to show: many colours, strong gradients, a blue sky above green land.
     assert len(np.unique(first.reshape(-1, 3), axis=0)) > 2000
     assert np.abs(np.diff(first.astype(np.int16), axis=1)).mean() > 5

@@ -169,7 +169,7 @@ def _load(path: Path, size: int = 128, box: tuple[float, float, float, float] | 
 
 def test_vgg_features_are_real(tmp_path: Path) -> None:
     """Two crops of one painting have close Gram matrices; the painting and a picture of a landscape do not."""
-    from realtime_style.demo import generate_scene
+    from realtime_style.scenery import generate_scene
     from realtime_style.models.style_images import shipped_style_images_dir
 
     vgg = VGG19Features(["relu2_1", "relu3_1", "relu4_1"])

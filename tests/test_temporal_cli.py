@@ -12,7 +12,7 @@ from media_helpers import write_clip_with_sink
 
 from realtime_style.cli import main
 from realtime_style.cli.temporal import NOTABLE_SHARE, smoothing_cost_note
-from realtime_style.demo import generate_scene, pan_zoom_frames
+from realtime_style.scenery import generate_scene, pan_zoom_frames
 from realtime_style.frame_processor import Timed
 from realtime_style.media.sources import VideoFileSource
 from realtime_style.metrics.flicker import warping_error
