@@ -23,7 +23,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # livelocks on Linux (PyAV issue #978). `rtstyle webcam`'s preview window needs this order.
 import cv2  # noqa: F401, I001
 
-from realtime_style.cli.common import warn
 from realtime_style.cli.outcome import DEBUG_VARIABLE, run_reporting_errors
 from realtime_style.cli.parser import HELP_ALL, CommandParser, settle_help
 from realtime_style.cli.speed import process_options
@@ -67,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _configured_run(args: argparse.Namespace) -> int:
     """Set the process up once for the whole command (threads, malloc, cuDNN), then run it."""
+    from realtime_style.cli.common import warn  # the library's API, PyAV with it: not for `import realtime_style.cli.X`
+
     options = process_options(args)
     if options.threads and options.threads > (cores := usable_cores()):
         warn(f"--threads {options.threads} is more than the {cores} usable CPU core(s): the extra threads only wait "
