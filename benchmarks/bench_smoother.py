@@ -27,7 +27,7 @@ from realtime_style.models.store import load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
 from realtime_style.temporal import FlowSmoother
-from realtime_style.temporal.flow import FlowEstimator, to_gray
+from realtime_style.temporal.flow import FlowEstimator
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -58,14 +58,12 @@ def smoother_step(contrast_gain: float):
     return step
 
 
-def flow_step(flow_width: int):
-    estimator, previous = FlowEstimator("medium"), [None]
+def flow_step():
+    """The smoother's optical flow alone: both directions between consecutive frames, on its flow images."""
+    smoother, estimator, previous = FlowSmoother(), FlowEstimator(FlowSmoother.method), [None]
 
     def step(frame: np.ndarray, reset: bool) -> None:
-        h, w = frame.shape[:2]
-        gray = to_gray(frame)
-        if w > flow_width:
-            gray = cv2.resize(gray, (flow_width, max(8, round(h * flow_width / w))), interpolation=cv2.INTER_AREA)
+        gray = smoother.flow_gray(frame)
         if not reset and previous[0] is not None:
             estimator(gray, previous[0])
             estimator(previous[0], gray)
@@ -81,7 +79,7 @@ def read_clip(clip: Path, frames: int) -> list[np.ndarray]:
         return [frame.image for frame in source]
 
 
-def demo_clip(size: tuple[int, int], frames: int) -> list[np.ndarray]:
+def generated_clip(size: tuple[int, int], frames: int) -> list[np.ndarray]:
     """The demo's slow pan and zoom over a generated landscape, at ``size`` (width, height)."""
     width, height = size
     return list(pan_zoom_frames(generate_scene(width * 2, height * 2), width, height, frames))
@@ -109,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_process()
     largest = max(args.sizes, key=lambda size: size[0] * size[1])
-    clip = demo_clip(largest, args.frames) if args.demo_frames else read_clip(args.clip, args.frames)
+    clip = generated_clip(largest, args.frames) if args.demo_frames else read_clip(args.clip, args.frames)
     if len(clip) < 3:
         print(f"bench_smoother: error: fewer than 3 frames (--frames {args.frames}, {args.clip})", file=sys.stderr)
         return 1
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in clip]
         row = {
             "size": f"{width}x{height}",
-            "flow_ms": ms_per_frame(flow_step(FlowSmoother.flow_width), frames, args.rounds),
+            "flow_ms": ms_per_frame(flow_step(), frames, args.rounds),
             "smoother_plain_ms": ms_per_frame(smoother_step(0.0), frames, args.rounds),
             "smoother_ms": ms_per_frame(smoother_step(FlowSmoother.contrast_gain), frames, args.rounds),
             "network_ms": engine_ms(frames, args.style) if args.engine else None,

@@ -133,7 +133,8 @@ class FlowSmoother:
     def __post_init__(self) -> None:
         self._flow = FlowEstimator(self.method)
 
-    def _small_gray(self, rgb: np.ndarray) -> np.ndarray:
+    def flow_gray(self, rgb: np.ndarray) -> np.ndarray:
+        """The grayscale image the flow is computed on: ``rgb`` at most ``flow_width`` pixels wide."""
         h, w = rgb.shape[:2]
         gray = to_gray(rgb)
         if w <= self.flow_width:
@@ -151,7 +152,7 @@ class FlowSmoother:
 
     def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
         _check_frames(original_rgb, stylized_rgb)
-        gray = self._small_gray(original_rgb)
+        gray = self.flow_gray(original_rgb)
         cut = self.cuts(original_rgb)
         previous, state = self._gray, self._state
         self._gray = gray
