@@ -10,7 +10,8 @@ before it are written) and is then re-raised on the calling thread; an error whi
 stops every stage at once.
 
 Optional per-frame post-processors (e.g. temporal smoothing) run on the encode side, in order,
-each getting the original and the current frame: see :class:`~realtime_style.frame_processor.FrameProcessor`.
+each getting the original and the current frame, a stylized batch at a time (a processor may spread a batch
+over threads): see :class:`~realtime_style.frame_processor.FrameProcessor`.
 Which file to read and write, and how, is :mod:`realtime_style.video`'s job.
 """
 
@@ -25,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from realtime_style.frame_processor import FrameProcessor
+from realtime_style.frame_processor import FrameProcessor, process_frames
 from realtime_style.media.sources import Frame
 from realtime_style.progress import Progress
 from realtime_style.runtime.pending import BatchSubmitter, Pending, in_order
@@ -198,17 +199,18 @@ class FilePipeline:
             stylized.put(_END)
 
         def encode() -> None:
-            while (item := stylized.get()) is not _END:
-                frame, image = item
+            for items in _batches(stylized, self.options.batch_size):
+                frames, images = [frame for frame, _ in items], [image for _, image in items]
                 started = time.perf_counter()
                 for processor in self.options.postprocess:
-                    image = processor.process(frame.image, image)
-                processed = time.perf_counter()
-                busy["postprocess"] += processed - started
-                writer.write(image, frame.pts)
-                busy["encode"] += time.perf_counter() - processed
-                written[0] += 1
-                bar.update(1)
+                    images = process_frames(processor, [frame.image for frame in frames], images)
+                busy["postprocess"] += time.perf_counter() - started
+                for frame, image in zip(frames, images):
+                    started = time.perf_counter()
+                    writer.write(image, frame.pts)
+                    busy["encode"] += time.perf_counter() - started
+                    written[0] += 1
+                    bar.update(1)
 
         threads = [
             threading.Thread(target=guarded(stage), name=f"rtstyle-{stage.__name__}", daemon=True)

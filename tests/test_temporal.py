@@ -82,6 +82,27 @@ def test_reset_forgets_history(mode: str, two_scenes: np.ndarray) -> None:
     np.testing.assert_array_equal(smoother.process(two_scenes[6 - 1], stylized[4]), fresh.process(two_scenes[5], stylized[4]))
 
 
+@pytest.mark.parametrize("batch", [1, 3, 5])
+def test_flow_in_batches_on_threads_gives_the_frames_of_one_at_a_time(two_scenes: np.ndarray, batch: int) -> None:
+    """The file pipeline's batches (flows and contrast restores on threads) change nothing: cut and restart included."""
+    rng = np.random.default_rng(9)
+    unrelated = rng.permutation(two_scenes[-1].reshape(-1, 3)).reshape(two_scenes[-1].shape)
+    originals = np.concatenate([two_scenes, unrelated[None], two_scenes[:3]])
+    stylized = noisy(originals, 25, seed=8)
+    single = FlowSmoother(0.9, workers=1)
+    expected, states = [], []
+    for original, frame in zip(originals, stylized):
+        expected.append(single.process(original, frame))
+        states.append((single.last_reliable, single.last_restarted))
+    assert [i for i, (_, restarted) in enumerate(states) if restarted] == [0, 6, 12, 13]  # first, cuts, no flow
+    threaded = FlowSmoother(0.9, workers=3)
+    got: list[np.ndarray] = []
+    for start in range(0, len(originals), batch):
+        got += threaded.process_batch(originals[start : start + batch], stylized[start : start + batch])
+        assert (threaded.last_reliable, threaded.last_restarted) == states[len(got) - 1]
+    np.testing.assert_array_equal(np.stack(got), np.stack(expected))
+
+
 def test_flow_follows_motion_where_ema_ghosts() -> None:
     """A deterministic 'stylization' of a translating scene must come out unchanged (no ghosting)."""
     originals = translating(texture(H, W + 40, seed=4), 8, H, W, step=3)

@@ -94,6 +94,28 @@ def test_postprocessors_run_in_order_with_the_original() -> None:
     assert (first.resets, second.resets, first.calls, second.calls) == (1, 1, 6, 6)
 
 
+class BatchRecorder(AddOriginal):
+    """A processor with ``process_batch``: records the batch sizes it was given."""
+
+    def __init__(self, offset: int):
+        super().__init__(offset)
+        self.batches: list[int] = []
+
+    def process_batch(self, originals: list[np.ndarray], frames: list[np.ndarray]) -> list[np.ndarray]:
+        self.batches.append(len(frames))
+        return [self.process(original, frame) for original, frame in zip(originals, frames)]
+
+
+def test_postprocessors_with_process_batch_get_whole_stylized_batches() -> None:
+    batched, single = BatchRecorder(1), AddOriginal(10)
+    sink = Recorder()
+    FilePipeline(eager(lambda b: b // 4), PipelineOptions(batch_size=3, postprocess=[batched, single])).run(
+        numbered_frames(8), sink
+    )
+    assert batched.batches == [3, 3, 2] and single.calls == 8
+    assert [int(image[0, 0, 0]) for image in sink.images] == [i // 4 + 2 * (i // 2) + 11 for i in range(8)]
+
+
 def test_stop_event_ends_early_and_keeps_order() -> None:
     stop = threading.Event()
     sink = Recorder()

@@ -7,23 +7,40 @@ frame to show. ``ema`` blends every output with the previous one (cheap; ghosts 
 photometrically plausible, inside the image); occluded pixels take the new frame. Both fall back
 to the new frame at a scene cut, and ``reset`` forgets all history (call it on seek,
 loop or style switch).
+
+``flow`` also takes a batch of frames at once (:meth:`FlowSmoother.process_batch`, what the file pipeline
+gives it): the work that depends only on the originals (the flows and where they are reliable) and the
+finishing of each output (its contrast restore) run on a pool of threads, so only the warp and blend of
+the history stay in order. Same frames as one at a time.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
 from realtime_style.frame_processor import FrameProcessor
-from realtime_style.temporal.flow import FlowEstimator, consistent, resize_flow, to_gray, warp
+from realtime_style.temporal.flow import FlowEstimator, consistent, resize_flow, sample_grid, to_gray, warp
 
 #: Modes accepted by :func:`make_smoother` and the ``--temporal`` option.
 MODES = ("off", "ema", "flow")
 #: Strength used when none is given, per mode. flow 0.8 balances flicker against texture loss (measured on
 #: bikes.mp4, 80 frames: mosaic -46% warping error at +3% style ratio, starry_night -66% at +9%; bench_temporal.py).
 DEFAULT_STRENGTH = {"ema": 0.5, "flow": 0.8}
+
+_T = TypeVar("_T")
+
+
+def default_workers() -> int:
+    """Threads a :class:`FlowSmoother` uses on a batch: the CPU's cores, at most 8 (a batch is rarely longer)."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 @dataclass
@@ -92,6 +109,17 @@ class EmaSmoother:
         self.cuts.reset()
 
 
+@dataclass(frozen=True)
+class _Motion:
+    """How the previous output comes onto a frame, from the originals alone: where to sample it and how much of it."""
+
+    grid: tuple[np.ndarray, np.ndarray]
+    #: Weights per pixel (H, W), float32, of the history and of the new frame (they add up to 1).
+    history_weight: np.ndarray
+    frame_weight: np.ndarray
+    reliable: float
+
+
 @dataclass
 class FlowSmoother:
     """Blend the flow-warped previous output into the new stylized frame where the flow is reliable.
@@ -110,6 +138,8 @@ class FlowSmoother:
     - averaging two textures lowers local contrast: the output's local standard deviation (Gaussian
       window of ``contrast_sigma`` px) is raised towards the new frame's, by at most a factor
       ``1 + contrast_gain`` (never past the new frame's own contrast). The history keeps the plain blend.
+
+    ``workers``: threads :meth:`process_batch` spreads a batch's flows and contrast restores over.
     """
 
     strength: float = DEFAULT_STRENGTH["flow"]
@@ -121,8 +151,10 @@ class FlowSmoother:
     history_interpolation: int = cv2.INTER_CUBIC
     contrast_gain: float = 1.0
     contrast_sigma: float = 2.0
+    workers: int = field(default_factory=default_workers)
     cuts: SceneCutDetector = field(default_factory=SceneCutDetector)
-    _flow: FlowEstimator = field(init=False, repr=False)
+    _estimators: threading.local = field(default_factory=threading.local, init=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _gray: np.ndarray | None = field(default=None, init=False, repr=False)
     _state: np.ndarray | None = field(default=None, init=False, repr=False)
     #: Fraction of reliable pixels at the last frame (None where no flow was computed); for logs and tests.
@@ -131,7 +163,14 @@ class FlowSmoother:
     last_restarted: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self._flow = FlowEstimator(self.method)
+        self._estimators.estimator = FlowEstimator(self.method)  # checks the method here, not on a worker later
+
+    def _flow(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Flow from ``src`` to ``dst`` by this thread's own estimator (a DIS instance is not shared between threads)."""
+        estimator = getattr(self._estimators, "estimator", None)
+        if estimator is None:
+            estimator = self._estimators.estimator = FlowEstimator(self.method)
+        return estimator(src, dst)
 
     def flow_gray(self, rgb: np.ndarray) -> np.ndarray:
         """The grayscale image the flow is computed on: ``rgb`` at most ``flow_width`` pixels wide."""
@@ -151,34 +190,77 @@ class FlowSmoother:
         return back, mask.astype(np.float32)
 
     def process(self, original_rgb: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
-        _check_frames(original_rgb, stylized_rgb)
-        gray = self.flow_gray(original_rgb)
-        cut = self.cuts(original_rgb)
-        previous, state = self._gray, self._state
-        self._gray = gray
-        current = stylized_rgb.astype(np.float32)
-        self.last_reliable = None
-        if cut or previous is None or state is None or state.shape != current.shape:
-            return self._restart(current, stylized_rgb)
+        return self.process_batch([original_rgb], [stylized_rgb])[0]
+
+    def process_batch(self, originals: Sequence[np.ndarray], stylized: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`process` over consecutive frames, in order; the flows and contrast restores run on ``workers`` threads."""
+        for original, frame in zip(originals, stylized, strict=True):
+            _check_frames(original, frame)
+        parallel = len(originals) > 1 and self.workers > 1
+        grays = self._map(self.flow_gray, originals, parallel)
+        cuts = [self.cuts(original) for original in originals]
+        previous = [self._gray, *grays[:-1]]
+        if grays:
+            self._gray = grays[-1]
+
+        def motion(i: int) -> _Motion | None:
+            follows = not cuts[i] and previous[i] is not None and previous[i].shape == grays[i].shape
+            return self._motion(grays[i], previous[i], originals[i].shape[:2]) if follows else None
+
+        outputs: list[np.ndarray | Future[np.ndarray]] = []
+        for frame, move in zip(stylized, self._map(motion, range(len(grays)), parallel)):
+            blended = self._advance(frame, move)
+            if blended is None:
+                outputs.append(frame)
+            elif parallel:
+                outputs.append(self._executor().submit(self._finish, *blended))
+            else:
+                outputs.append(self._finish(*blended))
+        return [output.result() if isinstance(output, Future) else output for output in outputs]
+
+    def _motion(self, gray: np.ndarray, previous: np.ndarray, size: tuple[int, int]) -> _Motion:
+        """Where and how much of the previous output to take at each pixel of a frame of ``size`` (H, W)."""
         back, mask = self.reliability(gray, previous)
-        self.last_reliable = float(mask.mean())
-        if self.last_reliable < self.min_reliable:
-            return self._restart(current, stylized_rgb)
+        reliable = float(mask.mean())
         if self.mask_blur > 1:
             mask = cv2.blur(mask, (self.mask_blur, self.mask_blur))
-        h, w = current.shape[:2]
+        h, w = size
         weight = cv2.resize(mask * self.strength, (w, h), interpolation=cv2.INTER_LINEAR)
-        history = warp(state, resize_flow(back, (w, h)), self.history_interpolation)
-        self._state = cv2.add(current, cv2.multiply(cv2.subtract(history, current), cv2.merge([weight] * 3)))
-        self.last_restarted = False
-        if self.contrast_gain > 0:
-            return _to_uint8(restore_contrast(self._state, current, self.contrast_gain, self.contrast_sigma))
-        return _to_uint8(self._state)
+        return _Motion(sample_grid(resize_flow(back, (w, h))), weight, cv2.subtract(1.0, weight), reliable)
 
-    def _restart(self, current: np.ndarray, stylized_rgb: np.ndarray) -> np.ndarray:
-        self._state = current
+    def _advance(self, stylized_rgb: np.ndarray, motion: _Motion | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Take one frame into the history: the new history and the frame as float32, or None where it restarts."""
+        current = stylized_rgb.astype(np.float32)
+        state = self._state
+        self.last_reliable = None
         self.last_restarted = True
-        return stylized_rgb
+        self._state = current
+        if motion is None or state is None or state.shape != current.shape:
+            return None
+        self.last_reliable = motion.reliable
+        if motion.reliable < self.min_reliable:
+            return None
+        history = cv2.remap(state, *motion.grid, self.history_interpolation, borderMode=cv2.BORDER_REPLICATE)
+        self._state = cv2.blendLinear(current, history, motion.frame_weight, motion.history_weight)
+        self.last_restarted = False
+        return self._state, current
+
+    def _finish(self, blend: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """The output shown for a blended history: its contrast restored towards the new frame's, in uint8."""
+        if self.contrast_gain > 0:
+            return _to_uint8(restore_contrast(blend, current, self.contrast_gain, self.contrast_sigma))
+        return _to_uint8(blend)
+
+    def _map(self, function: Callable[..., _T], items: Iterable, parallel: bool) -> list[_T]:
+        """``function`` over ``items``, in order: on the pool where ``parallel``, else on this thread."""
+        if parallel:
+            return list(self._executor().map(function, items))
+        return [function(item) for item in items]
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="rtstyle-smooth")
+        return self._pool
 
     def reset(self) -> None:
         self._gray = None
