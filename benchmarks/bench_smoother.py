@@ -2,8 +2,10 @@
 
 The smoother runs on the CPU, beside the network, on the encoding thread of ``rtstyle video``. Per size, on
 frames of a real clip resized to it: the optical flow alone (both directions, at the smoother's flow width),
-the whole smoother without the contrast restore, and the whole smoother; with ``--engine``, the standard
-network's time per frame at the same size in the same run, to give the smoother's share of a frame.
+the whole smoother without the contrast restore, the whole smoother frame by frame (a live session, or a file
+on the CPU: batch 1), and in batches as ``rtstyle video`` gives it on a GPU (``--batch``, default 8: the flows
+and contrast restores on threads); with ``--engine``, the standard network's time per frame at the same size in
+the same run, to give the smoother's share of a frame.
 ``--demo-frames`` uses the demo's generated pan over a landscape instead of a clip (no PyAV needed: the GPU kit).
 
     python -m benchmarks.bench_smoother --sizes 640x360 1920x1080 --engine
@@ -22,6 +24,7 @@ import numpy as np
 
 from benchmarks.entry import run_as_command
 from benchmarks.shared_data import SHARED_DATA
+from realtime_style.cli.argtypes import int_at_least
 from realtime_style.scenery import generate_scene, pan_zoom_frames
 from realtime_style.models.store import load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
@@ -56,6 +59,20 @@ def smoother_step(contrast_gain: float):
         smoother.process(frame, frame)
 
     return step
+
+
+def batched_ms(frames: list[np.ndarray], batch: int, rounds: int) -> float:
+    """As :func:`ms_per_frame` for the whole smoother given ``batch`` frames at a time (``process_batch``)."""
+    smoother, best = FlowSmoother(), float("inf")
+    for _ in range(rounds):
+        smoother.reset()
+        smoother.process(frames[0], frames[0])
+        started = time.perf_counter()
+        for start in range(1, len(frames), batch):
+            chunk = frames[start : start + batch]
+            smoother.process_batch(chunk, chunk)
+        best = min(best, (time.perf_counter() - started) * 1000 / (len(frames) - 1))
+    return best
 
 
 def flow_step():
@@ -99,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, default=SHARED_DATA / "video" / "car-detection.mp4")
     parser.add_argument("--demo-frames", action="store_true", help="the demo's generated frames instead of --clip")
     parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(640, 360), (1280, 720), (1920, 1080)])
-    parser.add_argument("--frames", type=int, default=10, help="frames per pass (default 10)")
+    parser.add_argument("--frames", type=int, default=17, help="frames per pass (default 17)")
+    parser.add_argument("--batch", type=int_at_least(1), default=8, help="frames per batch for the batched smoother (default 8)")
     parser.add_argument("--rounds", type=int, default=2, help="passes; the best counts (default 2)")
     parser.add_argument("--engine", action="store_true", help="also time the standard network per frame (torch)")
     parser.add_argument("--style", default="mosaic", help="the network --engine times (default mosaic)")
@@ -112,9 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_smoother: error: fewer than 3 frames (--frames {args.frames}, {args.clip})", file=sys.stderr)
         return 1
     source = "the demo's frames" if args.demo_frames else args.clip.name
-    print(f"{source}, {len(clip)} frames, best of {args.rounds}; OpenCV threads {cv2.getNumThreads()}")
-    print("| size | flow only | smoother, no contrast restore | smoother | network | smoother / network |")
-    print("|---|---|---|---|---|---|")
+    threads = FlowSmoother().workers
+    print(f"{source}, {len(clip)} frames, best of {args.rounds}; OpenCV threads {cv2.getNumThreads()}; "
+          f"batches of {args.batch} on {threads} threads")
+    print("| size | flow only | smoother, no contrast restore | smoother | smoother, batched | network | smoother / network |")
+    print("|---|---|---|---|---|---|---|")
     rows = []
     for width, height in args.sizes:
         frames = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in clip]
@@ -123,12 +143,15 @@ def main(argv: list[str] | None = None) -> int:
             "flow_ms": ms_per_frame(flow_step(), frames, args.rounds),
             "smoother_plain_ms": ms_per_frame(smoother_step(0.0), frames, args.rounds),
             "smoother_ms": ms_per_frame(smoother_step(FlowSmoother.contrast_gain), frames, args.rounds),
+            "smoother_batched_ms": batched_ms(frames, args.batch, args.rounds),
+            "batch": args.batch,
+            "threads": threads,
             "network_ms": engine_ms(frames, args.style) if args.engine else None,
         }
         network = f"{row['network_ms']:.0f} ms" if row["network_ms"] else "-"
         share = f"{row['smoother_ms'] / row['network_ms']:.0%}" if row["network_ms"] else "-"
         print(f"| {row['size']} | {row['flow_ms']:.0f} ms | {row['smoother_plain_ms']:.0f} ms | "
-              f"{row['smoother_ms']:.0f} ms | {network} | {share} |", flush=True)
+              f"{row['smoother_ms']:.0f} ms | {row['smoother_batched_ms']:.0f} ms | {network} | {share} |", flush=True)
         rows.append(row)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

@@ -94,6 +94,7 @@ def test_pack_then_a_cpu_dry_run_writes_a_report_and_a_model(repo: Path, monkeyp
     page = figures_markdown(result, [], installed=False)
     assert "## GPU figures" in page and "| mosaic |" in page and "| mosaic (end: from it, the end stage) |" in page
     assert "a CPU dry run" in page and "`--temporal flow` (the default of `rtstyle video`" in page
+    assert "128x72: " in page and " ms a frame in batches of 8 on " in page
 
 
 def test_pack_refuses_when_the_working_tree_leaves_no_room_for_photos(repo: Path) -> None:

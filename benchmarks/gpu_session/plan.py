@@ -303,7 +303,7 @@ def run_smoother(session: Session, env: dict[str, str]) -> dict:
     rows = session.work / "bench_smoother.json"
     sizes = ["1920x1080", "1280x720"] if session.options.cuda else ["128x72"]
     command = [sys.executable, "-m", "benchmarks.bench_smoother", "--demo-frames", "--sizes", *sizes,
-               "--frames", "6", "--rounds", "1", "--json", str(rows)]
+               "--frames", "9", "--rounds", "1", "--json", str(rows)]
     result = session.child("flicker smoother", command, min(60.0, session.left() * 0.1), env)
     return {**result, "rows": json.loads(rows.read_text()) if rows.is_file() else None}
 

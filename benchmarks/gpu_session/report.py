@@ -181,9 +181,16 @@ def _smoother_lines(smoother: dict) -> list[str]:
     rows = smoother.get("rows")
     if not rows:
         return []
-    sizes = "; ".join(f"{row['size']}: {row['smoother_ms']:.0f} ms a frame (at most {1000 / row['smoother_ms']:.0f} fps), "
-                      f"{row['flow_ms']:.0f} ms of it the optical flow" for row in rows)
+    sizes = "; ".join(_smoother_size(row) for row in rows)
     return ["", f"`--temporal flow` (the default of `rtstyle video`, on the CPU beside the GPU): {sizes}."]
+
+
+def _smoother_size(row: dict) -> str:
+    """One size's smoother figures, first in batches as ``rtstyle video`` runs it beside a GPU."""
+    batched = row["smoother_batched_ms"]
+    return (f"{row['size']}: {batched:.0f} ms a frame in batches of {row['batch']} on {row['threads']} threads "
+            f"(at most {1000 / batched:.0f} fps), {row['smoother_ms']:.0f} ms one frame at a time, "
+            f"{row['flow_ms']:.0f} ms the optical flow")
 
 
 def _training_section(training: dict, verdicts: list[Verdict], installed: bool) -> list[str]:
