@@ -21,7 +21,7 @@ import numpy as np
 from realtime_style.api import Stylizer
 from realtime_style.errors import OutputError, StyleNotFoundError
 from realtime_style.media.sinks import VideoFileSink
-from realtime_style.media.sources import Frame
+from realtime_style.media.frame import Frame
 from realtime_style.models.store import list_styles, resolve_style
 from realtime_style.file_pipeline import FilePipeline, PipelineOptions
 from realtime_style.frame_processor import FrameProcessor

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from realtime_style.frame_processor import FrameProcessor, process_frames
-from realtime_style.media.sources import Frame
+from realtime_style.media.frame import Frame
 from realtime_style.progress import Progress
 from realtime_style.runtime.pending import BatchSubmitter, Pending, in_order
 

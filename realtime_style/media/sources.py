@@ -14,27 +14,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from realtime_style.errors import InputError, first_line
 from realtime_style.media.decoding import TolerantDecoder
+from realtime_style.media.frame import Frame
 
 #: Frame rate assumed for streams that declare none.
 FALLBACK_FPS = Fraction(25)
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One decoded frame: ``image`` is RGB uint8 (H, W, 3); ``pts`` counts ``time_base`` units."""
-
-    image: np.ndarray
-    index: int
-    pts: int
-    time_base: Fraction
-
-    @property
-    def time(self) -> float:
-        return float(self.pts * self.time_base)
 
 
 @dataclass(frozen=True)
