@@ -82,6 +82,8 @@ def test_pack_then_a_cpu_dry_run_writes_a_report_and_a_model(repo: Path, monkeyp
     assert set(result["steps"]) == {"tests", "benchmarks", "training"}
     assert result["steps"]["tests"]["exit_code"] == 0 and result["steps"]["benchmarks"]["exit_code"] == 0
     assert [row["size"] for row in result["steps"]["benchmarks"]["smoother"]["rows"]] == ["128x72"]
+    pipeline = result["steps"]["benchmarks"]["pipeline"]["result"]
+    assert [run["temporal"] for run in pipeline["runs"]] == ["flow", "off"] and pipeline["runs"][0]["frames"] == 6
     mosaic = result["steps"]["training"]["styles"]["mosaic"]
     assert mosaic["model"] == "mosaic.safetensors" and mosaic["end"]["model"] == "mosaic.end.safetensors"
     with tarfile.open(out / MODELS) as archive:
@@ -95,6 +97,7 @@ def test_pack_then_a_cpu_dry_run_writes_a_report_and_a_model(repo: Path, monkeyp
     assert "## GPU figures" in page and "| mosaic |" in page and "| mosaic (end: from it, the end stage) |" in page
     assert "a CPU dry run" in page and "`--temporal flow` (the default of `rtstyle video`" in page
     assert "128x72: " in page and " ms a frame in batches of 8 on " in page
+    assert "`rtstyle video`'s pipeline without the codec" in page and "`--temporal flow` " in page
 
 
 def test_pack_refuses_when_the_working_tree_leaves_no_room_for_photos(repo: Path) -> None:

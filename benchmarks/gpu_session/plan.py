@@ -295,7 +295,8 @@ def run_benchmarks(session: Session, env: dict[str, str]) -> dict:
                "--json", str(rows)]
     result = session.child("GPU benchmarks", command, min(240.0, session.left() * 0.3), env)
     return {**result, "settings": settings, "video": video or "skipped: no PyAV" if session.options.cuda else False,
-            "rows": json.loads(rows.read_text()) if rows.is_file() else None, "smoother": run_smoother(session, env)}
+            "rows": json.loads(rows.read_text()) if rows.is_file() else None, "smoother": run_smoother(session, env),
+            "pipeline": run_pipeline(session, env)}
 
 
 def run_smoother(session: Session, env: dict[str, str]) -> dict:
@@ -306,6 +307,20 @@ def run_smoother(session: Session, env: dict[str, str]) -> dict:
                "--frames", "9", "--rounds", "1", "--json", str(rows)]
     result = session.child("flicker smoother", command, min(60.0, session.left() * 0.1), env)
     return {**result, "rows": json.loads(rows.read_text()) if rows.is_file() else None}
+
+
+def run_pipeline(session: Session, env: dict[str, str]) -> dict:
+    """``rtstyle video``'s pipeline without the codec (PyAV is absent there): does the network or the smoother bound it?"""
+    result_file = session.work / "bench_pipeline.json"
+    if session.options.cuda:
+        settings = ["--device", "cuda", "--size", "1920x1080", "--frames", "240"]
+    else:
+        settings = ["--device", "cpu", "--arch", "light", "--size", "128x72", "--frames", "6"]
+    command = [sys.executable, "-m", "benchmarks.bench_pipeline", *settings, "--json", str(result_file)]
+    # at least 10 s (a child spends ~3 s starting torch), never past the deadline
+    result = session.child("file pipeline", command, min(90.0, session.left(), max(10.0, session.left() * 0.15)), env)
+    return {**result, "settings": settings,
+            "result": json.loads(result_file.read_text()) if result_file.is_file() else None}
 
 
 # --- 3. training -------------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def _bench_section(bench: dict) -> list[str]:
         lines += ["", f"Best fp16 row: {max(fp16):.0f} frames/s (goal: at least {GOAL_FPS_1080P:.0f} at 1920x1080 on an H100-class GPU)."]
     video = bench.get("video")
     lines += ["", "`rtstyle video` end to end: " + ("in session.log" if video is True else str(video or "not run")) + "."]
-    return lines + _smoother_lines(bench.get("smoother") or {})
+    return lines + _smoother_lines(bench.get("smoother") or {}) + _pipeline_lines(bench.get("pipeline") or {})
 
 
 def _smoother_lines(smoother: dict) -> list[str]:
@@ -191,6 +191,18 @@ def _smoother_size(row: dict) -> str:
     return (f"{row['size']}: {batched:.0f} ms a frame in batches of {row['batch']} on {row['threads']} threads "
             f"(at most {1000 / batched:.0f} fps), {row['smoother_ms']:.0f} ms one frame at a time, "
             f"{row['flow_ms']:.0f} ms the optical flow")
+
+
+def _pipeline_lines(pipeline: dict) -> list[str]:
+    """The file pipeline without a codec: frames/s with and without the smoother, and what was busy."""
+    result = pipeline.get("result")
+    if not result:
+        return []
+    runs = "; ".join(f"`--temporal {run['temporal']}` {run['fps']:.0f} frames/s (busy: network {run['busy']['stylize']:.0%}, "
+                     f"smoother {run['busy']['postprocess']:.0%})" for run in result["runs"])
+    return ["", f"`rtstyle video`'s pipeline without the codec (`python -m benchmarks.bench_pipeline "
+                f"{' '.join(pipeline['settings'])}`: generated frames from memory, dropped after the smoother), "
+                f"{result['size']}: {runs}."]
 
 
 def _training_section(training: dict, verdicts: list[Verdict], installed: bool) -> list[str]:
