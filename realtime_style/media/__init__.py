@@ -7,7 +7,7 @@ works where PyAV is not installed (the GPU session machine).
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from realtime_style.image_files import IMAGE_SUFFIXES, find_images
 from realtime_style.media.frame import Frame
@@ -16,6 +16,10 @@ from realtime_style.media.images import StillImage, read_image, write_image
 
 #: Names that need PyAV, by the module that defines them.
 _VIDEO_FILES = {"VideoFileSink": "sinks", "VideoFileSource": "sources", "VideoInfo": "sources"}
+
+if TYPE_CHECKING:
+    from realtime_style.media.sinks import VideoFileSink
+    from realtime_style.media.sources import VideoFileSource, VideoInfo
 
 
 def __getattr__(name: str) -> Any:
