@@ -27,7 +27,7 @@ from realtime_style.media import Frame
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
-from realtime_style.scenery import generate_scene, pan_zoom_frames
+from realtime_style.scenery import scene_clip
 from realtime_style.temporal import MODES, make_smoother
 
 #: Distinct frames generated; longer runs play them forward and back (the motion stays smooth, memory bounded).
@@ -46,8 +46,7 @@ class DroppingWriter:
 
 def footage(size: tuple[int, int], frames: int) -> list[Frame]:
     """``frames`` frames of ``size`` (width, height): the demo's pan, forward then back, as decoded frames."""
-    width, height = size
-    distinct = list(pan_zoom_frames(generate_scene(width * 2, height * 2), width, height, min(frames, DISTINCT_FRAMES)))
+    distinct = list(scene_clip(*size, min(frames, DISTINCT_FRAMES)))
     images = islice(cycle(distinct + distinct[-2:0:-1]), frames)
     return [Frame(image=image, index=i, pts=i, time_base=Fraction(1, 30)) for i, image in enumerate(images)]
 

@@ -25,7 +25,7 @@ import numpy as np
 from benchmarks.entry import run_as_command
 from benchmarks.shared_data import SHARED_DATA
 from realtime_style.cli.argtypes import int_at_least
-from realtime_style.scenery import generate_scene, pan_zoom_frames
+from realtime_style.scenery import scene_clip
 from realtime_style.models.store import load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
@@ -98,8 +98,7 @@ def read_clip(clip: Path, frames: int) -> list[np.ndarray]:
 
 def generated_clip(size: tuple[int, int], frames: int) -> list[np.ndarray]:
     """The demo's slow pan and zoom over a generated landscape, at ``size`` (width, height)."""
-    width, height = size
-    return list(pan_zoom_frames(generate_scene(width * 2, height * 2), width, height, frames))
+    return list(scene_clip(*size, frames))
 
 
 def engine_ms(frames: list[np.ndarray], style: str) -> float:

@@ -28,13 +28,11 @@ from realtime_style.frame_processor import FrameProcessor
 from realtime_style.media.images import StillImage, write_image
 from realtime_style.runtime.pending import eager
 from realtime_style.runtime.engine import EngineOptions
-from realtime_style.scenery import generate_scene, pan_zoom_frames
+from realtime_style.scenery import scene_clip
 
 VIDEO_NAME = "rtstyle-demo.mp4"
 STILL_NAME = "rtstyle-demo.png"
 DEFAULT_STYLE = "mosaic"
-#: The scene is drawn this much larger than the clip, so that the pan and zoom never leave it.
-CANVAS_SCALE = 1.5
 
 
 @dataclass
@@ -73,9 +71,8 @@ class DemoResult:
 
 def demo_clip(options: DemoOptions) -> Iterator[Frame]:
     """The demo's frames as :class:`Frame` objects (pts in 1/fps units) for the file pipeline."""
-    scene = generate_scene(round(options.width * CANVAS_SCALE), round(options.height * CANVAS_SCALE), options.seed)
     time_base = Fraction(1, options.fps)
-    for index, image in enumerate(pan_zoom_frames(scene, options.width, options.height, options.frames)):
+    for index, image in enumerate(scene_clip(options.width, options.height, options.frames, options.seed)):
         yield Frame(image=image, index=index, pts=index, time_base=time_base)
 
 

@@ -13,6 +13,8 @@ import numpy as np
 
 #: The view starts this much wider than the clip (in canvas pixels per clip pixel) and zooms in to 1.
 START_ZOOM = 1.3
+#: The scene is drawn this much larger than the clip, so that the pan and zoom never leave it.
+CANVAS_SCALE = 1.5
 
 
 # --- the scene ---------------------------------------------------------------------------------------
@@ -59,6 +61,7 @@ def _sky(canvas: np.ndarray, rng: np.random.Generator, sun: tuple[int, int], rad
     glow = np.exp(-((distance / (radius * 4.0)) ** 2))[..., None]
     canvas[:] = np.clip(sky * (1 - 0.55 * glow) + np.array([255, 230, 170], np.float32) * 0.55 * glow, 0, 255)
     cv2.circle(canvas, sun, radius, (255, 244, 200), -1, cv2.LINE_AA)
+    sigma = 0.006 * w
     for _ in range(9):  # clouds: clusters of soft white ellipses
         cx, cy = rng.uniform(0, w), rng.uniform(0.05 * h, 0.35 * h)
         layer = np.zeros((h, w), np.float32)
@@ -66,8 +69,21 @@ def _sky(canvas: np.ndarray, rng: np.random.Generator, sun: tuple[int, int], rad
             axes = (int(rng.uniform(0.03, 0.07) * w), int(rng.uniform(0.012, 0.03) * h))
             centre = (int(cx + rng.uniform(-0.05, 0.05) * w), int(cy + rng.uniform(-0.012, 0.012) * h))
             cv2.ellipse(layer, centre, axes, 0, 0, 360, 1.0, -1, cv2.LINE_AA)
-        alpha = cv2.GaussianBlur(layer, (0, 0), 0.006 * w)[..., None] * 0.85
-        canvas[:] = np.clip(canvas * (1 - alpha) + np.array([252, 250, 255], np.float32) * alpha, 0, 255)
+        region = _around(layer, sigma)  # the blur and blend only where the cloud can reach: the same pixels, faster
+        alpha = cv2.GaussianBlur(layer[region], (0, 0), sigma)[..., None] * 0.85
+        canvas[region] = np.clip(canvas[region] * (1 - alpha) + np.array([252, 250, 255], np.float32) * alpha, 0, 255)
+
+
+def _around(layer: np.ndarray, sigma: float) -> tuple[slice, slice]:
+    """The part of ``layer`` a Gaussian blur of ``sigma`` can make non-zero: its non-zero pixels' bounding box
+    grown by the blur's reach (OpenCV's kernel for a float image spans 4 sigma each way), inside the image."""
+    ys, xs = np.nonzero(layer)
+    if len(ys) == 0:
+        return slice(0, 0), slice(0, 0)
+    reach = int(np.ceil(4 * sigma)) + 2
+    h, w = layer.shape
+    return (slice(max(0, ys.min() - reach), min(h, ys.max() + 1 + reach)),
+            slice(max(0, xs.min() - reach), min(w, xs.max() + 1 + reach)))
 
 
 def _tree(canvas: np.ndarray, rng: np.random.Generator, x: float, y: float, size: float) -> None:
@@ -191,6 +207,12 @@ def generate_scene(width: int, height: int, seed: int = 7) -> np.ndarray:
 def _ease(t: float) -> float:
     """Smooth start and stop (cosine ease-in-out) on [0, 1]."""
     return 0.5 - 0.5 * np.cos(np.pi * t)
+
+
+def scene_clip(width: int, height: int, count: int, seed: int = 7) -> Iterator[np.ndarray]:
+    """``count`` frames of (width x height): the pan and zoom over a scene drawn for that size."""
+    scene = generate_scene(round(width * CANVAS_SCALE), round(height * CANVAS_SCALE), seed)
+    return pan_zoom_frames(scene, width, height, count)
 
 
 def pan_zoom_frames(scene: np.ndarray, width: int, height: int, count: int) -> Iterator[np.ndarray]:
