@@ -31,6 +31,7 @@ from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import configure_process
 from realtime_style.temporal import FlowSmoother
 from realtime_style.temporal.flow import FlowEstimator
+from realtime_style.temporal.smooth import default_workers
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_smoother: error: fewer than 3 frames (--frames {args.frames}, {args.clip})", file=sys.stderr)
         return 1
     source = "the demo's frames" if args.demo_frames else args.clip.name
-    threads = FlowSmoother().workers
+    threads = default_workers()
     print(f"{source}, {len(clip)} frames, best of {args.rounds}; OpenCV threads {cv2.getNumThreads()}; "
           f"batches of {args.batch} on {threads} threads")
     print("| size | flow only | smoother, no contrast restore | smoother | smoother, batched | network | smoother / network |")
