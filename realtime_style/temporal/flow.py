@@ -71,8 +71,12 @@ def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Sample ``image`` at ``x + flow(x)``, bilinear unless told (edge pixels repeat outside the image)."""
-    xs, ys = sample_grid(flow)
-    return cv2.remap(image, xs, ys, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return sample(image, sample_grid(flow), interpolation)
+
+
+def sample(image: np.ndarray, grid: tuple[np.ndarray, np.ndarray], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """``image`` at the coordinates of ``grid`` (from :func:`sample_grid`); edge pixels repeat outside the image."""
+    return cv2.remap(image, *grid, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def inside(flow: np.ndarray) -> np.ndarray:

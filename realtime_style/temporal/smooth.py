@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from realtime_style.frame_processor import FrameProcessor
-from realtime_style.temporal.flow import FlowEstimator, consistent, resize_flow, sample_grid, to_gray, warp
+from realtime_style.temporal.flow import FlowEstimator, consistent, resize_flow, sample, sample_grid, to_gray, warp
 
 #: Modes accepted by :func:`make_smoother` and the ``--temporal`` option.
 MODES = ("off", "ema", "flow")
@@ -163,14 +163,17 @@ class FlowSmoother:
     last_restarted: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self._estimators.estimator = FlowEstimator(self.method)  # checks the method here, not on a worker later
+        self._estimator()  # checks the method here, not on a worker later
+
+    def _estimator(self) -> FlowEstimator:
+        """This thread's own flow estimator (a DIS instance is not shared between threads)."""
+        if not hasattr(self._estimators, "estimator"):
+            self._estimators.estimator = FlowEstimator(self.method)
+        return self._estimators.estimator
 
     def _flow(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """Flow from ``src`` to ``dst`` by this thread's own estimator (a DIS instance is not shared between threads)."""
-        estimator = getattr(self._estimators, "estimator", None)
-        if estimator is None:
-            estimator = self._estimators.estimator = FlowEstimator(self.method)
-        return estimator(src, dst)
+        """Flow from ``src`` to ``dst`` (so that ``src(x) ≈ dst(x + flow(x))``)."""
+        return self._estimator()(src, dst)
 
     def flow_gray(self, rgb: np.ndarray) -> np.ndarray:
         """The grayscale image the flow is computed on: ``rgb`` at most ``flow_width`` pixels wide."""
@@ -240,7 +243,7 @@ class FlowSmoother:
         self.last_reliable = motion.reliable
         if motion.reliable < self.min_reliable:
             return None
-        history = cv2.remap(state, *motion.grid, self.history_interpolation, borderMode=cv2.BORDER_REPLICATE)
+        history = sample(state, motion.grid, self.history_interpolation)
         self._state = cv2.blendLinear(current, history, motion.frame_weight, motion.history_weight)
         self.last_restarted = False
         return self._state, current
