@@ -14,11 +14,9 @@ Variants:
 - ``uint8 in/out``: the uint8 NHWC -> float NCHW conversion, scale, rounding and uint8 NHWC output
   done inside the compiled model (``ov.preprocess.PrePostProcessor``) instead of by the engine
   (strength and colour preservation are not applied on this path: it only measures the conversions);
-- ``--int8``: NNCF post-training quantization (MIXED preset: symmetric weights, asymmetric
-  activations) of each shape's model, calibrated on ``--calibration`` real photos (COCO train2017 and
-  BSDS500 train, never the ``val_`` evaluation photos) cropped to that shape, and int8 weights only
-  (NNCF ``compress_weights``; the CPU computes in f32). Needs ``nncf`` (``pip install 'rtstyle[int8]'``);
-  only this benchmark uses it.
+- ``--int8``: ``--precision int8`` (NNCF post-training quantization of each shape's model, calibrated
+  on generated scenes: :mod:`realtime_style.runtime.backends.int8`), and int8 weights only (NNCF
+  ``compress_weights``; the CPU computes in f32). Needs ``nncf`` (``pip install 'rtstyle[int8]'``).
 
     python -m benchmarks.bench_openvino_options                          # options, 360x640, 1 and 2 threads
     python -m benchmarks.bench_openvino_options --int8 --threads-list 1 --png /tmp/int8.png
@@ -40,13 +38,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the rtstyle command do
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks.bench_engine import cpu_label, level_difference, parse_size  # noqa: E402
+from benchmarks.bench_engine import cpu_label, level_difference  # noqa: E402
 from benchmarks.contact_sheet import crop_to  # noqa: E402
+from realtime_style.cli.argtypes import dimensions  # noqa: E402
 from realtime_style.image_files import load_rgb  # noqa: E402
 from realtime_style.metrics.style import select_photos  # noqa: E402
 from realtime_style.models.store import StyleModel, load_model  # noqa: E402
-from realtime_style.models.style_images import SHARED_DATA  # noqa: E402
-from realtime_style.models.transformer import TransformerNet  # noqa: E402
+from benchmarks.shared_data import SHARED_DATA  # noqa: E402
 from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status, openvino_version, shared_core  # noqa: E402
 from realtime_style.runtime.engine import Engine, EngineOptions  # noqa: E402
 from benchmarks.entry import run_as_command  # noqa: E402
@@ -68,11 +66,6 @@ def photos(folder: str, pattern: str, count: int, height: int, width: int) -> li
     return [crop_to(np.asarray(load_rgb(path)), (width, height)) for path in select_photos(CONTENT / folder, count, pattern)]
 
 
-def calibration_photos(count: int, height: int, width: int) -> list[np.ndarray]:
-    """Training photos only: half COCO train2017, half BSDS500 train."""
-    return photos("coco", "train2017_*", count // 2, height, width) + photos("bsds500", "train_*", count - count // 2, height, width)
-
-
 class DirectConvertNet(OpenVINONet):
     """OpenVINONet read through OpenVINO's PyTorch frontend (``ov.convert_model``) instead of ONNX."""
 
@@ -86,27 +79,8 @@ def import_nncf():
     try:
         import nncf
     except ImportError:
-        sys.exit("--int8 needs NNCF: pip install 'rtstyle[int8]' (or pip install nncf)")
+        sys.exit("--int8 needs NNCF: pip install 'rtstyle[int8]'")
     return nncf
-
-
-class Int8Net(OpenVINONet):
-    """OpenVINONet with each shape's model quantized to int8 by NNCF, calibrated on real photos of that shape."""
-
-    def __init__(self, net: TransformerNet, calibration: int):
-        super().__init__(net)
-        self.calibration = calibration
-
-    def convert(self, example: torch.Tensor):
-        nncf = import_nncf()
-        height, width = example.shape[-2:]
-        samples = [torch.from_numpy(p).permute(2, 0, 1)[None].float().div(255).numpy() for p in calibration_photos(self.calibration, height, width)]
-        return nncf.quantize(
-            super().convert(example), nncf.Dataset(samples), preset=nncf.QuantizationPreset.MIXED, subset_size=len(samples)
-        )
-
-    def describe(self) -> str:
-        return f"openvino int8 (NNCF, {self.calibration} calibration photos)"
 
 
 class Int8WeightsNet(OpenVINONet):
@@ -178,7 +152,7 @@ def variants(model: StyleModel, args: argparse.Namespace) -> dict[str, Callable[
     made["convert_model"] = lambda: openvino_engine(model, DirectConvertNet(model.net))
     made["uint8 in/out"] = lambda: Uint8Model(OpenVINONet(model.net))
     if args.int8:
-        made["int8 (NNCF)"] = lambda: openvino_engine(model, Int8Net(model.net, args.calibration))
+        made["int8 (rtstyle)"] = lambda: Engine(model, EngineOptions(device="cpu", backend="openvino", precision="int8"))
         made["int8 weights only"] = lambda: openvino_engine(model, Int8WeightsNet(model.net))
     return {label: make for label, make in made.items() if not args.only or label in args.only or label == "openvino today"}
 
@@ -209,7 +183,7 @@ def measure(model: StyleModel, size: tuple[int, int], threads: int, args: argpar
         ms = 1000 * statistics.median(times[label])
         outputs = np.stack([runner.stylize(p) for p in held_out])
         rows.append((label, ms, today_ms / ms, f"{level_difference(outputs, reference)}; first call {first[label]:.1f} s"))
-        if args.png and label == "int8 (NNCF)":
+        if args.png and label == "int8 (rtstyle)":
             save_side_by_side(args.png, model.name, held_out[0], reference[0], outputs[0])
     return rows
 
@@ -225,11 +199,10 @@ def save_side_by_side(path: Path, name: str, photo: np.ndarray, fp32: np.ndarray
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", nargs="+", choices=["standard", "light"], default=["standard", "light"], help="the shipped mosaic nets")
-    parser.add_argument("--sizes", nargs="+", type=parse_size, default=[(360, 640)], help="HEIGHTxWIDTH ...")
+    parser.add_argument("--sizes", nargs="+", type=dimensions(), default=[(360, 640)], help="HEIGHTxWIDTH ...")
     parser.add_argument("--threads-list", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of 2 calls per variant")
     parser.add_argument("--int8", action="store_true", help="add NNCF int8 post-training quantization (needs nncf)")
-    parser.add_argument("--calibration", type=int, default=16, help="--int8: calibration photos")
     parser.add_argument("--png", type=Path, default=None, help="--int8: save photo | f32 | int8 side by side (one file per net)")
     parser.add_argument("--only", nargs="+", default=None, help="only these variants (labels as printed), besides today's")
     return parser.parse_args(argv)

@@ -9,6 +9,7 @@ import platform
 import torch
 
 from realtime_style.runtime.backends.choices import ChoiceFile, cpu_name
+from realtime_style.runtime.backends.int8 import int8_instructions, nncf_status
 from realtime_style.runtime.backends.openvino_net import default_precision, openvino_status, openvino_version
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_backend, select_device, select_precision
 from realtime_style.runtime.process import describe_process
@@ -67,6 +68,7 @@ def run_info(args: argparse.Namespace) -> int:
         "default device": f"{device} ({str(select_precision(device)).removeprefix('torch.')})",
         "openvino": openvino_version() or str(openvino_status()),
         "backends": backends_line(device),
+        "int8": int8_line(),
         "backend probes": probes_line(),
         "model folders": ", ".join(map(str, model_folders())),
         "styles": str(len(list_styles())),
@@ -87,6 +89,17 @@ def backends_line(device: torch.device) -> str:
     if device.type == "cpu":
         return cpu_line
     return f"{device}: torch {str(select_precision(device)).removeprefix('torch.')}; {cpu_line}"
+
+
+def int8_line() -> str:
+    """Whether ``--precision int8`` runs here, and whether this CPU has the int8 instructions it pays on."""
+    reason = openvino_status() or nncf_status()
+    if reason is not None:
+        return f"unavailable: {reason}"
+    instructions = int8_instructions()
+    if instructions:
+        return f"--precision int8 available (CPU has {', '.join(instructions)})"
+    return "--precision int8 available, but this CPU has no VNNI or AMX: expect little speed-up"
 
 
 def probes_line() -> str:

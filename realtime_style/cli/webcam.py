@@ -11,7 +11,7 @@ from realtime_style.cli.common import COMPILE_NOTE, add_look_arguments, bounded_
 from realtime_style.cli.parser import mark_advanced_flags
 from realtime_style.cli.person import add_person_arguments, live_person_from_args
 from realtime_style.cli.speed import add_speed_arguments, speed_options
-from realtime_style.runtime.engine import PRECISIONS, EngineOptions, select_device
+from realtime_style.runtime.engine import PRECISION_NAMES, EngineOptions, select_device
 from realtime_style.runtime.process import ProcessOptions
 from realtime_style.errors import InputError, OutputError, UsageError
 from realtime_style.cli.argtypes import dimensions, dimensions_or_height, seconds
@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     processing.add_argument("--size", type=dimensions_or_height(SIZE_MULTIPLE), help="fixed size, WxH or a height; disables --target-fps")
     processing.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    processing.add_argument("--precision", choices=["auto", *PRECISIONS], default="auto", help="network precision")
+    processing.add_argument("--precision", choices=PRECISION_NAMES, default="auto", help="network precision (int8: see rtstyle video --help)")
     processing.add_argument(
         "--workers",
         type=positive(int),

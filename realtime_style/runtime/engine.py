@@ -45,11 +45,14 @@ from realtime_style.models.transformer import TransformerNet
 from realtime_style.runtime.backends import BACKENDS, InferenceNet
 from realtime_style.runtime.backends.auto import AutoNet, TorchNet, probe_key
 from realtime_style.runtime.backends.choices import ChoiceFile
+from realtime_style.runtime.backends.int8 import nncf_status
 from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status
 from realtime_style.runtime.pending import Pending, Ready, in_order
 from realtime_style.runtime.process import describe_process
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: What ``--precision`` accepts: ``auto`` (per device), a torch dtype, or ``int8`` (CPU, OpenVINO + NNCF).
+PRECISION_NAMES = ("auto", *PRECISIONS, "int8")
 
 
 @dataclass
@@ -120,34 +123,45 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def select_precision(device: torch.device, name: str = "auto") -> torch.dtype:
-    """``auto``: fp16 on CUDA and MPS, bf16 on CPUs with native bf16 (measured 1.8x faster here), else fp32."""
-    if name != "auto":
-        if name not in PRECISIONS:
-            raise ValueError(f"precision must be one of auto, {', '.join(PRECISIONS)}; got {name!r}")
+    """The torch net's dtype. ``auto``: fp16 on CUDA and MPS, bf16 on CPUs with native bf16 (measured 1.8x faster
+    here), else fp32. ``int8`` is OpenVINO's (:mod:`.backends.int8`); the torch copy then takes ``auto``'s dtype."""
+    if name not in PRECISION_NAMES:
+        raise ValueError(f"precision must be one of {', '.join(PRECISION_NAMES)}; got {name!r}")
+    if name == "int8" and device.type != "cpu":
+        raise DeviceError(f"--precision int8 runs on the CPU (OpenVINO); the device is {device} (use --device cpu)")
+    if name in PRECISIONS:
         return PRECISIONS[name]
     if device.type in ("cuda", "mps"):
         return torch.float16
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
 
 
-def select_backend(device: torch.device, name: str = "auto", compile: bool = False) -> str:
+def select_backend(device: torch.device, name: str = "auto", compile: bool = False, precision: str = "auto") -> str:
     """``torch``, ``openvino`` or ``auto`` (CPU with OpenVINO present: probed per frame size).
 
     ``auto`` means torch on CUDA/MPS, with ``compile`` (torch.compile is a torch path) and wherever
-    OpenVINO is missing or broken; an explicit ``openvino`` that cannot run here is an error.
+    OpenVINO is missing or broken; an explicit ``openvino`` that cannot run here is an error. ``int8``
+    precision is OpenVINO's alone: it needs ``openvino`` or ``auto`` (then no probe) and NNCF.
     """
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+    if precision == "int8":
+        if name == "torch" or compile:
+            raise UsageError(f"--precision int8 runs on OpenVINO: it does not go with {'--compile' if compile else '--backend torch'}")
+        name = "openvino"
     if name == "torch":
         return name
     if name == "openvino":
+        flag = "--precision int8" if precision == "int8" else "--backend openvino"
         if device.type != "cpu":
-            raise DeviceError(f"--backend openvino runs on the CPU; the device is {device} (use --device cpu)")
+            raise DeviceError(f"{flag} runs on the CPU; the device is {device} (use --device cpu)")
         if compile:
             raise UsageError("--compile is torch.compile: it needs --backend torch (or auto)")
         reason = openvino_status()
         if reason is not None:
-            raise DeviceError(f"--backend openvino: {reason}")
+            raise DeviceError(f"{flag}: {reason}")
+        if precision == "int8" and nncf_status() is not None:
+            raise DeviceError(nncf_status())
         return name
     return "auto" if device.type == "cpu" and not compile and openvino_status() is None else "torch"
 
@@ -165,9 +179,9 @@ class Engine:
         if self.options.cuda_graphs and self.options.compile:  # refused on any device: asked for, it is a mistake
             raise UsageError("--cuda-graphs and --compile do not go together (torch.compile brings its own CUDA graphs)")
         self.device = select_device(self.options.device)
-        self.backend = select_backend(self.device, self.options.backend, self.options.compile)
         #: The torch net's dtype.
         self.dtype = select_precision(self.device, self.options.precision)
+        self.backend = select_backend(self.device, self.options.backend, self.options.compile, self.options.precision)
         #: The dtype frames reach the backend in: float32 unless torch runs alone (the others choose their own).
         self.frame_dtype = self.dtype if self.backend == "torch" else torch.float32
         on_cpu, on_cuda = self.device.type == "cpu", self.device.type == "cuda"

@@ -23,12 +23,13 @@ import torch
 
 from realtime_style.models.inference import prepare_for_inference
 from realtime_style.models.transformer import TransformerNet
+from realtime_style.runtime.backends.int8 import quantize
 
 #: Compiled models kept per net (frame sizes of an adaptive-resolution session, batch sizes).
 MAX_SHAPES = 8
 #: Engine precision -> OpenVINO inference precision hint; ``auto`` leaves OpenVINO's own choice
-#: (bf16 on CPUs with native bf16, else f32).
-PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "auto": None}
+#: (bf16 on CPUs with native bf16, else f32), as does ``int8`` for what stays unquantized (see :mod:`.int8`).
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "auto": None, "int8": None}
 #: The ONNX exporter traces through module-global state: live workers export one at a time.
 _EXPORT_LOCK = threading.Lock()
 
@@ -135,8 +136,11 @@ class OpenVINONet:
         with _EXPORT_LOCK, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings about Python branches on sizes: fixed by design
             model = self.convert(torch.zeros(shape))
+        if self._requested == "int8":
+            model = quantize(model, shape)
         compiled = self._core.compile_model(model, "CPU", self.config)
-        self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        self.precision = f"int8 ({precision} between)" if self._requested == "int8" else precision
         request = compiled.create_infer_request()
         with self._requests_lock:
             self._requests[shape] = request
