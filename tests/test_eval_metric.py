@@ -213,6 +213,24 @@ def test_evaluate_model_scores_the_openvino_backend_like_torch(vgg_metric, image
     assert openvino_score.mean_content_distance == pytest.approx(torch_score.mean_content_distance, rel=0.02)
 
 
+def test_evaluate_model_in_another_precision_scores_the_engine_in_it(vgg_metric, images, random_model_file, tmp_path: Path, monkeypatch) -> None:
+    """``rtstyle eval styles --precision bf16`` (or int8) scores what the CPU engine makes in that precision."""
+    from realtime_style.metrics import style as style_module
+
+    asked = []
+    real_backend_net = style_module.backend_net
+    monkeypatch.setattr(style_module, "backend_net", lambda model, backend, precision: asked.append((backend, precision)) or real_backend_net(model, backend, precision))
+    path = tmp_path / "photo.png"
+    Image.fromarray(random_image(np.random.default_rng(5), 40, 56)).save(path)
+    photos = prepare_photos([path], vgg_metric)
+    model = load_model(random_model_file)
+    fp32 = evaluate_model(model, photos, images["style"], vgg_metric)
+    assert asked == []  # torch in fp32: the net as trained, on the metric's device
+    bf16 = evaluate_model(model, photos, images["style"], vgg_metric, backend="torch", precision="bf16")
+    assert asked == [("torch", "bf16")]
+    assert bf16.mean_style_ratio == pytest.approx(fp32.mean_style_ratio, rel=0.05)
+
+
 def test_stylizing_for_the_metric_records_no_autograd_graph() -> None:
     """Scoring may run a net being trained (its weights require grad) on 32 photos at 512 px: no graph is kept."""
     net = TransformerNet(ARCHITECTURES["light"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from realtime_style.cli.argtypes import int_at_least
 from realtime_style.cli.eval_flicker import register_flicker
 from realtime_style.cli.speed import add_backend_argument
-from realtime_style.runtime.engine import select_device
+from realtime_style.runtime.engine import PRECISION_NAMES, select_device
 from realtime_style.errors import StyleNotFoundError
 from realtime_style.metrics import style as style_metric
 from realtime_style.models.store import distinct_labels, list_styles
@@ -58,6 +58,10 @@ def _register_styles(eval_subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     add_backend_argument(parser, default="torch")  # torch: the reference figures; another backend scores its own output
+    parser.add_argument(
+        "--precision", choices=PRECISION_NAMES, default="fp32",
+        help="fp32 (default, with --backend torch: the net as trained); another scores the CPU engine's output in it, e.g. int8",
+    )
     parser.add_argument("--per-photo", action="store_true", help="include every photo's figures (table and JSON)")
     parser.add_argument(
         "--layers",
@@ -90,6 +94,7 @@ def run_styles(args: argparse.Namespace) -> int:
             styles_dir=args.styles_dir,
             device=device,
             backend=args.speed_backend,
+            precision=args.precision,
             progress=progress,
             metric=style_metric.StyleMetric(device),
         )
@@ -106,6 +111,7 @@ def run_styles(args: argparse.Namespace) -> int:
         "photos": {"source": source, "count": len(photos), "files": [p.name for p in photos]},
         "device": str(device),
         "backend": args.speed_backend,
+        "precision": args.precision,
         "styles": [score.to_dict(per_photo=args.per_photo) for score in scores],
     }
     text = json.dumps(report, indent=2)

@@ -251,11 +251,12 @@ def stylize_for_eval(net: torch.nn.Module | Callable[[torch.Tensor], torch.Tenso
     return out.mul(255.0).round().div(255.0)
 
 
-def backend_net(model: StyleModel, backend: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``model``'s net as a CPU backend runs it, in float32 where the backend lets us choose."""
+def backend_net(model: StyleModel, backend: str, precision: str = "fp32") -> Callable[[torch.Tensor], torch.Tensor]:
+    """``model``'s net as a CPU backend runs it, in ``precision`` (float32 unless asked otherwise)."""
     from realtime_style.runtime.engine import Engine, EngineOptions
 
-    return Engine(model, EngineOptions(device="cpu", precision="fp32", backend=backend)).run_tensor
+    engine = Engine(model, EngineOptions(device="cpu", precision=precision, backend=backend))
+    return lambda images: engine.run_tensor(images.to(engine.frame_dtype))
 
 
 def evaluate_model(
@@ -265,14 +266,17 @@ def evaluate_model(
     metric: StyleMetric,
     progress: Callable[[int, int], None] | None = None,
     backend: str = "torch",
+    precision: str = "fp32",
 ) -> StyleScore:
     """Stylize every prepared photo with ``model`` and return mean and worst of the metric.
 
-    ``backend`` torch runs the net as trained, in float32 on the metric's device (the reference
-    figures); ``openvino`` or ``auto`` score the CPU engine's output with that backend instead.
+    ``backend`` torch in ``precision`` fp32 runs the net as trained, in float32 on the metric's device (the
+    reference figures); another backend or precision (``openvino``, ``auto``; ``bf16``, ``int8``) scores the CPU
+    engine's output as it would run in rtstyle instead.
     """
     style = metric.image_stats(style_image)
-    net = model.net.to(metric.device, torch.float32) if backend == "torch" else backend_net(model, backend)
+    as_trained = backend == "torch" and precision == "fp32"
+    net = model.net.to(metric.device, torch.float32) if as_trained else backend_net(model, backend, precision)
     pairs: list[PairScore] = []
     for index, photo in enumerate(photos):
         output = stylize_for_eval(net, photo.image).to(metric.device)
@@ -357,6 +361,7 @@ def evaluate_styles(
     progress: Callable[[str, int, int], None] | None = None,
     metric: StyleMetric | None = None,
     backend: str = "torch",
+    precision: str = "fp32",
 ) -> list[StyleScore]:
     """Measure each style (a shipped name or a model file) on ``photos`` (default: :func:`default_photos`).
 
@@ -375,7 +380,7 @@ def evaluate_styles(
     scores = []
     for model, image in zip(models, style_images):
         report = (lambda done, total, name=model.name: progress(name, done, total)) if progress else None
-        scores.append(evaluate_model(model, prepared, image, metric, report, backend))
+        scores.append(evaluate_model(model, prepared, image, metric, report, backend, precision))
     return scores
 
 
