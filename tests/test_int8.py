@@ -91,3 +91,24 @@ def test_int8_with_the_torch_backend_is_one_line_and_exit_2(tmp_path: Path, rand
                  "--precision", "int8", "--backend", "torch"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "int8" in err[0] and "--backend torch" in err[0]
+
+
+@needs_int8
+def test_live_int8_answers_with_torch_while_a_new_size_calibrates(tmp_path: Path, monkeypatch) -> None:
+    """A live session must not stop for the seconds a size's calibration takes: torch bridges them."""
+    from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+    from realtime_style.runtime.backends.auto import AutoNet
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no remembered backend choices
+    torch.manual_seed(0)
+    net = TransformerNet(ARCHITECTURES["light"]).eval()
+    engine = Engine(net, EngineOptions(device="cpu", precision="int8", compile_in_background=True))
+    assert isinstance(engine.runner, AutoNet)
+    frame = np.random.default_rng(0).integers(0, 256, (128, 160, 3), dtype=np.uint8)
+    first = engine.stylize(frame)  # at once, on torch
+    assert engine.compiling or engine.runner.chosen
+    engine.runner.wait_for_compiles(60)
+    later = engine.stylize(frame)
+    assert "openvino int8" in engine.describe()
+    assert first.shape == later.shape == frame.shape
+    assert not np.array_equal(first, later)  # torch's bf16/fp32 frame, then int8's

@@ -236,7 +236,9 @@ class Engine:
         def openvino() -> OpenVINONet:
             return OpenVINONet(net, threads=threads, precision=self.options.precision)
 
-        if self.backend == "openvino":
+        # Live int8: a new size's calibration takes seconds (5 s, standard net at 360x640): torch bridges it, as in auto.
+        bridge = self.options.precision == "int8" and self.options.compile_in_background
+        if self.backend == "openvino" and not bridge:
             return openvino()
         config = net.config
         size = f"{'/'.join(map(str, config.channels))}x{config.residual_blocks} k{config.outer_kernel}"
@@ -344,7 +346,7 @@ class Engine:
 
     def describe(self) -> str:
         """One line for logs: model, device, precision, layout, batch, the fast paths in use."""
-        if self.backend == "openvino":
+        if isinstance(self.runner, OpenVINONet):
             return f"{self.name} on cpu ({self.runner.describe()}, batch {self.batch_size}, {self.runner.threads} threads)"
         layout = "channels_last" if self.channels_last else "contiguous"
         dtype = {v: k for k, v in PRECISIONS.items()}[self.dtype]
