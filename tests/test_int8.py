@@ -48,7 +48,10 @@ def test_int8_stays_close_to_f32_on_real_photos(shared_data: Path, arch: str) ->
         image = Image.open(path).convert("RGB")
         image.thumbnail((320, 320))
         photo = np.asarray(image)
+        height, width = photo.shape[:2]
+        assert int8.calibrates_int8(width, height) and not f32.calibrates_int8(width, height)
         reference, quantized = f32.stylize(photo).astype(np.int16), int8.stylize(photo).astype(np.int16)
+        assert not int8.calibrates_int8(width, height)  # once per size
         mean = float(np.abs(quantized - reference).mean())
         shift = float(quantized.mean() - reference.mean())
         assert 0.5 < mean <= MEAN_LEVELS[arch], f"{path.name}: mean {mean:.2f} levels"

@@ -112,7 +112,8 @@ def describe_stylizer(args: argparse.Namespace, stylizer: Stylizer) -> str:
     """``mosaic on cpu``; with ``--verbose`` also precision, layout, batch and fast paths (``rtstyle info`` has the machine)."""
     if getattr(args, "verbose", False):
         return stylizer.describe()
-    return f"{stylizer.engine.name} on {stylizer.engine.device}"
+    int8 = ", int8" if stylizer.engine.options.precision == "int8" else ""
+    return f"{stylizer.engine.name} on {stylizer.engine.device}{int8}"
 
 
 def report(args: argparse.Namespace, message: str) -> None:

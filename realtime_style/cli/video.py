@@ -148,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
             report(args, odd_size_note(source.size, size))
         if stylizer.engine.probes_backends(*size):
             report(args, "the first frame also times torch against OpenVINO at this size on this CPU (once; remembered)")
+        if stylizer.engine.calibrates_int8(*size):
+            report(args, "the first frame waits while the net is quantized to int8 for this size (a few seconds)")
         fits = stylizer.engine.largest_batch(*source.size)
         if fits is not None and fits < stylizer.engine.batch_size:
             warn(

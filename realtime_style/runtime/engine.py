@@ -335,6 +335,12 @@ class Engine:
         (``--backend auto`` on a CPU, a size never probed on this machine): several frames' work, once."""
         return isinstance(self.runner, AutoNet) and self.runner.needs_probe((self.batch_size, 3, height, width))
 
+    def calibrates_int8(self, width: int, height: int) -> bool:
+        """Whether the first batch of ``width`` x ``height`` frames waits while the net is quantized to int8 for that
+        size (``--precision int8``: seconds, once per size)."""
+        shape = (self.batch_size, 3, height, width)
+        return isinstance(self.runner, OpenVINONet) and self.runner.quantizes and not self.runner.is_compiled(shape)
+
     @property
     def compiling(self) -> bool:
         """Whether OpenVINO compiles a frame size aside (``compile_in_background``): frames run slower meanwhile."""

@@ -121,6 +121,11 @@ class OpenVINONet:
         self._requested = precision
 
     @property
+    def quantizes(self) -> bool:
+        """Whether each shape's model is quantized to int8 before it compiles (seconds more, :mod:`.int8`)."""
+        return self._requested == "int8"
+
+    @property
     def shapes(self) -> list[tuple[int, ...]]:
         """Input shapes compiled so far, least recently used first."""
         with self._requests_lock:
@@ -136,11 +141,11 @@ class OpenVINONet:
         with _EXPORT_LOCK, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings about Python branches on sizes: fixed by design
             model = self.convert(torch.zeros(shape))
-        if self._requested == "int8":
+        if self.quantizes:
             model = quantize(model, shape)
         compiled = self._core.compile_model(model, "CPU", self.config)
         precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        self.precision = f"int8 ({precision} between)" if self._requested == "int8" else precision
+        self.precision = f"int8 ({precision} between)" if self.quantizes else precision
         request = compiled.create_infer_request()
         with self._requests_lock:
             self._requests[shape] = request
