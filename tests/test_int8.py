@@ -115,3 +115,23 @@ def test_live_int8_answers_with_torch_while_a_new_size_calibrates(tmp_path: Path
     assert "openvino int8" in engine.describe()
     assert first.shape == later.shape == frame.shape
     assert not np.array_equal(first, later)  # torch's bf16/fp32 frame, then int8's
+
+
+@needs_int8
+def test_quantizing_on_two_threads_prints_nothing(capfd) -> None:
+    """NNCF writes tables and progress bars to stdout; live workers quantize on side threads, maybe at once."""
+    import threading
+
+    from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+    from realtime_style.runtime.backends.openvino_net import OpenVINONet
+
+    torch.manual_seed(0)
+    nets = [OpenVINONet(TransformerNet(ARCHITECTURES["light"]).eval(), threads=1, precision="int8") for _ in range(2)]
+    threads = [threading.Thread(target=net.compile, args=((1, 3, 48, 64),)) for net in nets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(net.is_compiled((1, 3, 48, 64)) for net in nets)
+    out, err = capfd.readouterr()
+    assert out == "" and "Statistics" not in err

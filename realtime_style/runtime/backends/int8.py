@@ -20,6 +20,7 @@ import contextlib
 import importlib
 import io
 import logging
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -27,6 +28,9 @@ import numpy as np
 
 #: Generated scenes a shape's model is calibrated on (more measured no closer to f32 on real photos).
 CALIBRATION_SCENES = 4
+#: One quantization at a time: stdout is swapped while NNCF runs (live workers calibrate on side threads), and two
+#: calibrations at once would only share the cores.
+_QUANTIZE_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -80,7 +84,7 @@ def quantize(model, shape: tuple[int, ...]):
     import nncf
 
     batches = calibration_batches(shape)
-    with _quiet_nncf():
+    with _QUANTIZE_LOCK, _quiet_nncf():
         return nncf.quantize(
             model, nncf.Dataset(batches), preset=nncf.QuantizationPreset.MIXED, subset_size=len(batches)
         )
