@@ -10,6 +10,7 @@ Every speed-up is on by default where it was measured to help and has an off swi
 :class:`EngineOptions` (and a test that its output matches the plain fp32 path):
 
 - precision ``auto``: bf16 weights and activations on CPUs with avx512_bf16/AMX, fp16 on GPUs;
+  ``int8`` (asked for, CPU): OpenVINO's model quantized by NNCF (:mod:`realtime_style.runtime.backends.int8`);
 - ``fast_norm``: InstanceNorm without the float32 round trip (CPU; the kernel accumulates in fp32);
 - ``split_output_conv``: the 9x9 convolution to 3 channels as a phase-split convolution (CPU);
 - ``fold_upsample``: upsample + 3x3 convolution as one 2x2 convolution on the small map (CPU);

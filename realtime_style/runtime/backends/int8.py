@@ -9,8 +9,8 @@ held-out photos): the generated scenes differ from the f32 output as little (sta
 levels, light 16.5 vs 14.5); the InstanceNorms after each convolution keep activation ranges nearly
 independent of the picture.
 
-It pays where the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX): 1.6-1.7x OpenVINO bf16 on
-Zen 4. Without them (AVX2 only) it measured 1.0-1.2x with visible grain (docs/performance.md). NNCF is an
+It pays where the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX): 1.5-1.7x OpenVINO bf16 on
+Zen 4 (360x640). Without them (AVX2 only) it measured 1.0-1.2x with visible grain (docs/performance.md). NNCF is an
 extra (``pip install 'rtstyle[int8]'``), imported only here.
 """
 
