@@ -102,7 +102,7 @@ def test_live_int8_answers_with_torch_while_a_new_size_calibrates(tmp_path: Path
     from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
     from realtime_style.runtime.backends.auto import AutoNet
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no remembered backend choices
+    monkeypatch.setenv("RTSTYLE_CACHE_DIR", str(tmp_path))  # no remembered backend choices or int8 models
     torch.manual_seed(0)
     net = TransformerNet(ARCHITECTURES["light"]).eval()
     engine = Engine(net, EngineOptions(device="cpu", precision="int8", compile_in_background=True))
@@ -135,3 +135,43 @@ def test_quantizing_on_two_threads_prints_nothing(capfd) -> None:
     assert all(net.is_compiled((1, 3, 48, 64)) for net in nets)
     out, err = capfd.readouterr()
     assert out == "" and "Statistics" not in err
+
+
+@needs_int8
+@pytest.mark.filterwarnings("ignore")  # the ONNX exporter's tracer warnings (OpenVINONet.compile silences them too)
+def test_a_quantized_model_is_kept_on_disk_and_read_back(tmp_path: Path, monkeypatch) -> None:
+    """The second run at a size (or the second live worker) reads the int8 model instead of calibrating again."""
+    import nncf
+
+    from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+    from realtime_style.runtime.backends import int8 as int8_module
+    from realtime_style.runtime.backends.openvino_net import OpenVINONet, shared_core
+
+    calibrations = []
+    real_quantize = nncf.quantize
+    monkeypatch.setattr(nncf, "quantize", lambda *args, **kwargs: calibrations.append(1) or real_quantize(*args, **kwargs))
+    torch.manual_seed(0)
+    net = OpenVINONet(TransformerNet(ARCHITECTURES["light"]).eval(), threads=1)
+    shape, other = (1, 3, 40, 56), (1, 3, 48, 64)
+
+    def run(model, seed=0):
+        x = np.random.default_rng(seed).random(model.inputs[0].get_shape(), dtype=np.float32)
+        return shared_core().compile_model(model, "CPU").create_infer_request().infer({0: x})[0]
+
+    first = int8_module.quantize(net.convert(torch.zeros(shape)), shape, tmp_path)
+    again = int8_module.quantize(net.convert(torch.zeros(shape)), shape, tmp_path)  # a fresh conversion, same net
+    assert len(calibrations) == 1 and np.array_equal(run(first), run(again))
+    assert len(list(tmp_path.glob("*.xml"))) == 1 and len(list(tmp_path.glob("*.bin"))) == 1
+
+    (xml,) = tmp_path.glob("*.xml")
+    xml.write_text("damaged")
+    int8_module.quantize(net.convert(torch.zeros(shape)), shape, tmp_path)  # damaged: calibrates again, rewrites
+    assert len(calibrations) == 2 and int8_module._read_cached(xml) is not None
+
+    monkeypatch.setattr(int8_module, "MAX_CACHED", 1)
+    int8_module.quantize(net.convert(torch.zeros(other)), other, tmp_path)  # another size: another entry, the oldest goes
+    assert len(calibrations) == 3 and len(list(tmp_path.glob("*.xml"))) == 1 and len(list(tmp_path.glob("*.bin"))) == 1
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert int8_module.quantize(net.convert(torch.zeros(shape)), shape, blocked / "int8") is not None  # unwritable: still int8

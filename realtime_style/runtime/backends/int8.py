@@ -9,6 +9,10 @@ held-out photos): the generated scenes differ from the f32 output as little (sta
 levels, light 16.5 vs 14.5); the InstanceNorms after each convolution keep activation ranges nearly
 independent of the picture.
 
+A quantized model is kept on disk (``$RTSTYLE_CACHE_DIR`` or ``~/.cache/rtstyle``, folder ``int8``; the newest
+:data:`MAX_CACHED` of them), keyed by a hash of the model before quantization, the calibration frames and the
+library versions: a later run, or a second live worker, at that size reads it instead of calibrating again.
+
 It pays where the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX): 1.5-1.7x OpenVINO bf16 on
 Zen 4 (360x640). Without them (AVX2 only) it measured 1.0-1.2x with visible grain (docs/performance.md). NNCF is an
 extra (``pip install 'rtstyle[int8]'``), imported only here.
@@ -17,20 +21,28 @@ extra (``pip install 'rtstyle[int8]'``), imported only here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import io
 import logging
+import tempfile
 import threading
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from realtime_style.atomic_file import write_atomically
+from realtime_style.runtime.backends.choices import cache_dir
 
 #: Generated scenes a shape's model is calibrated on (more measured no closer to f32 on real photos).
 CALIBRATION_SCENES = 4
 #: One quantization at a time: stdout is swapped while NNCF runs (live workers calibrate on side threads), and two
 #: calibrations at once would only share the cores.
 _QUANTIZE_LOCK = threading.Lock()
+#: Quantized models kept on disk (a live session's adaptive resolution visits a handful of sizes per net).
+MAX_CACHED = 32
 
 
 @lru_cache(maxsize=1)
@@ -79,12 +91,83 @@ def _quiet_nncf() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def quantize(model, shape: tuple[int, ...]):
-    """``model`` (an ``openvino.Model`` of input ``shape``) with int8 weights and activations."""
-    import nncf
+def quantize(model, shape: tuple[int, ...], cache: Path | None = None):
+    """``model`` (an ``openvino.Model`` of input ``shape``) with int8 weights and activations.
 
+    ``cache``: the folder of quantized models (default: ``int8`` in rtstyle's cache folder). An unreadable or
+    unwritable cache only costs the calibration.
+    """
     batches = calibration_batches(shape)
-    with _QUANTIZE_LOCK, _quiet_nncf():
-        return nncf.quantize(
-            model, nncf.Dataset(batches), preset=nncf.QuantizationPreset.MIXED, subset_size=len(batches)
-        )
+    cache = cache or cache_dir() / "int8"
+    with _QUANTIZE_LOCK:
+        key = _cache_key(model, batches)
+        cached = _read_cached(cache / f"{key}.xml")
+        if cached is not None:
+            return cached
+        import nncf
+
+        with _quiet_nncf():
+            quantized = nncf.quantize(
+                model, nncf.Dataset(batches), preset=nncf.QuantizationPreset.MIXED, subset_size=len(batches)
+            )
+        _write_cached(quantized, cache / f"{key}.xml")
+        return quantized
+
+
+def _serialized(model) -> tuple[bytes, bytes]:
+    """An ``openvino.Model`` as its IR files' bytes (.xml, .bin), full precision."""
+    import openvino
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.xml"
+        openvino.save_model(model, path, compress_to_fp16=False)
+        return path.read_bytes(), path.with_suffix(".bin").read_bytes()
+
+
+def _cache_key(model, batches: list[np.ndarray]) -> str:
+    """What the int8 model depends on: the graph (operations, attributes, shapes, constants -- not the names, which
+    OpenVINO numbers afresh each conversion), the calibration frames, and NNCF's and OpenVINO's versions."""
+    import nncf
+    import openvino
+
+    digest = hashlib.sha256(f"nncf {nncf.__version__} openvino {openvino.__version__}".encode())
+    ops = model.get_ordered_ops()
+    position = {op.get_friendly_name(): index for index, op in enumerate(ops)}  # names are unique within a model
+    for op in ops:
+        inputs = [(position[source.get_node().get_friendly_name()], source.get_index()) for source in
+                  (value.get_source_output() for value in op.inputs())]
+        outputs = [str(output.get_partial_shape()) for output in op.outputs()]
+        digest.update(f"{op.get_type_name()} {sorted(op.get_attributes().items())} {inputs} {outputs}".encode())
+        if op.get_type_name() == "Constant":
+            digest.update(op.get_data().tobytes())
+    for batch in batches:
+        digest.update(batch.tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _read_cached(xml: Path):
+    """The quantized model kept at ``xml``, or None (absent, damaged, unreadable)."""
+    if not xml.exists():
+        return None
+    from realtime_style.runtime.backends.openvino_net import shared_core
+
+    try:
+        model = shared_core().read_model(str(xml))
+        xml.touch()  # recently used: pruned last
+        return model
+    except Exception:  # noqa: BLE001 -- a damaged cache entry means calibrating again
+        return None
+
+
+def _write_cached(model, xml: Path) -> None:
+    """Keep ``model`` at ``xml`` (weights first: the .xml appears last, whole); drop the oldest beyond MAX_CACHED."""
+    try:
+        structure, weights = _serialized(model)
+        write_atomically(xml.with_suffix(".bin"), weights)
+        write_atomically(xml, structure)
+        kept = sorted(xml.parent.glob("*.xml"), key=lambda path: path.stat().st_mtime, reverse=True)
+        for old in kept[MAX_CACHED:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".bin").unlink(missing_ok=True)
+    except OSError:
+        pass  # a full disk or a read-only home: the next run calibrates again
