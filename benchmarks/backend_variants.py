@@ -8,6 +8,8 @@ included) with another runner of the net:
 - ``openvino``: ``--backend openvino`` with OpenVINO's default precision (f32 without native bf16);
 - ``openvino bf16 hint``: the same asked for bf16 inference precision (honoured only where the CPU
   has bf16 instructions; the table says what the compiled model reported);
+- ``openvino int8``: ``--precision int8`` (NNCF quantization, calibrated on generated scenes; needs
+  ``rtstyle[int8]``, else the column stays empty);
 - ``onnxruntime``: the net exported to ONNX in memory and run by ONNX Runtime's CPU provider, fp32
   (benchmark only: it measured slower than the engine here, so it is no backend of rtstyle).
 """
@@ -28,6 +30,7 @@ BACKEND_VARIANTS: dict[str, dict] = {
     "torch.compile": {"backend": "torch", "compile": True},
     "openvino": {"backend": "openvino"},
     "openvino bf16 hint": {"backend": "openvino", "precision": "bf16"},
+    "openvino int8": {"backend": "openvino", "precision": "int8"},
     "onnxruntime": {"backend": "torch", "runner": "onnxruntime"},
 }
 BACKEND_SIZES = ((256, 256), (360, 640), (720, 1280))
