@@ -43,7 +43,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PRECISION_NAMES,
         default="auto",
         help="auto: fp16 on GPUs, bf16 on CPUs with native bf16, else fp32; int8: CPU, OpenVINO + NNCF "
-        "(pip install 'rtstyle[int8]'), ~1.6x on CPUs with VNNI/AMX, slightly changes the look",
+        "(pip install 'rtstyle[int8]'), 1.5-2x faster on CPUs with VNNI or AMX, slightly changes the look",
     )
     batch = group.add_argument("--batch-size", type=positive(int), default=None, help="frames per batch (default per device)")
     mark_advanced(precision)
