@@ -26,7 +26,7 @@ from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.allocator import tune_glibc_malloc, untune_glibc_malloc
 from realtime_style.runtime.engine import select_device
 from realtime_style.training.loss import LossWeights, PerceptualLoss
-from realtime_style.runtime.backends.choices import cpu_name
+from benchmarks.bench_engine import cpu_label
 from realtime_style.training.step_options import StepOptions, apply_step_options, make_adam
 from realtime_style.training.train import autocast_dtype, optimizer_step
 from benchmarks.entry import run_as_command
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     amp_dtype = autocast_dtype(device, args.precision)
     precision = str(amp_dtype).replace("torch.", "") if amp_dtype else "fp32"
     threads = torch.get_num_threads() if device.type == "cpu" else "-"
-    where = cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)
+    where = cpu_label() if device.type == "cpu" else torch.cuda.get_device_name(device)
     if not args.json:
         print(f"training step, {args.arch} net, batch {args.batch_size}, {precision}, {device} (threads {threads}): {where}")
         print(f"{'size':>6} {'today s/it':>11} {'fast s/it':>10} {'speed-up':>9} {'today cpu-s':>12} {'fast cpu-s':>11} {'cpu ratio':>10}")

@@ -395,17 +395,21 @@ def test_a_checkpoint_exports_from_any_folder_once_the_painting_has_moved(traini
 
 @pytest.mark.slow
 def test_a_checkpoint_of_the_plain_step_resumes_with_the_fast_step(training_data, tmp_path):
-    """The fast step (training/step_options.py) continues a run checkpointed by the plain one, on the same loss curve."""
-    whole = make_config(training_data, tmp_path / "whole", iterations=4, fast_step=False)
+    """The fast step (training/step_options.py) continues a run checkpointed by the plain one, on the same loss curve.
+
+    In float32: under bf16 autocast the fast step's channels-last convolutions (CPUs without AMX) round differently,
+    and 4 Adam steps at lr 5e-3 carry that to 10 levels of output (Zen 4); tests/test_training_step.py bounds the
+    bf16 step's losses instead."""
+    whole = make_config(training_data, tmp_path / "whole", iterations=4, fast_step=False, precision="fp32")
     train(whole)
-    parts = make_config(training_data, tmp_path / "parts", iterations=2, fast_step=False)
+    parts = make_config(training_data, tmp_path / "parts", iterations=2, fast_step=False, precision="fp32")
     train(parts)
     train(replace(parts, schedule=(Phase(64, 4),), fast_step=True), resume=str(Path(parts.run_dir) / CHECKPOINT_NAME))
 
     whole_log = {r["step"]: r["total"] for r in read_log(whole.run_dir)}
     parts_log = {r["step"]: r["total"] for r in read_log(parts.run_dir)}
     assert sorted(parts_log) == [1, 2, 3, 4]
-    assert all(abs(parts_log[s] - whole_log[s]) <= 1e-4 * abs(whole_log[s]) for s in whole_log)
+    assert all(abs(parts_log[s] - whole_log[s]) <= 1e-4 * abs(whole_log[s]) for s in whole_log), (whole_log, parts_log)
     # Compared by what the nets compute, within one 8-bit level: Adam's first steps move every weight by about lr
     # whatever its gradient's size, so float rounding in near-zero gradients (e.g. of a conv bias that InstanceNorm
     # cancels) moves single weights by up to lr; measured: 2e-3 at most after 4 steps at lr 5e-3.

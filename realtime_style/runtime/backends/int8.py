@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime_style.atomic_file import write_atomically
-from realtime_style.runtime.backends.choices import cache_dir
+from realtime_style.runtime.backends.choices import cache_dir, cpu_flags
 
 #: Generated scenes a shape's model is calibrated on (more measured no closer to f32 on real photos).
 CALIBRATION_SCENES = 4
@@ -56,16 +56,8 @@ def nncf_status() -> str | None:
 
 
 def int8_instructions() -> list[str]:
-    """The CPU's int8 dot-product instruction sets (``/proc/cpuinfo``), empty where none or unknown."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return [name for name in ("amx_int8", "avx512_vnni", "avx_vnni") if name in flags]
-    except OSError:
-        pass
-    return []
+    """The CPU's int8 dot-product instruction sets, empty where none or unknown."""
+    return [name for name in ("amx_int8", "avx512_vnni", "avx_vnni") if name in cpu_flags()]
 
 
 def calibration_batches(shape: tuple[int, ...], count: int = CALIBRATION_SCENES) -> list[np.ndarray]:
