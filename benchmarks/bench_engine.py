@@ -43,7 +43,7 @@ import torch  # noqa: E402
 from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
 from realtime_style.cli.argtypes import dimensions
-from realtime_style.runtime.backends.choices import cpu_flags, cpu_name
+from realtime_style.runtime.backends.choices import cpu_flags, cpu_generation, cpu_name
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
@@ -248,21 +248,9 @@ def shares_table(shares: list[tuple[str, tuple[int, int], str, dict[str, float]]
 
 
 def cpu_label() -> str:
-    """The CPU model, family and model numbers, and its bf16/VNNI/AMX support, for the table headers.
-
-    Virtual machines often name only the vendor's line ("AMD EPYC"); the numbers tell its generation.
-    """
-    fields: dict[str, str] = {}
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if not line.strip():
-                break  # the first processor is enough
-            key, _, value = line.partition(":")
-            if key.strip() in ("cpu family", "model"):
-                fields.setdefault(key.strip(), value.strip())
+    """The CPU model, family and model numbers, and its bf16/VNNI/AMX support, for the table headers."""
+    generation = f", {cpu_generation()}" if cpu_generation() else ""
     extras = [f for f in ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni") if f in cpu_flags()]
-    generation = f", family {fields['cpu family']} model {fields['model']}" if "cpu family" in fields and "model" in fields else ""
     return f"{cpu_name()}{generation} ({', '.join(extras) or 'no bf16 or VNNI instructions'})"
 
 

@@ -45,6 +45,7 @@ from realtime_style.image_files import load_rgb  # noqa: E402
 from realtime_style.metrics.style import select_photos  # noqa: E402
 from realtime_style.models.store import StyleModel, load_model  # noqa: E402
 from benchmarks.shared_data import SHARED_DATA  # noqa: E402
+from realtime_style.runtime.backends.int8 import nncf_status  # noqa: E402
 from realtime_style.runtime.backends.openvino_net import OpenVINONet, openvino_status, openvino_version, shared_core  # noqa: E402
 from realtime_style.runtime.engine import Engine, EngineOptions  # noqa: E402
 from benchmarks.entry import run_as_command  # noqa: E402
@@ -76,10 +77,10 @@ class DirectConvertNet(OpenVINONet):
 
 
 def import_nncf():
-    try:
-        import nncf
-    except ImportError:
-        sys.exit("--int8 needs NNCF: pip install 'rtstyle[int8]'")
+    if (missing := nncf_status()) is not None:
+        sys.exit(missing.replace("--precision int8", "--int8"))
+    import nncf
+
     return nncf
 
 

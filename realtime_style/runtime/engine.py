@@ -161,8 +161,8 @@ def select_backend(device: torch.device, name: str = "auto", compile: bool = Fal
         reason = openvino_status()
         if reason is not None:
             raise DeviceError(f"{flag}: {reason}")
-        if precision == "int8" and nncf_status() is not None:
-            raise DeviceError(nncf_status())
+        if precision == "int8" and (missing := nncf_status()) is not None:
+            raise DeviceError(missing)
         return name
     return "auto" if device.type == "cpu" and not compile and openvino_status() is None else "torch"
 

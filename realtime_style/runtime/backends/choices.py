@@ -31,27 +31,34 @@ def cache_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (all processors of a machine are alike); empty where unknown."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return fields
+
+
 def cpu_flags() -> frozenset[str]:
-    """The CPU's instruction-set flags (``/proc/cpuinfo``: ``avx512_bf16``, ``amx_bf16``, ...); empty where unknown."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    """The CPU's instruction-set flags (``avx512_bf16``, ``amx_bf16``, ...); empty where unknown."""
+    return frozenset(_cpuinfo().get("flags", "").split())
 
 
-@lru_cache(maxsize=1)
 def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's model name, else what :mod:`platform` knows."""
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_generation() -> str | None:
+    """``family F model M`` (virtual machines often name only the vendor's line, "AMD EPYC"), None where unknown."""
+    info = _cpuinfo()
+    return f"family {info['cpu family']} model {info['model']}" if "cpu family" in info and "model" in info else None
 
 
 @dataclass(frozen=True)
