@@ -11,6 +11,8 @@ Variants:
 - compile options: ``PERFORMANCE_HINT`` THROUGHPUT instead of LATENCY, no hints at all, CPU pinning,
   ``TBB_PARTITIONER`` STATIC, ``CPU_DENORMALS_OPTIMIZATION``, ``EXECUTION_MODE_HINT`` ACCURACY;
 - ``convert_model``: OpenVINO's own PyTorch frontend instead of the in-memory ONNX export;
+- ``upsample by pixel shuffle``: the export until session 28: each folded decoder step's four phases
+  interleaved by stack + pixel shuffle instead of computed as one transposed convolution;
 - ``uint8 in/out``: the uint8 NHWC -> float NCHW conversion, scale, rounding and uint8 NHWC output
   done inside the compiled model (``ov.preprocess.PrePostProcessor``) instead of by the engine
   (strength and colour preservation are not applied on this path: it only measures the conversions);
@@ -37,12 +39,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the rtstyle command do
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from benchmarks.bench_engine import cpu_label, level_difference  # noqa: E402
 from benchmarks.contact_sheet import crop_to  # noqa: E402
 from realtime_style.cli.argtypes import dimensions  # noqa: E402
 from realtime_style.image_files import load_rgb  # noqa: E402
 from realtime_style.metrics.style import select_photos  # noqa: E402
+from realtime_style.models.inference import FoldedUpsampleConv  # noqa: E402
 from realtime_style.models.store import StyleModel, load_model  # noqa: E402
 from benchmarks.shared_data import SHARED_DATA  # noqa: E402
 from realtime_style.runtime.backends.int8 import nncf_status  # noqa: E402
@@ -74,6 +78,32 @@ class DirectConvertNet(OpenVINONet):
         import openvino
 
         return openvino.convert_model(self.exported, example_input=example)
+
+
+class ShuffleInterleavedUpsample(torch.nn.Module):
+    """A :class:`FoldedUpsampleConv` whose four phases are shifted and interleaved by stack + pixel shuffle."""
+
+    def __init__(self, folded: FoldedUpsampleConv):
+        super().__init__()
+        self.folded = folded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, height, width = x.shape
+        phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.folded.weight, self.folded.bias)
+        phases = phases.view(n, -1, 2, 2, height + 1, width + 1)
+        shifted = [phases[:, :, p, s, p : p + height, s : s + width] for p in range(2) for s in range(2)]
+        return self.folded.tail(F.pixel_shuffle(torch.stack(shifted, dim=2).reshape(n, -1, height, width), 2))
+
+
+class ShuffleInterleavedNet(OpenVINONet):
+    """OpenVINONet exported as until session 28: the decoder's phases interleaved by pixel shuffle."""
+
+    def __init__(self, net, **kwargs):
+        super().__init__(net, **kwargs)
+        decoder = self.exported.decoder
+        for index, module in enumerate(decoder):
+            if isinstance(module, FoldedUpsampleConv):
+                decoder[index] = ShuffleInterleavedUpsample(module)
 
 
 def import_nncf():
@@ -151,6 +181,7 @@ def variants(model: StyleModel, args: argparse.Namespace) -> dict[str, Callable[
     }
     made.update({label: (lambda c=changes: openvino_engine(model, changes=c)) for label, changes in CONFIG_VARIANTS.items()})
     made["convert_model"] = lambda: openvino_engine(model, DirectConvertNet(model.net))
+    made["upsample by pixel shuffle"] = lambda: openvino_engine(model, ShuffleInterleavedNet(model.net))
     made["uint8 in/out"] = lambda: Uint8Model(OpenVINONet(model.net))
     if args.int8:
         made["int8 (rtstyle)"] = lambda: Engine(model, EngineOptions(device="cpu", backend="openvino", precision="int8"))

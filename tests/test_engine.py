@@ -164,17 +164,21 @@ def test_making_an_engine_changes_no_process_wide_setting(net, monkeypatch) -> N
 
 
 def test_folded_upsample_equals_upsample_then_conv(net) -> None:
-    """Odd sizes and non-trivial norms: the folded decoder step is the same function, to float32 rounding."""
+    """Odd sizes and non-trivial norms: the folded decoder step (and its transposed-convolution form for export)
+    is the same function, to float32 rounding."""
     torch.manual_seed(1)
     step = copy.deepcopy(net.decoder[0]).requires_grad_(False)
     with torch.no_grad():
         step.conv[1].weight.uniform_(0.5, 1.5)
         step.conv[1].bias.uniform_(-0.2, 0.2)
     x = torch.randn(2, step.conv[0][1].in_channels, 7, 11)
+    transposed = FoldedUpsampleConv(step)
+    transposed.as_transposed_conv = True
     with torch.inference_mode():
-        expected, folded = step(x), FoldedUpsampleConv(step)(x)
-    assert folded.shape == expected.shape == (2, step.conv[0][1].out_channels, 14, 22)
+        expected, folded, as_transposed = step(x), FoldedUpsampleConv(step)(x), transposed(x)
+    assert folded.shape == as_transposed.shape == expected.shape == (2, step.conv[0][1].out_channels, 14, 22)
     torch.testing.assert_close(folded, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(as_transposed, expected, atol=1e-5, rtol=1e-5)
     fast = prepare_for_inference(net, fold_upsample=True)
     assert [type(m) for m in fast.decoder[:2]] == [FoldedUpsampleConv] * 2 and type(net.decoder[0]) is not FoldedUpsampleConv
 

@@ -13,6 +13,7 @@
   convolution -- becomes a :class:`FoldedUpsampleConv`: one 2x2 convolution to 4x the channels on
   the small map (each output phase sees 2x2 distinct input pixels), interleaved into the large map.
   2.25x fewer multiply-accumulates and no upsampled copy; the light network is ~1.2x faster on CPU.
+  For export the same step is one stride-2 transposed convolution instead (:func:`transposed_upsample_weight`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,24 @@ def fold_upsample_weight(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torc
     return folded.reshape(out_ch * 4, in_ch, 2, 2), bias.repeat_interleave(4)
 
 
+def transposed_upsample_weight(folded: torch.Tensor) -> torch.Tensor:
+    """The folded (O*4, C, 2, 2) kernel of :func:`fold_upsample_weight` as one (C, O, 4, 4) transposed-convolution kernel.
+
+    Phase ``(p, s)`` at ``(I, J)`` reads the padded small map at ``(I + p + a, J + s + b)`` with folded tap
+    ``(a, b)``. A stride-2 transposed convolution with padding 3 adds input pixel ``i`` times kernel row ``u``
+    into output row ``2i + u - 3``; with ``i = I + p + a`` that row is ``2I + p`` when ``u = 3 - p - 2a``.
+    """
+    out4, in_ch = folded.shape[:2]
+    phases = folded.view(out4 // 4, 2, 2, in_ch, 2, 2)
+    kernel = folded.new_zeros(in_ch, out4 // 4, 4, 4)
+    for p in range(2):
+        for s in range(2):
+            for a in range(2):
+                for b in range(2):
+                    kernel[:, :, 3 - p - 2 * a, 3 - s - 2 * b] = phases[:, p, s, :, a, b].t()
+    return kernel
+
+
 class FoldedUpsampleConv(nn.Module):
     """:class:`UpsampleConv` computed on the small map: 2x2 convolution to 4 phases, interleaved.
 
@@ -132,17 +151,19 @@ class FoldedUpsampleConv(nn.Module):
         self.weight = nn.Parameter(weight, requires_grad=False)
         self.bias = nn.Parameter(bias, requires_grad=False)
         self.tail = nn.Sequential(norm, relu)
-        #: Interleave the phases by stack + pixel shuffle instead of strided writes (an attribute, not
-        #: state): the writes are faster in eager PyTorch, but become ScatterND in an ONNX export.
-        self.interleave_by_shuffle = False
+        self.register_buffer("transposed_weight", transposed_upsample_weight(weight), persistent=False)
+        self.register_buffer("transposed_bias", bias[::4].clone(), persistent=False)
+        #: Compute the step as one transposed convolution (an attribute, not state): the strided writes
+        #: are faster in eager PyTorch, but an export turns them into ScatterND; the transposed convolution
+        #: is one node, 1.1-1.2x faster in OpenVINO than the phases interleaved by pixel shuffle.
+        self.as_transposed_conv = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, height, width = x.shape
-        phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.weight, self.bias)
-        phases = phases.view(n, -1, 2, 2, height + 1, width + 1)
-        if self.interleave_by_shuffle:
-            shifted = [phases[:, :, p, s, p : p + height, s : s + width] for p in range(2) for s in range(2)]
-            return self.tail(F.pixel_shuffle(torch.stack(shifted, dim=2).reshape(n, -1, height, width), 2))
+        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        if self.as_transposed_conv:
+            return self.tail(F.conv_transpose2d(padded, self.transposed_weight, self.transposed_bias, stride=2, padding=3))
+        phases = F.conv2d(padded, self.weight, self.bias).view(n, -1, 2, 2, height + 1, width + 1)
         out = phases.new_empty(n, phases.shape[1], height, 2, width, 2)
         for p in range(2):
             for s in range(2):
