@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 
 from realtime_style.runtime.backends.choices import Choice, ChoiceFile, cpu_name
-from realtime_style.runtime.backends.openvino_net import openvino_version
+from realtime_style.runtime.backends.openvino_net import EXPORT_REVISION, openvino_version
 
 #: Frames smaller than this stay on torch unprobed: there a frame takes milliseconds, and OpenVINO's
 #: export and compilation (about 1.5 s a shape on the 2-core EPYC) would need hundreds of frames to pay back.
@@ -183,5 +183,6 @@ class AutoNet:
 
 
 def probe_key(config_text: str, threads: int, precision: str) -> str:
-    """The part of a choice's key that is not the shape: CPU, versions, net size, threads, precision."""
-    return f"{cpu_name()}|torch {torch.__version__}|openvino {openvino_version()}|{config_text}|{threads} threads|{precision}"
+    """The part of a choice's key that is not the shape: CPU, versions, the export, net size, threads, precision."""
+    versions = f"torch {torch.__version__}|openvino {openvino_version()} export {EXPORT_REVISION}"
+    return f"{cpu_name()}|{versions}|{config_text}|{threads} threads|{precision}"

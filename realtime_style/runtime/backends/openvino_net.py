@@ -27,6 +27,8 @@ from realtime_style.runtime.backends.int8 import quantize
 
 #: Compiled models kept per net (frame sizes of an adaptive-resolution session, batch sizes).
 MAX_SHAPES = 8
+#: What :func:`export_net` hands OpenVINO; a new value makes ``--backend auto`` probe again (its choices on disk name it).
+EXPORT_REVISION = 2  # 2: the decoder's folded steps as transposed convolutions (session 28)
 #: Engine precision -> OpenVINO inference precision hint; ``auto`` leaves OpenVINO's own choice
 #: (bf16 on CPUs with native bf16, else f32), as does ``int8`` for what stays unquantized (see :mod:`.int8`).
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "auto": None, "int8": None}
