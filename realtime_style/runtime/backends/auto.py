@@ -184,5 +184,5 @@ class AutoNet:
 
 def probe_key(config_text: str, threads: int, precision: str) -> str:
     """The part of a choice's key that is not the shape: CPU, versions, the export, net size, threads, precision."""
-    versions = f"torch {torch.__version__}|openvino {openvino_version()} export {EXPORT_REVISION}"
+    versions = f"torch {torch.__version__}|openvino {openvino_version()}|export {EXPORT_REVISION}"
     return f"{cpu_name()}|{versions}|{config_text}|{threads} threads|{precision}"

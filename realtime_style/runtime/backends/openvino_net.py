@@ -84,7 +84,8 @@ def export_net(net: TransformerNet) -> torch.nn.Module:
     Measured on the 2-core EPYC (Zen 2), light net, 360x640, one thread: 362 ms plain, 291 ms with the
     split output conv, 214 ms with the folded upsampling too (its phases interleaved by pixel shuffle; the
     engine's strided writes become ScatterND in ONNX and cost more than they save). On Zen 4 (session 28)
-    the folded step as one transposed convolution instead of that interleave: light 1.19x, standard 1.14x (bf16).
+    the folded step as one transposed convolution instead of that interleave: light 1.15x, standard 1.13x (bf16,
+    `bench_openvino_options`, variant "upsample by pixel shuffle"; not yet measured on other CPUs).
     """
     fast = prepare_for_inference(net, fast_norm=False, split_output_conv=True, fold_upsample=True).float()
     for module in fast.modules():
