@@ -89,8 +89,7 @@ class ShuffleInterleavedUpsample(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, height, width = x.shape
-        phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.folded.weight, self.folded.bias)
-        phases = phases.view(n, -1, 2, 2, height + 1, width + 1)
+        phases = self.folded.phases(x)
         shifted = [phases[:, :, p, s, p : p + height, s : s + width] for p in range(2) for s in range(2)]
         return self.folded.tail(F.pixel_shuffle(torch.stack(shifted, dim=2).reshape(n, -1, height, width), 2))
 

@@ -173,7 +173,7 @@ def test_folded_upsample_equals_upsample_then_conv(net) -> None:
         step.conv[1].bias.uniform_(-0.2, 0.2)
     x = torch.randn(2, step.conv[0][1].in_channels, 7, 11)
     transposed = FoldedUpsampleConv(step)
-    transposed.as_transposed_conv = True
+    transposed.use_transposed_conv()
     with torch.inference_mode():
         expected, folded, as_transposed = step(x), FoldedUpsampleConv(step)(x), transposed(x)
     assert folded.shape == as_transposed.shape == expected.shape == (2, step.conv[0][1].out_channels, 14, 22)

@@ -151,19 +151,31 @@ class FoldedUpsampleConv(nn.Module):
         self.weight = nn.Parameter(weight, requires_grad=False)
         self.bias = nn.Parameter(bias, requires_grad=False)
         self.tail = nn.Sequential(norm, relu)
-        self.register_buffer("transposed_weight", transposed_upsample_weight(weight), persistent=False)
-        self.register_buffer("transposed_bias", bias[::4].clone(), persistent=False)
-        #: Compute the step as one transposed convolution (an attribute, not state): the strided writes
-        #: are faster in eager PyTorch, but an export turns them into ScatterND; the transposed convolution
-        #: is one node, 1.1-1.2x faster in OpenVINO than the phases interleaved by pixel shuffle.
+        #: Whether the step runs as one transposed convolution (:meth:`use_transposed_conv`).
         self.as_transposed_conv = False
+
+    def use_transposed_conv(self) -> None:
+        """From now on compute the step as one stride-2 transposed convolution (for export): the strided writes
+        are faster in eager PyTorch, but an export turns them into ScatterND; the transposed convolution is one
+        node, 1.1-1.2x faster in OpenVINO than the phases interleaved by pixel shuffle."""
+        self.register_buffer("transposed_weight", transposed_upsample_weight(self.weight.detach()), persistent=False)
+        self.register_buffer("transposed_bias", self.bias.detach()[::4].clone(), persistent=False)
+        self.as_transposed_conv = True
+
+    def padded(self, x: torch.Tensor) -> torch.Tensor:
+        """The small map replicate-padded by 1: what reflection padding of the upsampled map amounts to."""
+        return F.pad(x, (1, 1, 1, 1), mode="replicate")
+
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        """The four output phases on the padded small map, (N, O, 2, 2, H + 1, W + 1), not yet shifted."""
+        n, _, height, width = x.shape
+        return F.conv2d(self.padded(x), self.weight, self.bias).view(n, -1, 2, 2, height + 1, width + 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, height, width = x.shape
-        padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
         if self.as_transposed_conv:
-            return self.tail(F.conv_transpose2d(padded, self.transposed_weight, self.transposed_bias, stride=2, padding=3))
-        phases = F.conv2d(padded, self.weight, self.bias).view(n, -1, 2, 2, height + 1, width + 1)
+            return self.tail(F.conv_transpose2d(self.padded(x), self.transposed_weight, self.transposed_bias, stride=2, padding=3))
+        phases = self.phases(x)
         out = phases.new_empty(n, phases.shape[1], height, 2, width, 2)
         for p in range(2):
             for s in range(2):

@@ -90,7 +90,7 @@ def export_net(net: TransformerNet) -> torch.nn.Module:
     fast = prepare_for_inference(net, fast_norm=False, split_output_conv=True, fold_upsample=True).float()
     for module in fast.modules():
         if isinstance(module, FoldedUpsampleConv):
-            module.as_transposed_conv = True
+            module.use_transposed_conv()
     return fast
 
 
