@@ -43,7 +43,7 @@ import torch  # noqa: E402
 from benchmarks.backend_variants import BACKEND_SIZES, BACKEND_VARIANTS, attach_runner, backends_table
 from benchmarks.roofline import CATEGORY_NAMES, ceilings, conv_macs, time_shares
 from realtime_style.cli.argtypes import dimensions
-from realtime_style.runtime.backends.choices import cpu_flags, cpu_generation, cpu_name
+from realtime_style.runtime.backends.choices import cpu_label
 from realtime_style.runtime.engine import Engine, EngineOptions
 from realtime_style.runtime.process import ProcessOptions, configure_process
 from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
@@ -245,13 +245,6 @@ def shares_table(shares: list[tuple[str, tuple[int, int], str, dict[str, float]]
         cells = " | ".join(f"{100 * share[name]:.1f}%" for name in CATEGORY_NAMES)
         lines.append(f"| {arch} | {h}x{w} | {label} | {cells} |")
     return "\n".join(lines)
-
-
-def cpu_label() -> str:
-    """The CPU model, family and model numbers, and its bf16/VNNI/AMX support, for the table headers."""
-    generation = f", {cpu_generation()}" if cpu_generation() else ""
-    extras = [f for f in ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni") if f in cpu_flags()]
-    return f"{cpu_name()}{generation} ({', '.join(extras) or 'no bf16 or VNNI instructions'})"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -41,7 +41,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmarks.bench_engine import cpu_label, level_difference  # noqa: E402
+from benchmarks.bench_engine import level_difference  # noqa: E402
+from realtime_style.runtime.backends.choices import cpu_label  # noqa: E402
 from benchmarks.contact_sheet import crop_to  # noqa: E402
 from realtime_style.cli.argtypes import dimensions  # noqa: E402
 from realtime_style.image_files import load_rgb  # noqa: E402

@@ -26,7 +26,7 @@ from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
 from realtime_style.runtime.allocator import tune_glibc_malloc, untune_glibc_malloc
 from realtime_style.runtime.engine import select_device
 from realtime_style.training.loss import LossWeights, PerceptualLoss
-from benchmarks.bench_engine import cpu_label
+from realtime_style.runtime.backends.choices import cpu_label
 from realtime_style.training.step_options import StepOptions, apply_step_options, make_adam
 from realtime_style.training.train import autocast_dtype, optimizer_step
 from benchmarks.entry import run_as_command

@@ -362,3 +362,24 @@ def test_still_and_info_on_the_command_line(tmp_path: Path, random_model_file: P
     capsys.readouterr()
     assert main(["info"]) == 0
     assert re.search(r"^backends\s+cpu: torch \w+ or openvino \w+, the faster", capsys.readouterr().out, re.M)
+
+
+@pytest.mark.parametrize(
+    ("fields", "label"),
+    [
+        ({"model name": "AMD EPYC", "cpu family": "25", "model": "17", "flags": "fpu avx2 avx512_bf16 avx512f avx512_vnni"},
+         "AMD EPYC, family 25 model 17 (avx512_bf16, avx512_vnni)"),
+        ({"model name": "Intel Xeon", "cpu family": "6", "model": "143", "flags": "avx512_bf16 amx_bf16 amx_int8 avx512_vnni"},
+         "Intel Xeon, family 6 model 143 (avx512_bf16, amx_bf16, avx512_vnni)"),
+        ({"model name": "AMD EPYC", "cpu family": "23", "model": "49", "flags": "fpu avx2 fma"},
+         "AMD EPYC, family 23 model 49 (no bf16 or VNNI instructions)"),
+    ],
+)
+def test_cpu_label_names_generation_and_the_speed_instructions(monkeypatch, fields: dict[str, str], label: str) -> None:
+    """Figures and model files name the CPU by what decides its speed: an EPYC without AMX is never called one with it."""
+    from realtime_style.runtime.backends import choices
+    from realtime_style.training.provenance import describe_hardware
+
+    monkeypatch.setattr(choices, "_cpuinfo", lambda: fields)
+    assert choices.cpu_label() == label
+    assert describe_hardware(torch.device("cpu")) == f"{label}, {os.cpu_count()} cores"

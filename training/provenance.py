@@ -9,8 +9,7 @@ from pathlib import Path
 
 import torch
 
-from realtime_style.runtime.backends.choices import cpu_name
-from realtime_style.runtime.engine import cpu_has_fast_bf16
+from realtime_style.runtime.backends.choices import cpu_label
 
 
 def sha256_file(path: str | Path) -> str:
@@ -69,11 +68,10 @@ class StyleRecord:
 
 
 def describe_hardware(device: torch.device, world_size: int = 1) -> str:
-    """One line: accelerator or CPU model, core count, bf16 support, number of processes."""
+    """One line: accelerator, or CPU (name, family and model, bf16/VNNI/AMX instructions) and core count; processes."""
     if device.type == "cuda":
         name = f"{torch.cuda.get_device_name(device)} (CUDA)"
     else:
-        name = cpu_name() or "CPU"
-        name += f", {os.cpu_count()} cores" + (", avx512_bf16/AMX" if cpu_has_fast_bf16() else "")
+        name = f"{cpu_label()}, {os.cpu_count()} cores"
     return name + (f", {world_size} processes" if world_size > 1 else "")
 

@@ -8,7 +8,7 @@ import platform
 
 import torch
 
-from realtime_style.runtime.backends.choices import ChoiceFile, cpu_name
+from realtime_style.runtime.backends.choices import ChoiceFile, cpu_label
 from realtime_style.runtime.backends.int8 import int8_instructions, nncf_status
 from realtime_style.runtime.backends.openvino_net import default_precision, openvino_status, openvino_version
 from realtime_style.runtime.engine import cpu_has_fast_bf16, select_backend, select_device, select_precision
@@ -61,7 +61,7 @@ def run_info(args: argparse.Namespace) -> int:
         "opencv": cv2.__version__,
         "av": av.__version__,
         "platform": platform.platform(),
-        "processor": f"{cpu_name()} ({platform.machine()})",
+        "processor": f"{cpu_label()}, {platform.machine()}",
         "threads": describe_process(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available",
         "cpu bf16": "native" if cpu_has_fast_bf16() else "emulated (fp32 used)",

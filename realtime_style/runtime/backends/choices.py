@@ -61,6 +61,17 @@ def cpu_generation() -> str | None:
     return f"family {info['cpu family']} model {info['model']}" if "cpu family" in info and "model" in info else None
 
 
+#: The instruction sets that decide this project's CPU speed figures, in the order :func:`cpu_label` names them.
+SPEED_FLAGS = ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni")
+
+
+def cpu_label() -> str:
+    """The CPU for a figure or a model file: its name, family and model, and which of :data:`SPEED_FLAGS` it has."""
+    generation = f", {cpu_generation()}" if cpu_generation() else ""
+    extras = [flag for flag in SPEED_FLAGS if flag in cpu_flags()]
+    return f"{cpu_name()}{generation} ({', '.join(extras) or 'no bf16 or VNNI instructions'})"
+
+
 @dataclass(frozen=True)
 class Choice:
     """The backend picked and the probe's milliseconds per batch (None: that backend failed)."""
