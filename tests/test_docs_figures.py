@@ -1,0 +1,36 @@
+"""The README's style table quotes docs/quality.md: a net shipped with new figures must change both."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: A mean figure, bold or not, optionally followed by the worst photo's in brackets.
+FIGURE = r"\**([0-9.]+)\**(?: \([0-9.]+\))?"
+
+
+def readme_figures() -> dict[str, tuple[str, str]]:
+    """Model name -> (style ratio, content distance) from the README's styles table."""
+    rows = re.findall(r"^\| `([\w.]+)`[^|]*\|[^|]*\| ([0-9.]+) \| ([0-9.]+) \|", (ROOT / "README.md").read_text(), re.M)
+    return {name: (ratio, content) for name, ratio, content in rows}
+
+
+def quality_figures() -> dict[str, tuple[str, str]]:
+    """Model name -> (style ratio, content distance) from docs/quality.md's table of the shipped nets."""
+    text = (ROOT / "docs" / "quality.md").read_text()
+    table = text[text.index("| model | training | style ratio mean (worst) |"):].split("\n\n")[0]
+    rows = re.findall(rf"^\| ([\w.]+) \|.*\| {FIGURE} \| {FIGURE} \|$", table, re.M)
+    return {name: (ratio, content) for name, ratio, content in rows}
+
+
+def test_the_readme_table_quotes_the_quality_table_for_every_shipped_net() -> None:
+    readme, quality = readme_figures(), quality_figures()
+    shipped = {path.name.removesuffix(".safetensors") for path in (ROOT / "trained_models").glob("*.safetensors")}
+    assert set(readme) == shipped and set(quality) == shipped
+    for name in sorted(shipped):
+        for quoted, measured in zip(readme[name], quality[name]):
+            decimals = len(quoted.partition(".")[2])
+            assert round(float(measured), decimals) == float(quoted), (
+                f"{name}: README {readme[name]} against docs/quality.md {quality[name]}"
+            )
