@@ -373,6 +373,7 @@ def test_still_and_info_on_the_command_line(tmp_path: Path, random_model_file: P
          "Intel Xeon, family 6 model 143 (avx512_bf16, amx_bf16, avx512_vnni)"),
         ({"model name": "AMD EPYC", "cpu family": "23", "model": "49", "flags": "fpu avx2 fma"},
          "AMD EPYC, family 23 model 49 (no bf16 or VNNI instructions)"),
+        ({"model name": "Some CPU"}, "Some CPU"),  # flags unknown: nothing claimed
     ],
 )
 def test_cpu_label_names_generation_and_the_speed_instructions(monkeypatch, fields: dict[str, str], label: str) -> None:

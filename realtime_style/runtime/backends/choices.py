@@ -66,10 +66,13 @@ SPEED_FLAGS = ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni")
 
 
 def cpu_label() -> str:
-    """The CPU for a figure or a model file: its name, family and model, and which of :data:`SPEED_FLAGS` it has."""
-    generation = f", {cpu_generation()}" if cpu_generation() else ""
+    """The CPU for a figure or a model file: its name, family and model, and which of :data:`SPEED_FLAGS` it has
+    (nothing said of them where the flags are unknown: no ``/proc/cpuinfo``)."""
+    name = cpu_name() + (f", {cpu_generation()}" if cpu_generation() else "")
+    if not cpu_flags():
+        return name
     extras = [flag for flag in SPEED_FLAGS if flag in cpu_flags()]
-    return f"{cpu_name()}{generation} ({', '.join(extras) or 'no bf16 or VNNI instructions'})"
+    return f"{name} ({', '.join(extras) or 'no bf16 or VNNI instructions'})"
 
 
 @dataclass(frozen=True)
