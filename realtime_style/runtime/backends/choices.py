@@ -68,10 +68,12 @@ SPEED_FLAGS = ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni")
 def cpu_label() -> str:
     """The CPU for a figure or a model file: its name, family and model, and which of :data:`SPEED_FLAGS` it has
     (nothing said of them where the flags are unknown: no ``/proc/cpuinfo``)."""
-    name = cpu_name() + (f", {cpu_generation()}" if cpu_generation() else "")
-    if not cpu_flags():
+    generation = cpu_generation()
+    name = (cpu_name() or "CPU") + (f", {generation}" if generation else "")
+    flags = cpu_flags()
+    if not flags:
         return name
-    extras = [flag for flag in SPEED_FLAGS if flag in cpu_flags()]
+    extras = [flag for flag in SPEED_FLAGS if flag in flags]
     return f"{name} ({', '.join(extras) or 'no bf16 or VNNI instructions'})"
 
 
