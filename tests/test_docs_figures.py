@@ -34,3 +34,25 @@ def test_the_readme_table_quotes_the_quality_table_for_every_shipped_net() -> No
             assert round(float(measured), decimals) == float(quoted), (
                 f"{name}: README {readme[name]} against docs/quality.md {quality[name]}"
             )
+
+
+def readme_flicker() -> dict[str, str]:
+    """Model name -> the flicker figure (bikes.mp4, no smoothing) from the README's styles table."""
+    rows = re.findall(r"^\| `([\w.]+)`[^|]*\|[^|]*\|[^|]*\|[^|]*\| ([0-9.]+)× \|$", (ROOT / "README.md").read_text(), re.M)
+    return dict(rows)
+
+
+def quality_flicker() -> dict[str, str]:
+    """Model name -> the shipped net's bikes.mp4 figure: the last of its chain in docs/quality.md's flicker table."""
+    text = (ROOT / "docs" / "quality.md").read_text()
+    table = text[text.index("| model | bikes | car-detection | one-by-one |"):].split("\n\n")[0]
+    rows = re.findall(r"^\| ([\w.]+) \| ([^|]+) \|", table, re.M)
+    return {name: re.findall(r"([0-9.]+)×", bikes)[-1] for name, bikes in rows if "×" in bikes}
+
+
+def test_the_readme_flicker_column_quotes_the_quality_flicker_table() -> None:
+    readme, quality = readme_flicker(), quality_flicker()
+    shipped = {path.name.removesuffix(".safetensors") for path in (ROOT / "trained_models").glob("*.safetensors")}
+    assert set(readme) == shipped and set(quality) == shipped
+    for name in sorted(shipped):
+        assert readme[name] == quality[name], f"{name}: README {readme[name]}× against docs/quality.md {quality[name]}×"
