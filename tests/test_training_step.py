@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from realtime_style.losses import gram_matrix
-from realtime_style.models.transformer import ARCHITECTURES, TransformerNet
+from realtime_style.models.transformer import ARCHITECTURES, InstanceNorm, TransformerNet
 from realtime_style.training.loss import LossWeights, PerceptualLoss
 from realtime_style.training.step_options import StepOptions, apply_step_options, keep_adam_fused, make_adam, output_conv
 from realtime_style.training.train import optimizer_step
@@ -55,6 +55,31 @@ def test_bf16_fast_step_matches_todays_losses():
     fast_terms, _ = one_step(StepOptions.fast(torch.device("cpu"), torch.bfloat16), torch.bfloat16)
     for key in plain_terms:
         torch.testing.assert_close(fast_terms[key], plain_terms[key], rtol=1e-2, atol=0)
+
+
+def test_bf16_norm_without_the_float32_copy_is_as_close_to_float32():
+    """InstanceNorm on bf16 maps (float32 accumulation in the kernel) is as close to the float32 step as the copy."""
+    torch.set_num_threads(1)
+
+    def gradient(net: TransformerNet) -> torch.Tensor:
+        return torch.cat([p.grad.flatten() for p in net.parameters()])
+
+    _, float32_net = one_step(StepOptions.plain(), None)
+    upcast_terms, upcast_net = one_step(StepOptions.plain(), torch.bfloat16)
+    direct_terms, direct_net = one_step(StepOptions(norm_in_autocast_dtype=True), torch.bfloat16)
+    assert not any(m.upcast for m in direct_net.modules() if isinstance(m, InstanceNorm))
+    for key in upcast_terms:
+        torch.testing.assert_close(direct_terms[key], upcast_terms[key], rtol=1e-2, atol=0)
+    reference = gradient(float32_net)
+    upcast_error = float((gradient(upcast_net) - reference).norm() / reference.norm())
+    direct_error = float((gradient(direct_net) - reference).norm() / reference.norm())
+    assert direct_error <= 1.5 * upcast_error, (direct_error, upcast_error)
+
+
+def test_only_bf16_on_the_cpu_skips_the_norms_float32_copy():
+    assert StepOptions.fast(torch.device("cpu"), torch.bfloat16).norm_in_autocast_dtype
+    assert not StepOptions.fast(torch.device("cpu"), None).norm_in_autocast_dtype
+    assert not StepOptions.fast(torch.device("cuda"), torch.float16).norm_in_autocast_dtype
 
 
 def test_the_fast_step_leaves_the_nets_saved_state_as_it_was():
