@@ -13,8 +13,8 @@ Measured with ``benchmarks/bench_training.py`` on a 2-core AMD EPYC (Zen 2, avx2
 * Adam runs fused (one kernel per parameter instead of ~10 small ops): same update to float rounding,
   0.57 -> 0.004 CPU-seconds per step for the standard net on a loaded 2-core machine;
 * under bf16 autocast on the CPU the transform net's InstanceNorm reads its bf16 maps directly (the kernel
-  accumulates in float32) instead of a float32 copy: the standard net's forward + backward 1.13x on Zen 4,
-  outputs and gradients as close to float32 as before (relative error 0.0035 either way).
+  accumulates in float32) instead of a float32 copy: the whole bf16 step on Zen 4 went from 1.21x to 1.33x the plain
+  one (bench_training, docs/training-step.md), gradients as close to float32 as before.
 
 Under bf16 autocast: on the AMX Xeon channels-last was measured neutral to slower for the net
 (shared/notes/training-step-profile.md), so there only the VGG's bf16 weights and fused Adam are on; on an AMD EPYC
