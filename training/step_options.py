@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from realtime_style.models.transformer import InstanceNorm
+from realtime_style.models.transformer import set_norm_upcast
 from realtime_style.runtime.backends.choices import cpu_flags
 
 from .loss import DistillationLoss, PerceptualLoss
@@ -88,9 +88,7 @@ def apply_step_options(
     if options.output_conv_channels_last:
         output_conv(net).register_forward_pre_hook(_to_channels_last)
     if options.norm_in_autocast_dtype:
-        for module in net.modules():
-            if isinstance(module, InstanceNorm):
-                module.upcast = False
+        set_norm_upcast(net, False)
     if isinstance(loss, PerceptualLoss):
         loss.hold_vgg_as(amp_dtype if options.vgg_in_autocast_dtype else None, options.vgg_channels_last)
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from realtime_style.models.transformer import InstanceNorm, TransformerNet, UpsampleConv
+from realtime_style.models.transformer import TransformerNet, UpsampleConv, set_norm_upcast
 
 
 def phase_split_weight(weight: torch.Tensor, bias: torch.Tensor | None, r: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,9 +188,7 @@ def prepare_for_inference(
 ) -> TransformerNet:
     """A frozen copy of ``net`` with the chosen rewrites; ``net`` itself is not modified."""
     fast = copy.deepcopy(net).eval().requires_grad_(False)
-    for module in fast.modules():
-        if isinstance(module, InstanceNorm):
-            module.upcast = not fast_norm
+    set_norm_upcast(fast, not fast_norm)
     if fold_upsample:
         for index, module in enumerate(fast.decoder):
             if isinstance(module, UpsampleConv):

@@ -78,6 +78,13 @@ class InstanceNorm(nn.InstanceNorm2d):
             )
 
 
+def set_norm_upcast(net: nn.Module, upcast: bool) -> None:
+    """Choose how every :class:`InstanceNorm` in ``net`` treats half-precision maps (see ``InstanceNorm.upcast``)."""
+    for module in net.modules():
+        if isinstance(module, InstanceNorm):
+            module.upcast = upcast
+
+
 class ConvLayer(nn.Sequential):
     """Reflection padding followed by a convolution (no zero-padding borders)."""
 
