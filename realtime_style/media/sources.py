@@ -262,14 +262,14 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
         entries = frame.side_data  # PyAV reads every entry here
     except ValueError:  # a side-data type PyAV does not know (a TIFF's, say): only the rotation is at hand
         return rotation_matrix(frame.rotation) if frame.rotation else None
-    for side_data in entries:
-        if side_data.type == av.sidedata.sidedata.Type.DISPLAYMATRIX:
-            raw = bytes(side_data)
-            if len(raw) == 36:
-                matrix = struct.unpack("<9i", raw)
-                identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
-                return None if matrix == identity else matrix
-    return None
+    # A mapping by side-data type (PyAV 18.1.1 iterates it by key; 18.1.0 by entry: look it up, never iterate).
+    side_data = entries.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    raw = bytes(side_data) if side_data is not None else b""
+    if len(raw) != 36:
+        return None
+    matrix = struct.unpack("<9i", raw)
+    identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
+    return None if matrix == identity else matrix
 
 
 def rotation_matrix(degrees: float) -> tuple[int, ...]:
