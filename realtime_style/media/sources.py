@@ -262,10 +262,9 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
         entries = frame.side_data  # PyAV reads every entry here
     except ValueError:  # a side-data type PyAV does not know (a TIFF's, say): only the rotation is at hand
         return rotation_matrix(frame.rotation) if frame.rotation else None
-    # A mapping by side-data type (PyAV 18.1.1 iterates it by key; 18.1.0 by entry: look it up, never iterate).
+    # A mapping by side-data type: look it up, never iterate (PyAV 18.1.1 iterates keys, 18.1.0 entries).
     side_data = entries.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
-    raw = bytes(side_data) if side_data is not None else b""
-    if len(raw) != 36:
+    if side_data is None or len(raw := bytes(side_data)) != 36:
         return None
     matrix = struct.unpack("<9i", raw)
     identity = (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30)
